@@ -1,0 +1,201 @@
+"""graphc: a static-graph deep-learning compiler with TensorFlow 1's API.
+
+``import graphc as tf`` gives the ``tf.compat.v1`` namespace; ``graphc.compat.v1``
+is this same module.
+"""
+
+from graphc import dtypes, errors
+from graphc.dtypes import (
+    DType,
+    as_dtype,
+    bool_ as bool,  # noqa: A001  (TF's name)
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    string,
+    uint8,
+)
+from graphc.frontend.graph import (
+    Graph,
+    GraphKeys,
+    Operation,
+    Tensor,
+    get_default_graph,
+    reset_default_graph,
+)
+from graphc.frontend.tensor_shape import Dimension, TensorShape
+from graphc.frontend.variables import (
+    Variable,
+    all_variables,
+    global_variables,
+    global_variables_initializer,
+    initialize_all_variables,
+    local_variables,
+    local_variables_initializer,
+    model_variables,
+    trainable_variables,
+    variables_initializer,
+)
+from graphc.ops.core_ops import (
+    constant,
+    group,
+    identity,
+    no_op,
+    placeholder,
+    placeholder_with_default,
+    rank,
+    shape,
+    size,
+    stop_gradient,
+    tuple_ as tuple,  # noqa: A001
+)
+from graphc.ops.common import convert_to_tensor
+from graphc.ops.math_ops import (
+    abs,  # noqa: A004
+    add,
+    add_n,
+    cast,
+    ceil,
+    clip_by_value,
+    cos,
+    div,
+    divide,
+    equal,
+    erf,
+    exp,
+    expm1,
+    floor,
+    floordiv,
+    floormod,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    log,
+    log1p,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    maximum,
+    minimum,
+    multiply,
+    negative,
+    not_equal,
+    pow,  # noqa: A004
+    reciprocal,
+    round,  # noqa: A004
+    rsqrt,
+    scalar_mul,
+    sigmoid,
+    sign,
+    sin,
+    sqrt,
+    square,
+    squared_difference,
+    subtract,
+    tanh,
+    truediv,
+    where,
+)
+from graphc.ops.math_ops import floormod as mod
+from graphc.ops.math_ops import multiply as mul
+from graphc.ops.math_ops import negative as neg
+from graphc.ops.math_ops import subtract as sub
+from graphc.ops.math_ops import where as where_v2
+from graphc.ops.array_ops import (
+    broadcast_to,
+    concat,
+    expand_dims,
+    fill,
+    gather,
+    newaxis,
+    one_hot,
+    ones,
+    ones_like,
+    pad,
+    range,  # noqa: A004
+    reshape,
+    reverse,
+    reverse_v2,
+    slice,  # noqa: A004
+    split,
+    squeeze,
+    stack,
+    strided_slice,
+    tile,
+    transpose,
+    unstack,
+    zeros,
+    zeros_like,
+)
+from graphc.ops.reduction_ops import (
+    arg_max,
+    arg_min,
+    argmax,
+    argmin,
+    count_nonzero,
+    reduce_all,
+    reduce_any,
+    reduce_logsumexp,
+    reduce_max,
+    reduce_mean,
+    reduce_min,
+    reduce_prod,
+    reduce_sum,
+)
+from graphc.ops.linalg_ops import matmul, tensordot
+from graphc.ops.random_ops import (
+    random_normal,
+    random_uniform,
+    set_random_seed,
+    truncated_normal,
+)
+from graphc.ops.state_ops import assign, assign_add, assign_sub
+from graphc.ops.init_ops import (
+    constant_initializer,
+    glorot_normal_initializer,
+    glorot_uniform_initializer,
+    ones_initializer,
+    orthogonal_initializer,
+    random_normal_initializer,
+    random_uniform_initializer,
+    truncated_normal_initializer,
+    variance_scaling_initializer,
+    zeros_initializer,
+)
+from graphc.frontend.variable_scope import (
+    AUTO_REUSE,
+    VariableScope,
+    get_variable,
+    get_variable_scope,
+    variable_scope,
+)
+from graphc.autodiff import RegisterGradient, custom_gradient, gradients, hessians
+from graphc.runtime.session import (
+    ConfigProto,
+    GPUOptions,
+    InteractiveSession,
+    Session,
+    get_default_session,
+)
+from graphc.api_scopes import (
+    add_to_collection,
+    add_to_collections,
+    control_dependencies,
+    device,
+    get_collection,
+    get_collection_ref,
+    name_scope,
+    NotDifferentiable,
+)
+from graphc import nn, losses, train, initializers, random, math, linalg  # noqa: E402
+from graphc import compat  # noqa: E402
+
+__version__ = "0.1.0"

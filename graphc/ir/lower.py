@@ -1,0 +1,362 @@
+"""Lowering: the part of a frontend graph that a run needs -> an ir.Program.
+
+What a run computes is a pure function of (feeds, variable values): variables
+become inputs, and each variable's last assignment in the run becomes an
+output. An op that reads a variable sees the value of the latest assignment to
+it that the op depends on (through data or control edges); with none, the value
+from the start of the run. Dims a placeholder leaves as None become symbols, so
+the same program serves every batch size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from graphc import errors
+from graphc import symbolic as sym
+from graphc.frontend.graph import Graph, Operation, Tensor
+from graphc.ir.program import DimBinding, Node, Origin, Output, Param, Program, Value, canonicalize
+from graphc.ops import registry as reg
+from graphc.symbolic import Dim
+
+_STATE_OPS = {"Assign", "AssignAdd", "AssignSub"}
+
+
+class LoweringDims(reg.DimEnv):
+    """Dims unify: requiring two symbols to be equal makes them one symbol."""
+
+    def __init__(self) -> None:
+        self.subst: dict[str, Dim] = {}
+        self._n = 0
+        self.constraints: list[tuple[Dim, Dim]] = []
+
+    def new_symbol(self, prefix: str = "N") -> Dim:
+        name = f"{prefix}{self._n}"
+        self._n += 1
+        return sym.symbol(name)
+
+    def fresh(self, hint: str = "d") -> Dim:
+        return self.new_symbol("D")
+
+    def resolve(self, d: Dim) -> Dim:
+        for _ in range(64):
+            new = sym.substitute(d, self.subst)
+            if new == d:
+                return new
+            d = new
+        return d
+
+    def equal(self, a: Dim, b: Dim) -> Dim:
+        a, b = self.resolve(a), self.resolve(b)
+        if a == b:
+            return a
+        if isinstance(a, int) and isinstance(b, int):
+            raise reg.ShapeError(f"{a} != {b}")
+        for x, y in ((a, b), (b, a)):
+            name = _single_symbol(x)
+            if name is not None and name not in sym.free_symbols(y):
+                self.subst[name] = y
+                return y
+        self.constraints.append((a, b))
+        return a
+
+
+def _single_symbol(d: Dim) -> str | None:
+    if isinstance(d, sym.Poly) and len(d.terms) == 1:
+        ((mono, coef),) = d.terms.items()
+        if coef == 1 and len(mono) == 1 and mono[0][1] == 1 and mono[0][0].is_symbol:
+            return mono[0][0].op
+    return None
+
+
+@dataclasses.dataclass
+class Lowered:
+    """A program and how its inputs and outputs map to the frontend graph."""
+
+    program: Program
+    feeds: list[Tensor]  # param i (kind feed) <- this tensor's fed value
+    variables: list[Operation]  # VariableV2 ops, for params of kind variable
+    rng_ops: list[Operation]  # random ops, for params of kind rng
+    fetch_index: list[int | None]  # per fetch target: index into program.fetches, None for ops
+    update_vars: list[Operation]  # per program.updates entry
+
+
+def lower(
+    graph: Graph,
+    targets: Sequence[Tensor | Operation],
+    feeds: dict[Tensor, tuple[Any, tuple[int, ...]]],
+) -> Lowered:
+    """Lower what ``targets`` need. ``feeds`` maps fed tensors to (dtype, fed shape)."""
+    return _Lowering(graph, targets, feeds).run()
+
+
+class _Lowering:
+    def __init__(self, graph: Graph, targets: Sequence[Tensor | Operation], feeds: dict[Tensor, Any]):
+        self.graph = graph
+        self.targets = list(targets)
+        self.feeds = feeds
+        self.fed_ids = {id(t) for t in feeds}
+        self.dims = LoweringDims()
+        self.params: list[Param] = []
+        self.feed_tensors: list[Tensor] = []
+        self.var_ops: list[Operation] = []
+        self.rng_ops: list[Operation] = []
+        self.values: dict[int, Value] = {}  # id(frontend tensor) -> Value
+        self.pvalues: dict[int, Any] = {}  # id(Value) -> partial value
+        self.var_params: dict[int, Value] = {}  # id(var op) -> param value
+        self.nodes: list[Node] = []
+        self.original_dims: list[tuple[int, int, Dim]] = []
+
+    # -- which ops run --------------------------------------------------------------
+    def needed_ops(self) -> dict[int, Operation]:
+        needed: dict[int, Operation] = {}
+        stack: list[Operation] = []
+        for t in self.targets:
+            if isinstance(t, Tensor):
+                if id(t) not in self.fed_ids:
+                    stack.append(t.op)
+            else:
+                stack.append(t)
+        while stack:
+            op = stack.pop()
+            if op._id in needed:
+                continue
+            needed[op._id] = op
+            for t in op.inputs:
+                if id(t) not in self.fed_ids:
+                    stack.append(t.op)
+            stack.extend(op.control_inputs)
+        return needed
+
+    def run(self) -> Lowered:
+        needed = self.needed_ops()
+        order = [needed[k] for k in sorted(needed)]
+        self.descendants = self._assign_descendants(order, needed)
+        for op in order:
+            self.lower_op(op)
+        return self.finish(order)
+
+    def _assign_descendants(self, order: list[Operation], needed: dict[int, Operation]) -> dict[int, set[int]]:
+        """For each assignment op: the ids of needed ops that depend on it."""
+        forward: dict[int, list[int]] = {}
+        for op in order:
+            preds = {t.op._id for t in op.inputs if id(t) not in self.fed_ids} | {c._id for c in op.control_inputs}
+            for p in preds:
+                forward.setdefault(p, []).append(op._id)
+        self.assigns_of: dict[int, list[Operation]] = {}
+        out: dict[int, set[int]] = {}
+        for op in order:
+            if op.type in _STATE_OPS:
+                self.assigns_of.setdefault(op.inputs[0].op._id, []).append(op)
+                seen: set[int] = set()
+                stack = list(forward.get(op._id, []))
+                while stack:
+                    k = stack.pop()
+                    if k not in seen:
+                        seen.add(k)
+                        stack.extend(forward.get(k, []))
+                out[op._id] = seen
+        return out
+
+    def _latest(self, assigns: list[Operation], var: Operation, reader: Operation | None) -> Operation | None:
+        """The assignment every other one in ``assigns`` precedes; error if they are unordered."""
+        if not assigns:
+            return None
+        for cand in assigns:
+            if all(a is cand or cand._id in self.descendants[a._id] for a in assigns):
+                return cand
+        names = ", ".join(f"{a.name!r} (at {a.location})" for a in assigns)
+        where = f" as read by {reader.name!r}" if reader is not None else ""
+        raise errors.InvalidArgumentError(
+            None,
+            var,
+            f"Variable {var.name!r} is assigned by {names} in one run with no order between "
+            f"them{where}; add a control dependency to order them",
+        )
+
+    # -- values ---------------------------------------------------------------------
+    def feed_param(self, t: Tensor) -> Value:
+        dtype, fed_shape = self.feeds[t]
+        static = t.shape.as_tuple()
+        if static is None:
+            static = (None,) * len(fed_shape)
+        shape: list[Dim] = []
+        pidx = len(self.params)
+        for axis, d in enumerate(static):
+            if d is None:
+                s = self.dims.new_symbol("N")
+                shape.append(s)
+                self.original_dims.append((pidx, axis, s))
+            else:
+                shape.append(d)
+        v = Value(t.dtype, tuple(shape))
+        self.params.append(Param(v, "feed", t.name))
+        self.feed_tensors.append(t)
+        self.values[id(t)] = v
+        return v
+
+    def var_value(self, var: Operation) -> Value:
+        if var._id not in self.var_params:
+            shape: list[Dim] = []
+            pidx = len(self.params)
+            for axis, d in enumerate(var.attrs["shape"] or ()):
+                if d is None:
+                    s = self.dims.new_symbol("V")
+                    shape.append(s)
+                    self.original_dims.append((pidx, axis, s))
+                else:
+                    shape.append(d)
+            v = Value(var.attrs["dtype"], tuple(shape))
+            self.params.append(Param(v, "variable", var.name))
+            self.var_ops.append(var)
+            self.var_params[var._id] = v
+        return self.var_params[var._id]
+
+    def value_of(self, t: Tensor, reader: Operation | None) -> Value:
+        """The IR value the frontend tensor ``t`` has for the op ``reader``."""
+        if id(t) in self.fed_ids:
+            if id(t) not in self.values:
+                self.feed_param(t)
+            return self.values[id(t)]
+        op = t.op
+        if op.type == "VariableV2":
+            visible = [a for a in self.assigns_of.get(op._id, []) if reader is not None and reader._id in self.descendants[a._id]]
+            latest = self._latest(visible, op, reader)
+            if latest is not None:
+                return self.values[id(latest.outputs[0])]
+            return self.var_value(op)
+        if op.type == "Placeholder":
+            shape = t.shape
+            raise errors.InvalidArgumentError(
+                None,
+                op,
+                f"You must feed a value for placeholder tensor '{t.name}' with dtype "
+                f"{t.dtype.name} and shape {shape}",
+            )
+        try:
+            return self.values[id(t)]
+        except KeyError:
+            raise errors.InternalError(None, op, f"tensor {t.name} was not lowered") from None
+
+    # -- ops --------------------------------------------------------------------------
+    def lower_op(self, op: Operation) -> None:
+        if op.type in ("NoOp", "Placeholder", "VariableV2"):
+            return
+        if all(id(t) in self.fed_ids for t in op.outputs) and op.outputs:
+            return
+        origin = Origin(op.name, op.type, str(op.location))
+        if op.type == "Assign":
+            # A plain assignment does not read the variable: it may be uninitialized.
+            self.values[id(op.outputs[0])] = self.assigned_value(op, self.value_of(op.inputs[1], op))
+            return
+        inputs = [self.value_of(t, op) for t in op.inputs]
+        if op.type in _STATE_OPS:
+            self.lower_assign(op, inputs, origin)
+            return
+        if op.type == "PlaceholderWithDefault":
+            self.values[id(op.outputs[0])] = inputs[0]
+            return
+        attrs = dict(op.attrs)
+        if reg.get(op.type).has("random"):
+            counter = Value(_uint64(), ())
+            self.params.append(Param(counter, "rng", op.name))
+            self.rng_ops.append(op)
+            inputs = [*inputs, counter]
+        outs = self.make_node(op.type, inputs, attrs, origin, n_frontend_inputs=len(op.inputs))
+        for t, v in zip(op.outputs, outs):
+            if id(t) not in self.fed_ids:
+                self.values[id(t)] = v
+
+    def assigned_value(self, op: Operation, val: Value) -> Value:
+        var = op.inputs[0].op
+        static = var.attrs["shape"]
+        if op.attrs.get("validate_shape", True) and static is not None:
+            if len(static) != len(val.shape):
+                raise errors.InvalidArgumentError(None, op, f"Assign: value of rank {len(val.shape)} for a variable of shape {static}")
+            for a, b in zip(static, val.shape):
+                if a is not None:
+                    self.dims.equal(a, b)
+        return val
+
+    def lower_assign(self, op: Operation, inputs: list[Value], origin: Origin) -> None:
+        ref, val = inputs
+        (new,) = self.make_node("Add" if op.type == "AssignAdd" else "Sub", [ref, val], {}, origin)
+        self.values[id(op.outputs[0])] = new
+
+    def make_node(
+        self, op_type: str, inputs: list[Value], attrs: dict[str, Any], origin: Origin, n_frontend_inputs: int | None = None
+    ) -> list[Value]:
+        opdef = reg.get(op_type)
+        n = len(inputs) if n_frontend_inputs is None else n_frontend_inputs
+        ctx = reg.InferenceContext(
+            op_type,
+            [tuple(self.dims.resolve(d) for d in v.shape) for v in inputs[:n]],
+            [v.dtype for v in inputs[:n]],
+            [self.pvalues.get(id(v)) for v in inputs[:n]],
+            attrs,
+            self.dims,
+        )
+        try:
+            dtypes = opdef.dtype(ctx)
+            shapes = opdef.shape(ctx)
+            pvals = opdef.value(ctx) if opdef.value is not None else None
+        except (reg.ShapeError, ValueError, TypeError) as exc:
+            raise errors.InvalidArgumentError(None, origin, f"{op_type}: {exc}") from None
+        node = Node(op_type, list(inputs), attrs, [], origin)
+        for i, (dt, shp) in enumerate(zip(dtypes, shapes)):
+            if shp is None:
+                raise errors.UnimplementedError(
+                    None, origin, f"{op_type}: the rank of output {i} cannot be determined before the run"
+                )
+            v = Value(dt, tuple(shp), node, i)
+            node.outputs.append(v)
+            if pvals is not None and pvals[i] is not None:
+                self.pvalues[id(v)] = pvals[i]
+        self.nodes.append(node)
+        return node.outputs
+
+    # -- outputs -------------------------------------------------------------------------
+    def finish(self, order: list[Operation]) -> Lowered:
+        outputs: list[Output] = []
+        fetch_index: list[int | None] = []
+        for t in self.targets:
+            if isinstance(t, Tensor):
+                v = self.value_of(t, None)
+                fetch_index.append(len(outputs))
+                outputs.append(Output(v, "fetch", str(len(outputs))))
+            else:
+                fetch_index.append(None)
+        update_vars: list[Operation] = []
+        for var_id, assigns in self.assigns_of.items():
+            var = assigns[0].inputs[0].op
+            last = self._latest(assigns, var, None)
+            assert last is not None
+            outputs.append(Output(self.values[id(last.outputs[0])], "update", var.name))
+            update_vars.append(var)
+        for v in self.values_all():
+            v.shape = tuple(self.dims.resolve(d) for d in v.shape)
+        bindings = [
+            DimBinding(self.dims.resolve(d), p, axis) for p, axis, d in self.original_dims
+        ]
+        program = Program(self.params, self.nodes, outputs, bindings)
+        canonicalize(program)
+        return Lowered(program, self.feed_tensors, self.var_ops, self.rng_ops, fetch_index, update_vars)
+
+    def values_all(self) -> list[Value]:
+        out = [p.value for p in self.params]
+        for n in self.nodes:
+            out.extend(n.outputs)
+        return out
+
+
+def _uint64() -> Any:
+    from graphc import dtypes
+
+    return dtypes.uint64
+
+
+_ = np

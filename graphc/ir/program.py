@@ -1,0 +1,258 @@
+"""The IR: a Program is a typed, pure function.
+
+    (feeds, variable values, random-op counters) -> (fetches, new variable values)
+
+Values are in SSA form; every value has a dtype and a shape whose dims are ints
+or symbolic expressions (graphc.symbolic). Nodes are kept in a canonical
+topological order, so two graphs built alike (whatever their op names) print
+and hash the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from graphc import dtypes as _dt
+from graphc import symbolic as sym
+from graphc.symbolic import Dim
+
+
+@dataclasses.dataclass(frozen=True)
+class Origin:
+    """The frontend op a node came from: enough to name it in an error."""
+
+    name: str
+    type: str
+    location: str
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.type}) at {self.location}"
+
+
+class Value:
+    """An SSA value."""
+
+    __slots__ = ("dtype", "shape", "producer", "index")
+
+    def __init__(self, dtype: _dt.DType, shape: tuple[Dim, ...], producer: Node | None = None, index: int = 0):
+        self.dtype = dtype
+        self.shape = shape
+        self.producer = producer
+        self.index = index
+
+    def __repr__(self) -> str:
+        return f"Value({self.dtype.name}{format_shape(self.shape)})"
+
+
+@dataclasses.dataclass(eq=False)
+class Param:
+    """A program input: a fed tensor, a variable's value, or a random op's run counter."""
+
+    value: Value
+    kind: str  # "feed" | "variable" | "rng"
+    name: str  # the frontend tensor / variable / op name (not part of the hash)
+
+
+@dataclasses.dataclass(eq=False)
+class Node:
+    op: str
+    inputs: list[Value]
+    attrs: dict[str, Any]
+    outputs: list[Value]
+    origin: Origin | None = None
+
+
+@dataclasses.dataclass(eq=False)
+class Output:
+    value: Value
+    kind: str  # "fetch" | "update"
+    name: str  # fetch index as text, or the variable's name
+
+
+@dataclasses.dataclass(frozen=True)
+class DimBinding:
+    """Symbol ``symbol`` (or the expression ``dim``) equals axis ``axis`` of param ``param``."""
+
+    dim: Dim
+    param: int
+    axis: int
+
+
+@dataclasses.dataclass(eq=False)
+class Program:
+    params: list[Param]
+    nodes: list[Node]
+    outputs: list[Output]
+    bindings: list[DimBinding] = dataclasses.field(default_factory=list)
+    # Analyses attached by passes (fusion groups, memory plan); not part of the hash.
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    # -- views -----------------------------------------------------------------
+    @property
+    def fetches(self) -> list[Output]:
+        return [o for o in self.outputs if o.kind == "fetch"]
+
+    @property
+    def updates(self) -> list[Output]:
+        return [o for o in self.outputs if o.kind == "update"]
+
+    def symbols(self) -> list[str]:
+        seen: list[str] = []
+        for b in self.bindings:
+            for s in sorted(sym.free_symbols(b.dim)):
+                if s not in seen:
+                    seen.append(s)
+        return seen
+
+    def values(self) -> Iterator[Value]:
+        for p in self.params:
+            yield p.value
+        for n in self.nodes:
+            yield from n.outputs
+
+    # -- run-time dims ---------------------------------------------------------
+    def bind_dims(self, shapes: list[tuple[int, ...]]) -> dict[str, int]:
+        """Symbol values from the input arrays' shapes; raises ValueError on a conflict."""
+        env: dict[str, int] = {}
+        pending: list[DimBinding] = []
+        for b in self.bindings:
+            actual = shapes[b.param][b.axis]
+            d = b.dim
+            if isinstance(d, sym.Poly) and len(d.terms) == 1:
+                ((mono, coef),) = d.terms.items()
+                if coef == 1 and len(mono) == 1 and mono[0][1] == 1 and mono[0][0].is_symbol:
+                    name = mono[0][0].op
+                    if name in env and env[name] != actual:
+                        raise ValueError(self._dim_conflict(b, actual, env[name]))
+                    env.setdefault(name, actual)
+                    continue
+            pending.append(b)
+        for b in pending:
+            actual = shapes[b.param][b.axis]
+            expected = sym.evaluate(b.dim, env)
+            if expected != actual:
+                raise ValueError(self._dim_conflict(b, actual, expected))
+        return env
+
+    def _dim_conflict(self, b: DimBinding, actual: int, expected: int) -> str:
+        p = self.params[b.param]
+        return (
+            f"dimension {b.axis} of {p.kind} {p.name!r} is {actual}, but the graph needs it to "
+            f"equal {expected} ({b.dim}), as another input's dimension determined"
+        )
+
+    # -- text --------------------------------------------------------------------
+    def __str__(self) -> str:
+        return format_program(self)
+
+    def canonical_text(self) -> str:
+        """The program without names: equal for graphs built alike."""
+        return format_program(self, with_names=False)
+
+    def content_hash(self) -> str:
+        h = hashlib.sha256(self.canonical_text().encode())
+        for n in self.nodes:
+            if n.op == "Const":
+                arr = np.asarray(n.attrs["value"])
+                h.update(arr.dtype.str.encode())
+                h.update(repr(arr.shape).encode())
+                h.update(arr.tobytes() if arr.dtype != object else repr(arr.tolist()).encode())
+        return h.hexdigest()
+
+
+def format_shape(shape: Iterable[Dim] | None) -> str:
+    if shape is None:
+        return "[?]"
+    return "[" + ",".join(str(d) for d in shape) + "]"
+
+
+def _format_attr(v: Any) -> str:
+    if isinstance(v, np.ndarray):
+        if v.size <= 8:
+            return f"{v.dtype.name}{list(v.shape)}:{v.tolist()}"
+        return f"{v.dtype.name}{list(v.shape)}:<{v.size} values>"
+    if isinstance(v, _dt.DType):
+        return v.name
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def format_program(program: Program, with_names: bool = True) -> str:
+    ids: dict[int, str] = {}
+    sym_names: dict[str, str] = {}
+
+    def name(v: Value) -> str:
+        return ids[id(v)]
+
+    def canon_dim(d: Dim) -> str:
+        if with_names or isinstance(d, int):
+            return str(d)
+        s = str(d)
+        for orig in sorted(sym.free_symbols(d), key=len, reverse=True):
+            if orig not in sym_names:
+                sym_names[orig] = f"s{len(sym_names)}"
+            s = s.replace(orig, sym_names[orig])
+        return s
+
+    def ty(v: Value) -> str:
+        return f"{v.dtype.name}[{','.join(canon_dim(d) for d in v.shape)}]"
+
+    lines = []
+    params = []
+    for p in program.params:
+        ids[id(p.value)] = f"%{len(ids)}"
+        label = f" {p.name!r}" if with_names else ""
+        params.append(f"{name(p.value)}: {ty(p.value)} {p.kind}{label}")
+    lines.append("program(" + ", ".join(params) + ") {")
+    for n in program.nodes:
+        for v in n.outputs:
+            ids[id(v)] = f"%{len(ids)}"
+        outs = ", ".join(f"{name(v)}: {ty(v)}" for v in n.outputs) or "()"
+        args = ", ".join(name(v) for v in n.inputs)
+        attrs = ", ".join(
+            f"{k}={_format_attr(v)}" for k, v in sorted(n.attrs.items()) if not k.startswith("_")
+        )
+        text = f"  {outs} = {n.op}({args})"
+        if attrs:
+            text += " {" + attrs + "}"
+        if with_names and n.origin is not None:
+            text += f"  # {n.origin.name}"
+        lines.append(text)
+    rets = []
+    for o in program.outputs:
+        label = f" {o.name!r}" if with_names or o.kind == "fetch" else ""
+        rets.append(f"{o.kind}{label} {name(o.value)}")
+    lines.append("  return " + ", ".join(rets))
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def canonicalize(program: Program) -> Program:
+    """Order nodes by a depth-first walk from the outputs (inputs in order) and drop
+    nodes no output needs. Params keep their order (they are the calling convention)."""
+    order: list[Node] = []
+    placed: set[int] = set()
+    for out in program.outputs:
+        stack: list[tuple[Node, bool]] = []
+        if out.value.producer is not None:
+            stack.append((out.value.producer, False))
+        while stack:
+            node, expanded = stack.pop()
+            if id(node) in placed:
+                continue
+            if expanded:
+                placed.add(id(node))
+                order.append(node)
+                continue
+            stack.append((node, True))
+            for v in reversed(node.inputs):
+                if v.producer is not None and id(v.producer) not in placed:
+                    stack.append((v.producer, False))
+    program.nodes = order
+    return program

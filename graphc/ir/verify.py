@@ -1,0 +1,107 @@
+"""The IR verifier: every value is defined before use, and every node's dtypes and
+shapes are what its op's rules say for its inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphc import symbolic as sym
+from graphc.ir.program import Node, Program, Value, format_shape
+from graphc.ops import registry as reg
+
+
+class VerificationError(Exception):
+    """The program is malformed: a compiler bug, not a user error."""
+
+
+class _CheckDims(reg.DimEnv):
+    def __init__(self) -> None:
+        self._n = 0
+
+    def fresh(self, hint: str = "d") -> sym.Dim:
+        self._n += 1
+        return sym.symbol(f"?check{self._n}")
+
+    def equal(self, a: sym.Dim, b: sym.Dim) -> sym.Dim:
+        if a == b or _is_free(a) or _is_free(b):
+            return b if _is_free(a) else a
+        if isinstance(a, int) and isinstance(b, int):
+            raise reg.ShapeError(f"{a} != {b}")
+        return a  # symbolic relations beyond equality are checked at run time
+
+
+def _is_free(d: sym.Dim) -> bool:
+    return any(s.startswith("?check") for s in sym.free_symbols(d))
+
+
+def _same_dim(recorded: sym.Dim, inferred: sym.Dim) -> bool:
+    return recorded == inferred or _is_free(inferred)
+
+
+def verify(program: Program) -> None:
+    """Raise VerificationError describing the first problem found."""
+    defined: set[int] = set()
+    for i, p in enumerate(program.params):
+        if p.kind not in ("feed", "variable", "rng"):
+            raise VerificationError(f"param {i} has unknown kind {p.kind!r}")
+        defined.add(id(p.value))
+    pvalues: dict[int, Any] = {}
+    for k, node in enumerate(program.nodes):
+        for j, v in enumerate(node.inputs):
+            if id(v) not in defined:
+                raise VerificationError(f"node {k} ({node.op}): input {j} is used before it is defined")
+        _check_node(k, node, pvalues)
+        for j, v in enumerate(node.outputs):
+            if v.producer is not node or v.index != j:
+                raise VerificationError(f"node {k} ({node.op}): output {j} does not point back to its node")
+            defined.add(id(v))
+    for o in program.outputs:
+        if id(o.value) not in defined:
+            raise VerificationError(f"output {o.kind} {o.name!r} is not defined by the program")
+        if o.kind not in ("fetch", "update"):
+            raise VerificationError(f"output {o.name!r} has unknown kind {o.kind!r}")
+
+
+def _check_node(k: int, node: Node, pvalues: dict[int, Any]) -> None:
+    if node.op == "Fused":
+        _check_fused(k, node)
+        return
+    opdef = reg.get(node.op)
+    inputs = node.inputs
+    if opdef.has("random"):
+        inputs = inputs[:-1]  # the run counter is not a frontend input
+    env = _CheckDims()
+    ctx = reg.InferenceContext(
+        node.op, [v.shape for v in inputs], [v.dtype for v in inputs], [pvalues.get(id(v)) for v in inputs], node.attrs, env
+    )
+    try:
+        dtypes = opdef.dtype(ctx)
+        shapes = opdef.shape(ctx)
+        values = opdef.value(ctx) if opdef.value is not None else None
+    except (reg.ShapeError, TypeError, ValueError) as exc:
+        raise VerificationError(f"node {k} ({node.op}): its rules reject its inputs: {exc}") from None
+    if len(dtypes) != len(node.outputs):
+        raise VerificationError(f"node {k} ({node.op}): {len(node.outputs)} outputs, rules give {len(dtypes)}")
+    for j, (v, dt, shp) in enumerate(zip(node.outputs, dtypes, shapes)):
+        if v.dtype != dt:
+            raise VerificationError(f"node {k} ({node.op}): output {j} is {v.dtype.name}, rules say {dt.name}")
+        if shp is None or len(shp) != len(v.shape) or not all(_same_dim(a, b) for a, b in zip(v.shape, shp)):
+            raise VerificationError(
+                f"node {k} ({node.op}): output {j} has shape {format_shape(v.shape)}, rules say {format_shape(shp)}"
+            )
+        if values is not None and values[j] is not None:
+            pvalues[id(v)] = values[j]
+
+
+def _check_fused(k: int, node: Node) -> None:
+    shapes = [v.shape for v in node.inputs]
+    ctx = reg.InferenceContext("Fused", shapes, [v.dtype for v in node.inputs], [None] * len(shapes), node.attrs, _CheckDims())
+    try:
+        expected = ctx.broadcast(*shapes) if shapes else ()
+    except reg.ShapeError as exc:
+        raise VerificationError(f"node {k} (Fused): {exc}") from None
+    out: Value = node.outputs[0]
+    if expected is None or tuple(out.shape) != tuple(expected):
+        raise VerificationError(f"node {k} (Fused): output shape {format_shape(out.shape)}, inputs broadcast to {format_shape(expected)}")
+    if out.dtype != node.attrs["dtype"]:
+        raise VerificationError(f"node {k} (Fused): output dtype {out.dtype.name} != attr {node.attrs['dtype'].name}")

@@ -1,0 +1,175 @@
+"""Shared pieces for op definitions: rule helpers, sample makers, op building."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from graphc import dtypes as _dt
+from graphc.frontend.graph import Operation, Tensor, get_default_graph
+from graphc.ops import registry as reg
+
+FLOATS = (_dt.float16, _dt.float32, _dt.float64)
+SIGNED_INTS = (_dt.int8, _dt.int16, _dt.int32, _dt.int64)
+INTS = (*SIGNED_INTS, _dt.uint8, _dt.uint32, _dt.uint64)
+NUMERIC = (*FLOATS, *INTS)
+
+
+# -- building ops -------------------------------------------------------------
+def make_op(
+    op_type: str,
+    inputs: Sequence[Tensor],
+    attrs: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> Operation:
+    graph = inputs[0].graph if inputs else get_default_graph()
+    return graph.create_op(op_type, list(inputs), attrs or {}, name=name)
+
+
+def make(
+    op_type: str,
+    inputs: Sequence[Tensor],
+    attrs: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> Tensor:
+    """Build a single-output op and return its output."""
+    return make_op(op_type, inputs, attrs, name).outputs[0]
+
+
+def convert_to_tensor(
+    value: Any, dtype: Any = None, name: str | None = None, preferred_dtype: Any = None
+) -> Tensor:
+    """TF1's convert_to_tensor: Tensors pass through (dtype checked), Variables read,
+    anything else becomes a constant (of ``dtype`` if given)."""
+    if hasattr(value, "_as_graph_element") and not isinstance(value, Tensor):
+        value = value._as_graph_element()
+    if isinstance(value, Tensor):
+        if dtype is not None and _dt.as_dtype(dtype) != value.dtype:
+            raise ValueError(
+                f"Tensor conversion requested dtype {_dt.as_dtype(dtype).name} for Tensor "
+                f"with dtype {value.dtype.name}: {value!r}"
+            )
+        return value
+    if isinstance(value, Operation):
+        raise TypeError(f"Can't convert Operation {value.name!r} to Tensor")
+    if isinstance(value, list | tuple) and any(_contains_tensor(v) for v in value):
+        from graphc.ops.array_ops import stack
+
+        return stack([convert_to_tensor(v, dtype) for v in value], name=name or "packed")
+    from graphc.ops.core_ops import constant
+
+    if dtype is None and preferred_dtype is not None:
+        try:
+            return constant(value, dtype=preferred_dtype, name=name)
+        except (TypeError, ValueError):
+            pass
+    return constant(value, dtype=dtype, name=name)
+
+
+def _contains_tensor(v: Any) -> bool:
+    if isinstance(v, Tensor) or hasattr(v, "_as_graph_element"):
+        return True
+    if isinstance(v, list | tuple):
+        return any(_contains_tensor(x) for x in v)
+    return False
+
+
+def convert_pair(x: Any, y: Any) -> tuple[Tensor, Tensor]:
+    """Convert the two operands of a binary op; a Python number takes the other's dtype."""
+    if isinstance(x, Tensor) or hasattr(x, "_as_graph_element"):
+        x = convert_to_tensor(x)
+        y = convert_to_tensor(y, preferred_dtype=x.dtype) if not _is_tensorish(y) else convert_to_tensor(y)
+    elif _is_tensorish(y):
+        y = convert_to_tensor(y)
+        x = convert_to_tensor(x, preferred_dtype=y.dtype)
+    else:
+        x = convert_to_tensor(x)
+        y = convert_to_tensor(y, preferred_dtype=x.dtype)
+    return x, y
+
+
+def _is_tensorish(v: Any) -> bool:
+    return isinstance(v, Tensor) or hasattr(v, "_as_graph_element")
+
+
+# -- rule helpers ---------------------------------------------------------------
+def same_shape(i: int = 0) -> Callable[[reg.InferenceContext], list[reg.Shape]]:
+    return lambda ctx: [ctx.shapes[i]]
+
+
+def same_dtype(i: int = 0) -> Callable[[reg.InferenceContext], list[_dt.DType]]:
+    return lambda ctx: [ctx.dtypes[i]]
+
+
+def fixed_dtype(dt: _dt.DType) -> Callable[[reg.InferenceContext], list[_dt.DType]]:
+    return lambda ctx: [dt]
+
+
+def check_dtypes(ctx: reg.InferenceContext, allowed: Sequence[_dt.DType], which: Sequence[int] | None = None) -> None:
+    for i in which if which is not None else range(len(ctx.dtypes)):
+        if ctx.dtypes[i] not in allowed:
+            names = ", ".join(d.name for d in allowed)
+            raise TypeError(
+                f"Value passed to parameter {i} of {ctx.op_type} has DataType "
+                f"{ctx.dtypes[i].name} not in list of allowed values: {names}"
+            )
+
+
+def check_same_dtypes(ctx: reg.InferenceContext, which: Sequence[int] | None = None) -> None:
+    idx = list(which if which is not None else range(len(ctx.dtypes)))
+    if not idx:
+        return
+    first = ctx.dtypes[idx[0]]
+    for i in idx[1:]:
+        if ctx.dtypes[i] != first:
+            raise TypeError(
+                f"Input {i} of {ctx.op_type} has type {ctx.dtypes[i].name} that does not "
+                f"match type {first.name} of input {idx[0]}"
+            )
+
+
+def as_int_list(v: Any, what: str) -> list[int]:
+    arr = np.asarray(v)
+    if arr.dtype.kind not in "iu" and not (arr.dtype == object and all(isinstance(x, int) for x in arr.flat)):
+        raise TypeError(f"{what} must be integers, got {v!r}")
+    return [int(x) for x in arr.reshape(-1)]
+
+
+def static_value(t: Any, what: str) -> np.ndarray:
+    """A Python/NumPy value, or a Tensor whose value is known when the graph is built."""
+    if isinstance(t, Tensor):
+        v = t._value
+        if v is None or any(x is None for x in v.flat):
+            raise TypeError(
+                f"{what} must be known when the graph is built (a Python value or a constant); "
+                f"got tensor {t.name} whose value is only known at run time"
+            )
+        return np.array(v.tolist())
+    return np.asarray(t)
+
+
+# -- samples for the registry-wide tests -----------------------------------------
+def rand(rng: np.random.Generator, shape: Sequence[int], domain: str = "any", dtype: Any = np.float64) -> np.ndarray:
+    """Random test input in a domain where the op is smooth."""
+    shape = tuple(shape)
+    if domain == "any":
+        x = rng.normal(size=shape)
+    elif domain == "positive":
+        x = rng.uniform(0.5, 2.0, size=shape)
+    elif domain == "unit":
+        x = rng.uniform(-0.9, 0.9, size=shape)
+    elif domain == "nonzero":
+        x = rng.uniform(0.5, 2.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+    elif domain == "offgrid":  # away from the kinks of floor/round/abs/relu
+        x = rng.integers(-3, 3, size=shape) + rng.uniform(0.2, 0.4, size=shape)
+    elif domain == "int":
+        return rng.integers(-5, 6, size=shape).astype(dtype if np.dtype(dtype).kind in "iu" else np.int32)
+    elif domain == "posint":
+        return rng.integers(1, 6, size=shape).astype(dtype if np.dtype(dtype).kind in "iu" else np.int32)
+    elif domain == "bool":
+        return rng.integers(0, 2, size=shape).astype(bool)
+    else:
+        raise ValueError(domain)
+    return np.asarray(x, dtype=dtype)

@@ -1,0 +1,768 @@
+"""Elementwise ops (with NumPy broadcasting), add_n, cast, where, clip, and the
+broadcasting pair BroadcastTo / SumToShape that gradients use to undo broadcasts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from graphc import dtypes as _dt
+from graphc import symbolic
+from graphc.frontend.graph import Operation, Tensor
+from graphc.ops import registry as reg
+from graphc.ops import scalar as S
+from graphc.ops.common import (
+    FLOATS,
+    INTS,
+    NUMERIC,
+    check_dtypes,
+    check_same_dtypes,
+    convert_pair,
+    convert_to_tensor,
+    make,
+    rand,
+)
+
+BINARY_SHAPES = [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((3, 1), (1, 4)), ((), (2, 3))]
+UNARY_SHAPES = [(3, 4), (2, 1, 3), ()]
+
+
+# -- the broadcasting pair ------------------------------------------------------------
+def _value_shape(ctx: reg.InferenceContext, i: int, what: str) -> reg.Shape:
+    """The shape named by input i's (partial) value, or unknown dims of a known rank."""
+    v = ctx.value(i)
+    if v is not None:
+        dims: list[Any] = []
+        for d in v.reshape(-1):
+            if isinstance(d, int) and d < 0:
+                raise reg.ShapeError(f"{what} has a negative dimension {d}")
+            dims.append(d)
+        return tuple(dims)
+    s = ctx.shapes[i]
+    if s is None or not isinstance(s[0], int):
+        return None
+    return tuple(ctx.fresh() for _ in range(s[0]))
+
+
+def _broadcast_to_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
+    target = _value_shape(ctx, 1, "shape")
+    if target is None or ctx.shapes[0] is None:
+        return [target]
+    if len(ctx.shapes[0]) > len(target):
+        raise reg.ShapeError(f"cannot broadcast a rank-{len(ctx.shapes[0])} tensor to rank {len(target)}")
+    for d_in, d_out in zip(reversed(ctx.shapes[0]), reversed(target)):
+        if d_in != 1:
+            ctx.equal(d_in, d_out, "broadcast dimensions")
+    return [target]
+
+
+def _broadcast_to_grad(op: Operation, g: Tensor) -> list[Any]:
+    from graphc.ops.core_ops import shape
+
+    return [sum_to_shape(g, shape(op.inputs[0])), None]
+
+
+def _sum_to_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
+    return [_sum_to(ins[0], tuple(int(d) for d in ins[1]))]
+
+
+def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1
+    )
+    out = g.sum(axis=axes, keepdims=True) if axes else g
+    return out.reshape(shape).astype(g.dtype, copy=False)
+
+
+def _sum_to_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
+    return [_value_shape(ctx, 1, "shape")]
+
+
+def _sum_to_grad(op: Operation, g: Tensor) -> list[Any]:
+    from graphc.ops.core_ops import shape
+
+    return [broadcast_to(g, shape(op.inputs[0])), None]
+
+
+def _shape_samples(in_shape: tuple[int, ...], to: tuple[int, ...], reverse: bool) -> reg.Sample:
+    rng = np.random.default_rng(0)
+    x = rand(rng, to if reverse else in_shape)
+    shp = np.array(in_shape if reverse else to, dtype=np.int32)
+    return reg.Sample([x, shp], wrt=(0,))
+
+
+reg.register(
+    reg.OpDef(
+        name="BroadcastTo",
+        shape=_broadcast_to_shape,
+        dtype=lambda ctx: [ctx.dtypes[0]],
+        reference=lambda ins, attrs: [np.broadcast_to(ins[0], tuple(int(d) for d in ins[1])).copy()],
+        grad=_broadcast_to_grad,
+        traits=frozenset({"broadcast"}),
+        samples=lambda rng: [_shape_samples((3, 1), (2, 3, 4), False), _shape_samples((4,), (3, 4), False)],
+    )
+)
+reg.register(
+    reg.OpDef(
+        name="SumToShape",
+        shape=_sum_to_shape,
+        dtype=lambda ctx: [ctx.dtypes[0]],
+        reference=_sum_to_ref,
+        grad=_sum_to_grad,
+        traits=frozenset({"reduction"}),
+        doc="Sum a broadcast gradient back to an input's shape (the inverse of BroadcastTo).",
+        samples=lambda rng: [_shape_samples((3, 1), (2, 3, 4), True), _shape_samples((4,), (3, 4), True)],
+    )
+)
+
+
+def broadcast_to(input: Any, shape: Any, name: str | None = None) -> Tensor:
+    x = convert_to_tensor(input)
+    s = convert_to_tensor(shape, dtype=_dt.int32) if not isinstance(shape, Tensor) else shape
+    return make("BroadcastTo", [x, s], name=name or "BroadcastTo")
+
+
+def sum_to_shape(g: Tensor, shape: Any, name: str | None = None) -> Tensor:
+    s = convert_to_tensor(shape, dtype=_dt.int32) if not isinstance(shape, Tensor) else shape
+    return make("SumToShape", [g, s], name=name or "SumToShape")
+
+
+def unbroadcast(g: Tensor | None, x: Tensor) -> Tensor | None:
+    """Sum ``g`` (the gradient of a broadcast result) back to ``x``'s shape."""
+    if g is None:
+        return None
+    gs, xs = g.shape, x.shape
+    if gs.is_fully_defined() and xs.is_fully_defined():
+        gl, xl = gs.as_list(), xs.as_list()
+        if gl == xl:
+            return g
+        lead = len(gl) - len(xl)
+        axes = list(range(lead)) + [lead + i for i, d in enumerate(xl) if d == 1 and gl[lead + i] != 1]
+        from graphc.ops.reduction_ops import reduce_sum
+        from graphc.ops.array_ops import reshape
+
+        return reshape(reduce_sum(g, axis=axes, keepdims=True), xl) if axes else reshape(g, xl)
+    if gs.ndims is not None and gs.ndims == xs.ndims and gs.as_list() == xs.as_list() and None not in _known_ones(xs):
+        return g
+    from graphc.ops.core_ops import shape
+
+    return sum_to_shape(g, shape(x))
+
+
+def _known_ones(s: Any) -> list[Any]:
+    return [d for d in s.as_list() if d == 1]
+
+
+# -- defining elementwise ops -------------------------------------------------------------
+def _elementwise_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
+    return [ctx.broadcast(*ctx.shapes)]
+
+
+def _float_samples(shapes: Sequence[Any], domains: Sequence[str]) -> Callable[[np.random.Generator], list[reg.Sample]]:
+    def make_samples(rng: np.random.Generator) -> list[reg.Sample]:
+        return [reg.Sample([rand(rng, s, d) for s, d in zip(shp, domains)]) for shp in shapes]
+
+    return make_samples
+
+
+def _dtype_rule(allowed: Sequence[_dt.DType], out: _dt.DType | None = None) -> Callable[[reg.InferenceContext], list[_dt.DType]]:
+    def rule(ctx: reg.InferenceContext) -> list[_dt.DType]:
+        check_dtypes(ctx, allowed)
+        check_same_dtypes(ctx)
+        return [out if out is not None else ctx.dtypes[0]]
+
+    return rule
+
+
+def _elementwise(
+    name: str,
+    arity: int,
+    reference: Callable[..., np.ndarray],
+    scalar: Callable[..., S.SExpr],
+    grad: Callable[..., Sequence[Any]] | reg.NotDifferentiable,
+    allowed: Sequence[_dt.DType] = FLOATS,
+    out: _dt.DType | None = None,
+    domains: Sequence[str] | None = None,
+    samples: Callable[[np.random.Generator], list[reg.Sample]] | None = None,
+) -> None:
+    domains = domains or ["any"] * arity
+    if samples is None:
+        shapes = BINARY_SHAPES if arity == 2 else [tuple([s] * arity) for s in UNARY_SHAPES]
+        samples = _float_samples(shapes, domains)
+        if not isinstance(grad, reg.NotDifferentiable) and all(d == "bool" for d in domains):
+            raise ValueError(name)
+
+    def ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
+        with np.errstate(all="ignore"):
+            r = np.asarray(reference(*ins, **attrs))
+        dt = out.np if out is not None else np.result_type(*ins) if ins else r.dtype
+        return [r.astype(dt, copy=False)]
+
+    reg.register(
+        reg.OpDef(
+            name=name,
+            shape=_elementwise_shape,
+            dtype=_dtype_rule(allowed, out),
+            reference=ref,
+            grad=grad,
+            traits=frozenset({"elementwise"}),
+            scalar=lambda args, attrs: scalar(*args, **attrs),
+            samples=samples,
+        )
+    )
+
+
+def _binary_api(op_type: str, default_name: str) -> Callable[..., Tensor]:
+    def api(x: Any, y: Any, name: str | None = None) -> Tensor:
+        a, b = convert_pair(x, y)
+        return make(op_type, [a, b], name=name or default_name)
+
+    api.__name__ = default_name
+    return api
+
+
+def _unary_api(op_type: str, default_name: str) -> Callable[..., Tensor]:
+    def api(x: Any, name: str | None = None) -> Tensor:
+        return make(op_type, [convert_to_tensor(x)], name=name or default_name)
+
+    api.__name__ = default_name
+    return api
+
+
+# -- gradients ---------------------------------------------------------------------------
+def _binary_grads(op: Operation, gx: Tensor | None, gy: Tensor | None) -> list[Tensor | None]:
+    x, y = op.inputs
+    return [unbroadcast(gx, x), unbroadcast(gy, y)]
+
+
+def _add_grad(op: Operation, g: Tensor) -> list[Any]:
+    return _binary_grads(op, g, g)
+
+
+def _sub_grad(op: Operation, g: Tensor) -> list[Any]:
+    return _binary_grads(op, g, negative(g))
+
+
+def _mul_grad(op: Operation, g: Tensor) -> list[Any]:
+    x, y = op.inputs
+    return _binary_grads(op, multiply(g, y), multiply(x, g))
+
+
+def _div_grad(op: Operation, g: Tensor) -> list[Any]:
+    x, y = op.inputs
+    return _binary_grads(op, real_div(g, y), negative(real_div(multiply(g, x), multiply(y, y))))
+
+
+def _floormod_grad(op: Operation, g: Tensor) -> list[Any]:
+    x, y = op.inputs
+    return _binary_grads(op, g, negative(multiply(g, floor(real_div(x, y)))))
+
+
+def _pow_grad(op: Operation, g: Tensor) -> list[Any]:
+    x, y = op.inputs
+    z = op.outputs[0]
+    one = convert_to_tensor(1, dtype=y.dtype)
+    gx = multiply(g, multiply(y, pow(x, subtract(y, one))))
+    zero = zeros_like_(x)
+    safe_log = where(greater(x, zero), log(where(greater(x, zero), x, ones_like_(x))), zero)
+    gy = multiply(g, multiply(z, safe_log))
+    return _binary_grads(op, gx, gy)
+
+
+def _maxmin_grad(cmp: Callable[[Any, Any], Tensor]) -> Callable[..., list[Any]]:
+    def grad(op: Operation, g: Tensor) -> list[Any]:
+        x, y = op.inputs
+        mask = cmp(x, y)
+        zero = zeros_like_(g)
+        return _binary_grads(op, where(mask, g, zero), where(mask, zero, g))
+
+    return grad
+
+
+def _sqdiff_grad(op: Operation, g: Tensor) -> list[Any]:
+    x, y = op.inputs
+    d = multiply(multiply(convert_to_tensor(2.0, dtype=g.dtype), g), subtract(x, y))
+    return _binary_grads(op, d, negative(d))
+
+
+def _no_grad_binary(reason: str) -> reg.NotDifferentiable:
+    return reg.NotDifferentiable(reason)
+
+
+def _unary_grad(fn: Callable[[Operation, Tensor, Tensor, Tensor], Tensor | None]) -> Callable[..., list[Any]]:
+    def grad(op: Operation, g: Tensor) -> list[Any]:
+        return [fn(op, g, op.inputs[0], op.outputs[0])]
+
+    return grad
+
+
+def zeros_like_(x: Tensor) -> Tensor:
+    from graphc.ops.array_ops import zeros_like
+
+    return zeros_like(x)
+
+
+def ones_like_(x: Tensor) -> Tensor:
+    from graphc.ops.array_ops import ones_like
+
+    return ones_like(x)
+
+
+def _c(v: float, like: Tensor) -> Tensor:
+    return convert_to_tensor(v, dtype=like.dtype)
+
+
+_SQRT_PI = math.sqrt(math.pi)
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+# -- binary arithmetic ------------------------------------------------------------------
+_elementwise("Add", 2, np.add, lambda x, y: x + y, _add_grad, NUMERIC)
+_elementwise("Sub", 2, np.subtract, lambda x, y: x - y, _sub_grad, NUMERIC)
+_elementwise("Mul", 2, np.multiply, lambda x, y: x * y, _mul_grad, NUMERIC)
+_elementwise("RealDiv", 2, np.divide, lambda x, y: x / y, _div_grad, FLOATS, domains=["any", "nonzero"])
+_elementwise(
+    "FloorDiv", 2, lambda x, y: np.floor_divide(x, y), lambda x, y: S.call("floordiv", x, y),
+    reg.NotDifferentiable("piecewise constant"), NUMERIC,
+    samples=lambda rng: [reg.Sample([rand(rng, (3, 4), "int"), rand(rng, (3, 4), "posint")], grad=False)],
+)
+_elementwise(
+    "FloorMod", 2, lambda x, y: np.mod(x, y), lambda x, y: S.call("mod", x, y), _floormod_grad, NUMERIC,
+    samples=lambda rng: [
+        reg.Sample([rand(rng, (3, 4), "int"), rand(rng, (3, 4), "posint")], grad=False),
+        reg.Sample([rand(rng, (3, 4), "offgrid") * 3.0, np.full((3, 4), 2.0)]),
+    ],
+)
+_elementwise("Pow", 2, np.power, lambda x, y: S.call("pow", x, y), _pow_grad, FLOATS, domains=["positive", "any"])
+_elementwise("Maximum", 2, np.maximum, lambda x, y: S.call("max", x, y), _maxmin_grad(lambda a, b: greater_equal(a, b)), NUMERIC)
+_elementwise("Minimum", 2, np.minimum, lambda x, y: S.call("min", x, y), _maxmin_grad(lambda a, b: less_equal(a, b)), NUMERIC)
+_elementwise("SquaredDifference", 2, lambda x, y: np.square(x - y), lambda x, y: (x - y) * (x - y), _sqdiff_grad, NUMERIC)
+
+_CMP = reg.NotDifferentiable("comparisons have no gradient")
+for _name, _fn, _prim in [
+    ("Less", np.less, "lt"), ("LessEqual", np.less_equal, "le"), ("Greater", np.greater, "gt"),
+    ("GreaterEqual", np.greater_equal, "ge"), ("Equal", np.equal, "eq"), ("NotEqual", np.not_equal, "ne"),
+]:
+    _elementwise(
+        _name, 2, _fn, (lambda p: lambda x, y: S.call(p, x, y))(_prim), _CMP, (*NUMERIC, _dt.bool_), out=_dt.bool_,
+        samples=lambda rng: [reg.Sample([rand(rng, (3, 4), "int").astype(np.float64), rand(rng, (4,), "int").astype(np.float64)], grad=False)],
+    )
+
+_LOGIC = reg.NotDifferentiable("boolean logic has no gradient")
+_bool_samples2 = lambda rng: [reg.Sample([rand(rng, (3, 4), "bool"), rand(rng, (3, 4), "bool")], grad=False)]  # noqa: E731
+_elementwise("LogicalAnd", 2, np.logical_and, lambda x, y: S.call("and", x, y), _LOGIC, (_dt.bool_,), samples=_bool_samples2)
+_elementwise("LogicalOr", 2, np.logical_or, lambda x, y: S.call("or", x, y), _LOGIC, (_dt.bool_,), samples=_bool_samples2)
+_elementwise(
+    "LogicalNot", 1, np.logical_not, lambda x: S.call("not", x), _LOGIC, (_dt.bool_,),
+    samples=lambda rng: [reg.Sample([rand(rng, (3, 4), "bool")], grad=False)],
+)
+
+# -- unary ---------------------------------------------------------------------------------
+_elementwise("Neg", 1, np.negative, lambda x: -x, _unary_grad(lambda op, g, x, y: negative(g)), NUMERIC)
+_elementwise("Abs", 1, np.abs, lambda x: S.call("abs", x), _unary_grad(lambda op, g, x, y: multiply(g, sign(x))), NUMERIC, domains=["nonzero"])
+_elementwise("Sign", 1, np.sign, lambda x: S.call("sign", x), _unary_grad(lambda op, g, x, y: zeros_like_(x)), NUMERIC, domains=["nonzero"])
+_elementwise("Square", 1, np.square, lambda x: x * x, _unary_grad(lambda op, g, x, y: multiply(g, multiply(_c(2.0, x), x))), NUMERIC)
+_elementwise("Sqrt", 1, np.sqrt, lambda x: S.call("sqrt", x), _unary_grad(lambda op, g, x, y: real_div(multiply(g, _c(0.5, y)), y)), domains=["positive"])
+_elementwise(
+    "Rsqrt", 1, lambda x: 1.0 / np.sqrt(x), lambda x: 1.0 / S.call("sqrt", x),
+    _unary_grad(lambda op, g, x, y: multiply(g, multiply(_c(-0.5, y), multiply(y, square(y))))), domains=["positive"],
+)
+_elementwise(
+    "Reciprocal", 1, lambda x: 1.0 / x, lambda x: 1.0 / x,
+    _unary_grad(lambda op, g, x, y: negative(multiply(g, square(y)))), domains=["nonzero"],
+)
+_elementwise("Exp", 1, np.exp, lambda x: S.call("exp", x), _unary_grad(lambda op, g, x, y: multiply(g, y)))
+_elementwise("Expm1", 1, np.expm1, lambda x: S.call("expm1", x), _unary_grad(lambda op, g, x, y: multiply(g, exp(x))))
+_elementwise("Log", 1, np.log, lambda x: S.call("log", x), _unary_grad(lambda op, g, x, y: real_div(g, x)), domains=["positive"])
+_elementwise(
+    "Log1p", 1, np.log1p, lambda x: S.call("log1p", x),
+    _unary_grad(lambda op, g, x, y: real_div(g, add(_c(1.0, x), x))), domains=["positive"],
+)
+_elementwise("Sin", 1, np.sin, lambda x: S.call("sin", x), _unary_grad(lambda op, g, x, y: multiply(g, cos(x))))
+_elementwise("Cos", 1, np.cos, lambda x: S.call("cos", x), _unary_grad(lambda op, g, x, y: negative(multiply(g, sin(x)))))
+_elementwise(
+    "Tanh", 1, np.tanh, lambda x: S.call("tanh", x),
+    _unary_grad(lambda op, g, x, y: multiply(g, subtract(_c(1.0, y), square(y)))),
+)
+
+
+def _sigmoid_ref(x: np.ndarray) -> np.ndarray:
+    # exp of a negative argument only: no overflow for large |x|.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+_elementwise(
+    "Sigmoid", 1, _sigmoid_ref, lambda x: 1.0 / (1.0 + S.call("exp", -x)),
+    _unary_grad(lambda op, g, x, y: multiply(g, multiply(y, subtract(_c(1.0, y), y)))),
+)
+
+
+def _erf_ref(x: np.ndarray) -> np.ndarray:
+    from graphc.ops.kernels.special import erf
+
+    return erf(x)
+
+
+_elementwise(
+    "Erf", 1, _erf_ref, lambda x: S.call("erf", x),
+    _unary_grad(lambda op, g, x, y: multiply(g, multiply(_c(2.0 / _SQRT_PI, x), exp(negative(square(x)))))),
+)
+_PIECEWISE = "piecewise constant: TF1 gives None"
+_elementwise("Floor", 1, np.floor, lambda x: S.call("floor", x), _unary_grad(lambda op, g, x, y: None), domains=["offgrid"])
+_elementwise("Ceil", 1, np.ceil, lambda x: S.call("ceil", x), _unary_grad(lambda op, g, x, y: None), domains=["offgrid"])
+_elementwise("Round", 1, np.round, lambda x: S.call("round", x), _unary_grad(lambda op, g, x, y: None), domains=["offgrid"])
+
+# -- activations (elementwise; the nn module exposes them) -----------------------------------
+_elementwise(
+    "Relu", 1, lambda x: np.maximum(x, 0), lambda x: S.call("max", x, 0),
+    _unary_grad(lambda op, g, x, y: where(greater(x, zeros_like_(x)), g, zeros_like_(g))), NUMERIC, domains=["offgrid"],
+)
+_elementwise(
+    "Relu6", 1, lambda x: np.minimum(np.maximum(x, 0), 6), lambda x: S.call("min", S.call("max", x, 0), 6),
+    _unary_grad(
+        lambda op, g, x, y: where(
+            logical_and(greater(x, zeros_like_(x)), less(x, _c(6.0, x))), g, zeros_like_(g)
+        )
+    ),
+    NUMERIC,
+    samples=lambda rng: [reg.Sample([rand(rng, (3, 4), "offgrid") * 3.0])],
+)
+
+
+def _leaky_grad(op: Operation, g: Tensor) -> list[Any]:
+    x = op.inputs[0]
+    alpha = op.attrs["alpha"]
+    return [where(greater(x, zeros_like_(x)), g, multiply(g, _c(alpha, g)))]
+
+
+_elementwise(
+    "LeakyRelu", 1, lambda x, alpha: np.where(x > 0, x, alpha * x),
+    lambda x, alpha: S.call("select", S.call("gt", x, 0), x, x * alpha),
+    _leaky_grad,
+    samples=lambda rng: [reg.Sample([rand(rng, (3, 4), "offgrid")], {"alpha": 0.2})],
+)
+_elementwise(
+    "Elu", 1, lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
+    lambda x: S.call("select", S.call("gt", x, 0), x, S.call("expm1", S.call("min", x, 0))),
+    _unary_grad(lambda op, g, x, y: where(greater(x, zeros_like_(x)), g, multiply(g, add(y, _c(1.0, y))))),
+    domains=["offgrid"],
+)
+_elementwise(
+    "Selu", 1,
+    lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0))),
+    lambda x: SELU_SCALE * S.call("select", S.call("gt", x, 0), x, SELU_ALPHA * S.call("expm1", S.call("min", x, 0))),
+    _unary_grad(
+        lambda op, g, x, y: where(
+            greater(x, zeros_like_(x)), multiply(g, _c(SELU_SCALE, g)), multiply(g, add(y, _c(SELU_SCALE * SELU_ALPHA, y)))
+        )
+    ),
+    domains=["offgrid"],
+)
+_elementwise(
+    "Softplus", 1, lambda x: np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))),
+    lambda x: S.call("max", x, 0) + S.call("log1p", S.call("exp", -S.call("abs", x))),
+    _unary_grad(lambda op, g, x, y: multiply(g, sigmoid(x))),
+)
+
+
+# -- cast, where, clip, add_n -------------------------------------------------------------
+def _cast_grad(op: Operation, g: Tensor) -> list[Any]:
+    src = op.inputs[0].dtype
+    if src.is_floating and op.outputs[0].dtype.is_floating:
+        return [cast(g, src)]
+    return [None]
+
+
+def _cast_dtype(ctx: reg.InferenceContext) -> list[_dt.DType]:
+    if ctx.dtypes[0].is_string or ctx.attrs["DstT"].is_string:
+        raise TypeError("casting to or from strings is not supported")
+    return [ctx.attrs["DstT"]]
+
+
+def _cast_value(ctx: reg.InferenceContext) -> list[Any] | None:
+    return [ctx.value(0)] if ctx.attrs["DstT"].is_integer else None
+
+
+reg.register(
+    reg.OpDef(
+        name="Cast",
+        shape=lambda ctx: [ctx.shapes[0]],
+        dtype=_cast_dtype,
+        reference=lambda ins, attrs: [np.asarray(ins[0]).astype(attrs["DstT"].np)],
+        grad=_cast_grad,
+        traits=frozenset({"elementwise"}),
+        scalar=lambda args, attrs: S.call("cast", args[0], attr=attrs["DstT"].np.name),
+        value=_cast_value,
+        samples=lambda rng: [
+            reg.Sample([rand(rng, (3, 4))], {"DstT": _dt.float32}, grad=False),
+            reg.Sample([rand(rng, (3, 4), "offgrid")], {"DstT": _dt.int32}, grad=False),
+            reg.Sample([rand(rng, (3, 4), "bool")], {"DstT": _dt.float64}, grad=False),
+            reg.Sample([rand(rng, (3, 4))], {"DstT": _dt.float64}),
+        ],
+    )
+)
+
+
+def cast(x: Any, dtype: Any, name: str | None = None) -> Tensor:
+    t = convert_to_tensor(x)
+    dt = _dt.as_dtype(dtype)
+    if t.dtype == dt:
+        return t
+    return make("Cast", [t], {"DstT": dt}, name=name or "Cast")
+
+
+def _select_dtype(ctx: reg.InferenceContext) -> list[_dt.DType]:
+    if ctx.dtypes[0] != _dt.bool_:
+        raise TypeError(f"condition must be bool, got {ctx.dtypes[0].name}")
+    check_same_dtypes(ctx, [1, 2])
+    return [ctx.dtypes[1]]
+
+
+def _select_grad(op: Operation, g: Tensor) -> list[Any]:
+    c, x, y = op.inputs
+    zero = zeros_like_(g)
+    return [None, unbroadcast(where(c, g, zero), x), unbroadcast(where(c, zero, g), y)]
+
+
+reg.register(
+    reg.OpDef(
+        name="Select",
+        shape=lambda ctx: [ctx.broadcast(*ctx.shapes)],
+        dtype=_select_dtype,
+        reference=lambda ins, attrs: [np.where(ins[0], ins[1], ins[2])],
+        grad=_select_grad,
+        traits=frozenset({"elementwise"}),
+        scalar=lambda args, attrs: S.call("select", *args),
+        samples=lambda rng: [
+            reg.Sample([rand(rng, (3, 4), "bool"), rand(rng, (3, 4)), rand(rng, (3, 4))], wrt=(1, 2)),
+            reg.Sample([rand(rng, (3, 1), "bool"), rand(rng, (4,)), rand(rng, (3, 4))], wrt=(1, 2)),
+        ],
+    )
+)
+
+
+def where(condition: Any, x: Any = None, y: Any = None, name: str | None = None) -> Tensor:
+    """tf.where with x and y (broadcasting, as tf.where_v2). The one-argument form
+    (indices of true elements) has a data-dependent shape and is not supported."""
+    if x is None or y is None:
+        raise NotImplementedError(
+            "tf.where(condition) without x and y returns a data-dependent shape, which graphc "
+            "does not support; pass x and y"
+        )
+    c = convert_to_tensor(condition)
+    a, b = convert_pair(x, y)
+    return make("Select", [c, a, b], name=name or "Select")
+
+
+def _clip_grad(op: Operation, g: Tensor) -> list[Any]:
+    x, lo, hi = op.inputs
+    zero = zeros_like_(g)
+    below = less(x, lo)
+    above = greater(x, hi)
+    gx = where(logical_or(below, above), zero, g)
+    return [unbroadcast(gx, x), unbroadcast(where(below, g, zero), lo), unbroadcast(where(above, g, zero), hi)]
+
+
+reg.register(
+    reg.OpDef(
+        name="ClipByValue",
+        shape=lambda ctx: [ctx.broadcast(*ctx.shapes)],
+        dtype=_dtype_rule(NUMERIC),
+        reference=lambda ins, attrs: [np.minimum(np.maximum(ins[0], ins[1]), ins[2]).astype(ins[0].dtype)],
+        grad=_clip_grad,
+        traits=frozenset({"elementwise"}),
+        scalar=lambda args, attrs: S.call("min", S.call("max", args[0], args[1]), args[2]),
+        samples=lambda rng: [reg.Sample([rand(rng, (3, 4), "offgrid"), np.array(-1.5), np.array(1.5)])],
+    )
+)
+
+
+def clip_by_value(t: Any, clip_value_min: Any, clip_value_max: Any, name: str | None = None) -> Tensor:
+    x = convert_to_tensor(t)
+    lo = convert_to_tensor(clip_value_min, preferred_dtype=x.dtype)
+    hi = convert_to_tensor(clip_value_max, preferred_dtype=x.dtype)
+    return make("ClipByValue", [x, lo, hi], name=name or "clip_by_value")
+
+
+def _add_n_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
+    out = ctx.shapes[0]
+    for s in ctx.shapes[1:]:
+        if out is None:
+            out = s
+        elif s is not None:
+            if len(s) != len(out):
+                raise reg.ShapeError("add_n inputs must all have the same shape")
+            out = tuple(ctx.equal(a, b, "add_n input dimensions") for a, b in zip(out, s))
+    return [out]
+
+
+def _add_n_scalar(args: list[S.SExpr], attrs: dict[str, Any]) -> S.SExpr:
+    acc = args[0]
+    for a in args[1:]:
+        acc = acc + a
+    return acc
+
+
+reg.register(
+    reg.OpDef(
+        name="AddN",
+        shape=_add_n_shape,
+        dtype=_dtype_rule(NUMERIC),
+        reference=lambda ins, attrs: [np.sum(np.stack(ins), axis=0).astype(ins[0].dtype)],
+        grad=lambda op, g: [g] * len(op.inputs),
+        traits=frozenset({"elementwise"}),
+        scalar=_add_n_scalar,
+        samples=lambda rng: [reg.Sample([rand(rng, (3, 4)) for _ in range(3)])],
+    )
+)
+
+
+def add_n(inputs: Sequence[Any], name: str | None = None) -> Tensor:
+    if not inputs:
+        raise ValueError("add_n needs at least one input")
+    ts = [convert_to_tensor(t) for t in inputs]
+    if len(ts) == 1:
+        return identity_(ts[0], name)
+    return make("AddN", ts, name=name or "AddN")
+
+
+def identity_(t: Tensor, name: str | None) -> Tensor:
+    from graphc.ops.core_ops import identity
+
+    return identity(t, name=name)
+
+
+# -- public API ---------------------------------------------------------------------------------
+add = _binary_api("Add", "add")
+subtract = _binary_api("Sub", "sub")
+multiply = _binary_api("Mul", "mul")
+real_div = _binary_api("RealDiv", "truediv")
+floordiv_ = _binary_api("FloorDiv", "floordiv")
+floormod = _binary_api("FloorMod", "mod")
+pow = _binary_api("Pow", "pow")  # noqa: A001  (TF's name)
+maximum = _binary_api("Maximum", "maximum")
+minimum = _binary_api("Minimum", "minimum")
+squared_difference = _binary_api("SquaredDifference", "squared_difference")
+less = _binary_api("Less", "less")
+less_equal = _binary_api("LessEqual", "less_equal")
+greater = _binary_api("Greater", "greater")
+greater_equal = _binary_api("GreaterEqual", "greater_equal")
+equal = _binary_api("Equal", "equal")
+not_equal = _binary_api("NotEqual", "not_equal")
+logical_and = _binary_api("LogicalAnd", "logical_and")
+logical_or = _binary_api("LogicalOr", "logical_or")
+logical_not = _unary_api("LogicalNot", "logical_not")
+negative = _unary_api("Neg", "neg")
+abs = _unary_api("Abs", "abs")  # noqa: A001
+sign = _unary_api("Sign", "sign")
+square = _unary_api("Square", "square")
+sqrt = _unary_api("Sqrt", "sqrt")
+rsqrt = _unary_api("Rsqrt", "rsqrt")
+reciprocal = _unary_api("Reciprocal", "reciprocal")
+exp = _unary_api("Exp", "exp")
+expm1 = _unary_api("Expm1", "expm1")
+log = _unary_api("Log", "log")
+log1p = _unary_api("Log1p", "log1p")
+sin = _unary_api("Sin", "sin")
+cos = _unary_api("Cos", "cos")
+tanh = _unary_api("Tanh", "tanh")
+sigmoid = _unary_api("Sigmoid", "sigmoid")
+erf = _unary_api("Erf", "erf")
+floor = _unary_api("Floor", "floor")
+ceil = _unary_api("Ceil", "ceil")
+round = _unary_api("Round", "round")  # noqa: A001
+relu = _unary_api("Relu", "relu")
+relu6 = _unary_api("Relu6", "relu6")
+elu = _unary_api("Elu", "elu")
+selu = _unary_api("Selu", "selu")
+softplus = _unary_api("Softplus", "softplus")
+
+
+def leaky_relu(features: Any, alpha: float = 0.2, name: str | None = None) -> Tensor:
+    return make("LeakyRelu", [convert_to_tensor(features)], {"alpha": float(alpha)}, name=name or "LeakyRelu")
+
+
+def logical_xor(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return logical_and(logical_or(x, y), logical_not(logical_and(x, y)), name=name or "LogicalXor")
+
+
+def truediv(x: Any, y: Any, name: str | None = None) -> Tensor:
+    """x / y. Integer operands are first cast to float (int8/16 -> float32, wider -> float64), as TF1."""
+    a, b = convert_pair(x, y)
+    if a.dtype != b.dtype:
+        raise TypeError(f"x and y must have the same dtype, got {a.dtype.name} != {b.dtype.name}")
+    if a.dtype.is_integer:
+        target = _dt.float32 if a.dtype.size <= 2 else _dt.float64
+        a, b = cast(a, target), cast(b, target)
+    return make("RealDiv", [a, b], name=name or "truediv")
+
+
+divide = truediv
+
+
+def div(x: Any, y: Any, name: str | None = None) -> Tensor:
+    """TF1's div: floor division for integers, true division for floats."""
+    a, b = convert_pair(x, y)
+    if a.dtype.is_integer:
+        return floordiv_(a, b, name=name)
+    return make("RealDiv", [a, b], name=name or "div")
+
+
+def floordiv(x: Any, y: Any, name: str | None = None) -> Tensor:
+    a, b = convert_pair(x, y)
+    if a.dtype.is_floating:
+        return floor(make("RealDiv", [a, b]), name=name)
+    return make("FloorDiv", [a, b], name=name or "floordiv")
+
+
+def scalar_mul(scalar: Any, x: Any, name: str | None = None) -> Tensor:
+    return multiply(scalar, x, name=name)
+
+
+# -- Python operators on Tensor ---------------------------------------------------------------
+def _install_operators() -> None:
+    def bin_(fn: Callable[..., Tensor], reflected: bool = False) -> Callable[..., Any]:
+        if reflected:
+            return lambda self, other: fn(other, self)
+        return lambda self, other: fn(self, other)
+
+    def _logical(f_bool: Callable[..., Tensor], name: str) -> Callable[..., Tensor]:
+        def op(x: Any, y: Any) -> Tensor:
+            a, b = convert_pair(x, y)
+            if a.dtype != _dt.bool_:
+                raise TypeError(f"operator {name} needs bool tensors, got {a.dtype.name}")
+            return f_bool(a, b)
+
+        return op
+
+    def matmul_(a: Any, b: Any) -> Tensor:
+        from graphc.ops.linalg_ops import matmul
+
+        return matmul(a, b)
+
+    ops = {
+        "add": add, "sub": subtract, "mul": multiply, "truediv": truediv, "floordiv": floordiv,
+        "mod": floormod, "pow": pow, "matmul": matmul_,
+        "and": _logical(logical_and, "&"), "or": _logical(logical_or, "|"), "xor": _logical(logical_xor, "^"),
+    }
+    for key, fn in ops.items():
+        setattr(Tensor, f"__{key}__", bin_(fn))
+        setattr(Tensor, f"__r{key}__", bin_(fn, reflected=True))
+    Tensor.__neg__ = lambda self: negative(self)  # type: ignore[method-assign]
+    Tensor.__abs__ = lambda self: abs(self)  # type: ignore[method-assign]
+    Tensor.__invert__ = lambda self: logical_not(self)  # type: ignore[method-assign]
+    Tensor.__lt__ = lambda self, o: less(self, o)  # type: ignore[method-assign,assignment]
+    Tensor.__le__ = lambda self, o: less_equal(self, o)  # type: ignore[method-assign,assignment]
+    Tensor.__gt__ = lambda self, o: greater(self, o)  # type: ignore[method-assign,assignment]
+    Tensor.__ge__ = lambda self, o: greater_equal(self, o)  # type: ignore[method-assign,assignment]
+
+
+_install_operators()
+
+_ = (INTS, symbolic)

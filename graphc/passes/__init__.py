@@ -1,0 +1,1 @@
+"""Optimisation passes: each a ``Program -> Program`` function; see pipeline.py."""

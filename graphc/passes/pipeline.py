@@ -1,0 +1,139 @@
+"""The pass pipeline: a plain ordered list, read top to bottom.
+
+Each pass is a function ``Program -> Program`` whose docstring states what it
+guarantees. Any pass can be switched off by name: ``Session(config={"disable_passes":
+["fuse"]})`` or ``GRAPHC_DISABLE_PASSES=fuse,cse``. The pipeline records each pass's
+time and what it changed; ``GRAPHC_DUMP_IR=<dir>`` writes the program after every pass;
+with ``GRAPHC_VERIFY=1`` (set by the test suite) the verifier checks the program after
+every pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from graphc.ir.program import Program
+
+Pass = Callable[[Program], Program]
+
+# (name, "module:function"), in order. Imported lazily so a pass module can use the whole core.
+PASSES: list[tuple[str, str]] = []
+
+DISABLE_ENV = "GRAPHC_DISABLE_PASSES"
+DUMP_ENV = "GRAPHC_DUMP_IR"
+VERIFY_ENV = "GRAPHC_VERIFY"
+
+
+@dataclasses.dataclass
+class PassRecord:
+    name: str
+    seconds: float
+    nodes_before: int
+    nodes_after: int
+    ops_removed: dict[str, int]
+    ops_added: dict[str, int]
+    skipped: bool = False
+
+    def summary(self) -> str:
+        if self.skipped:
+            return f"{self.name:<12} (disabled)"
+        delta = []
+        for op, n in sorted(self.ops_removed.items()):
+            delta.append(f"-{n} {op}")
+        for op, n in sorted(self.ops_added.items()):
+            delta.append(f"+{n} {op}")
+        change = ", ".join(delta) if delta else "no change"
+        return (
+            f"{self.name:<12} {self.seconds * 1e3:8.2f} ms  nodes {self.nodes_before:>4} -> "
+            f"{self.nodes_after:<4} {change}"
+        )
+
+
+@dataclasses.dataclass
+class Report:
+    records: list[PassRecord] = dataclasses.field(default_factory=list)
+    snapshots: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (pass, program text)
+
+    def __str__(self) -> str:
+        return "\n".join(r.summary() for r in self.records)
+
+
+def pass_names() -> list[str]:
+    return [name for name, _ in PASSES]
+
+
+def get_pass(name: str) -> Pass:
+    for n, target in PASSES:
+        if n == name:
+            module, fn = target.split(":")
+            return getattr(importlib.import_module(module), fn)
+    raise KeyError(f"no pass named {name!r}; passes are {pass_names()}")
+
+
+def _disabled_set(disabled: Iterable[str] | None) -> set[str]:
+    out = set(disabled or ())
+    env = os.environ.get(DISABLE_ENV, "")
+    out.update(x.strip() for x in env.split(",") if x.strip())
+    unknown = out - set(pass_names()) - {"all"}
+    if unknown:
+        raise ValueError(f"unknown pass name(s) {sorted(unknown)}; passes are {pass_names()}")
+    return out
+
+
+def optimize(program: Program, disabled: Iterable[str] | None = None) -> Program:
+    """Run the pipeline; see ``optimize_with_report``."""
+    return optimize_with_report(program, disabled)[0]
+
+
+def optimize_with_report(
+    program: Program, disabled: Iterable[str] | None = None, keep_snapshots: bool = False
+) -> tuple[Program, Report]:
+    """Run every enabled pass in order, timing each and recording what it changed."""
+    off = _disabled_set(disabled)
+    report = Report()
+    dump_dir = os.environ.get(DUMP_ENV)
+    verify_each = os.environ.get(VERIFY_ENV, "") not in ("", "0")
+    if keep_snapshots:
+        report.snapshots.append(("input", str(program)))
+    if dump_dir:
+        _dump(dump_dir, program, 0, "input")
+    for i, (name, _) in enumerate(PASSES, start=1):
+        if name in off or "all" in off:
+            report.records.append(PassRecord(name, 0.0, len(program.nodes), len(program.nodes), {}, {}, skipped=True))
+            continue
+        before = Counter(n.op for n in program.nodes)
+        n_before = len(program.nodes)
+        t0 = time.perf_counter()
+        program = get_pass(name)(program)
+        dt = time.perf_counter() - t0
+        after = Counter(n.op for n in program.nodes)
+        report.records.append(
+            PassRecord(name, dt, n_before, len(program.nodes), dict(before - after), dict(after - before))
+        )
+        if verify_each:
+            from graphc.ir.verify import verify
+
+            verify(program)
+        if keep_snapshots:
+            report.snapshots.append((name, str(program)))
+        if dump_dir:
+            _dump(dump_dir, program, i, name)
+    program.meta["pass_report"] = report
+    return program, report
+
+
+def _dump(directory: str, program: Program, index: int, name: str) -> None:
+    os.makedirs(directory, exist_ok=True)
+    digest = program.content_hash()[:12]
+    path = os.path.join(directory, f"{digest}-{index:02d}-{name}.txt")
+    with open(path, "w") as f:
+        f.write(str(program) + "\n")
+
+
+_ = Any

@@ -1,0 +1,9 @@
+"""tf.random (the TF1 names that live under it)."""
+
+from graphc.ops.random_ops import random_normal as normal
+from graphc.ops.random_ops import random_uniform as uniform
+from graphc.ops.random_ops import set_random_seed
+from graphc.ops.random_ops import set_random_seed as set_seed
+from graphc.ops.random_ops import truncated_normal
+
+__all__ = ["normal", "uniform", "truncated_normal", "set_random_seed", "set_seed"]

@@ -1,0 +1,300 @@
+"""Session: lowers what a run needs, compiles it once per (fetches, feeds), runs it.
+
+A run is a pure function of (feeds, variable values): the session keeps the
+variables' device arrays and commits the program's updated values only after
+the whole run succeeded, so a run that raises changes no variable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from graphc import dtypes as _dt
+from graphc import errors
+from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
+from graphc.ir.lower import Lowered, lower
+from graphc.runtime import nest
+from graphc.runtime.backend import Backend, Executable, get_backend
+
+
+class ConfigProto:
+    """Accepts TF1's ConfigProto fields (ignored) and graphc's own options:
+    ``disable_passes`` (pass names to switch off) and ``backend``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.__dict__.update(kwargs)
+
+
+class GPUOptions(ConfigProto):
+    pass
+
+
+_local = threading.local()
+
+
+def _session_stack() -> list[Session]:
+    if not hasattr(_local, "stack"):
+        _local.stack = []
+    return _local.stack
+
+
+def get_default_session() -> Session | None:
+    stack = _session_stack()
+    return stack[-1] if stack else None
+
+
+def _clear_default_session_for_reset() -> None:
+    stack = _session_stack()
+    stack[:] = [s for s in stack if not isinstance(s, InteractiveSession)]
+
+
+def _session_for(session: Session | None, graph: Graph) -> Session:
+    sess = session or get_default_session()
+    if sess is None:
+        raise ValueError(
+            "Cannot evaluate tensor using `eval()`: No default session is registered. Use "
+            "`with sess.as_default()` or pass an explicit session to `eval(session=sess)`"
+        )
+    if sess.graph is not graph:
+        raise ValueError("Cannot use the given session to evaluate tensor: the tensor's graph is different from the session's graph.")
+    return sess
+
+
+class _Compiled:
+    def __init__(self, lowered: Lowered, executable: Executable) -> None:
+        self.lowered = lowered
+        self.executable = executable
+
+
+class Session:
+    """tf.Session(graph=None, backend=None, config=None)."""
+
+    def __init__(self, target: str = "", graph: Graph | None = None, config: Any = None, backend: str | Backend | None = None) -> None:
+        self._graph = graph or get_default_graph()
+        opts = dict(getattr(config, "__dict__", {})) if config is not None and not isinstance(config, dict) else dict(config or {})
+        self._options = opts
+        self._backend = get_backend(backend or opts.get("backend"))
+        self._variables: dict[int, Any] = {}  # VariableV2 op id -> device array
+        self._rng_counters: dict[int, int] = {}
+        self._cache: dict[Any, _Compiled] = {}
+        self._executables: dict[str, Executable] = {}
+        self._closed = False
+        self._default_cm: Any = None
+        self.stats = {"lowerings": 0, "compiles": 0, "runs": 0}
+
+    # -- context ------------------------------------------------------------------
+    @property
+    def graph(self) -> Graph:
+        return self._graph
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    @property
+    def sess_str(self) -> str:
+        return ""
+
+    @contextlib.contextmanager
+    def as_default(self) -> Iterator[Session]:
+        _session_stack().append(self)
+        try:
+            yield self
+        finally:
+            _session_stack().remove(self)
+
+    def __enter__(self) -> Session:
+        self._default_cm = contextlib.ExitStack()
+        self._default_cm.enter_context(self._graph.as_default())
+        self._default_cm.enter_context(self.as_default())
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._default_cm is not None:
+            self._default_cm.close()
+            self._default_cm = None
+        self.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self._variables.clear()
+        self._cache.clear()
+        self._executables.clear()
+
+    def list_devices(self) -> list[str]:
+        return [f"/device:{self._backend.name}:0"]
+
+    # -- run ------------------------------------------------------------------------
+    def run(self, fetches: Any, feed_dict: dict[Any, Any] | None = None, options: Any = None, run_metadata: Any = None) -> Any:
+        """Run the ops and evaluate the tensors in ``fetches`` (any nesting of lists, tuples,
+        namedtuples and dicts; an op fetches None)."""
+        if self._closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        if fetches is None:
+            raise TypeError("Fetch argument None has invalid type <class 'NoneType'>")
+        leaves = nest.flatten(fetches)
+        targets = [self._fetch_target(x) for x in leaves]
+        feeds = self._prepare_feeds(feed_dict or {})
+        compiled = self._compile(targets, feeds)
+        values = self._execute(compiled, feeds)
+        results: list[Any] = []
+        for target, idx in zip(targets, compiled.lowered.fetch_index):
+            results.append(None if idx is None else values[idx])
+        return nest.pack_sequence_as(fetches, results)
+
+    def _fetch_target(self, x: Any) -> Tensor | Operation:
+        if x is None:
+            raise TypeError("Fetch argument None has invalid type <class 'NoneType'>")
+        try:
+            return self._graph.as_graph_element(x, allow_tensor=True, allow_operation=True)
+        except TypeError as exc:
+            raise TypeError(f"Fetch argument {x!r} has invalid type {type(x)}, must be a string or Tensor. ({exc})") from None
+        except KeyError as exc:
+            raise ValueError(f"Fetch argument {x!r} cannot be interpreted as a Tensor. ({exc.args[0]})") from None
+
+    def _prepare_feeds(self, feed_dict: dict[Any, Any]) -> dict[Tensor, np.ndarray]:
+        feeds: dict[Tensor, np.ndarray] = {}
+        for key, value in feed_dict.items():
+            try:
+                el = self._graph.as_graph_element(key, allow_tensor=True, allow_operation=False)
+            except (KeyError, ValueError) as exc:
+                raise TypeError(f"Cannot interpret feed_dict key as Tensor: {exc.args[0]}") from None
+            except TypeError:
+                raise TypeError(f"Cannot interpret feed_dict key {key!r} as a Tensor.") from None
+            assert isinstance(el, Tensor)
+            feeds[el] = _check_feed(el, value)
+        return feeds
+
+    def _compile(self, targets: list[Tensor | Operation], feeds: dict[Tensor, np.ndarray]) -> _Compiled:
+        unknown_ranks = tuple(v.ndim for t, v in feeds.items() if t.shape.ndims is None)
+        key = (
+            tuple(id(t) for t in targets),
+            tuple(sorted(id(t) for t in feeds)),
+            unknown_ranks,
+        )
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        lowered = lower(self._graph, targets, {t: (t.dtype, v.shape) for t, v in feeds.items()})
+        self.stats["lowerings"] += 1
+        lowered.program = self._optimize(lowered.program)
+        h = lowered.program.content_hash()
+        exe = self._executables.get(h)
+        if exe is None:
+            exe = self._backend.compile(lowered.program, self._options)
+            self.stats["compiles"] += 1
+            self._executables[h] = exe
+        compiled = _Compiled(lowered, exe)
+        self._cache[key] = compiled
+        return compiled
+
+    def _optimize(self, program: Any) -> Any:
+        try:
+            from graphc.passes import pipeline
+        except ImportError:
+            return program
+        return pipeline.optimize(program, disabled=self._options.get("disable_passes"))
+
+    def _execute(self, compiled: _Compiled, feeds: dict[Tensor, np.ndarray]) -> list[Any]:
+        low = compiled.lowered
+        program = low.program
+        inputs: list[Any] = []
+        feed_i = var_i = rng_i = 0
+        for p in program.params:
+            if p.kind == "feed":
+                inputs.append(self._backend.to_device(feeds[low.feeds[feed_i]]))
+                feed_i += 1
+            elif p.kind == "variable":
+                var = low.variables[var_i]
+                var_i += 1
+                if var._id not in self._variables:
+                    raise errors.FailedPreconditionError(
+                        None, var, f"Attempting to use uninitialized value {var.name}"
+                    )
+                inputs.append(self._variables[var._id])
+            else:
+                op = low.rng_ops[rng_i]
+                rng_i += 1
+                inputs.append(self._backend.to_device(np.array(self._rng_counters.get(op._id, 0), dtype=np.uint64)))
+        try:
+            program.bind_dims([tuple(np.shape(self._backend.to_host(x)) if not hasattr(x, "shape") else x.shape) for x in inputs])
+        except ValueError as exc:
+            raise errors.InvalidArgumentError(None, None, str(exc)) from None
+        outputs = compiled.executable.run(inputs)
+        self.stats["runs"] += 1
+        # Commit state only now that the whole run succeeded.
+        n_fetch = len(program.fetches)
+        for var, new in zip(low.update_vars, outputs[n_fetch:]):
+            self._variables[var._id] = new
+        for op in low.rng_ops:
+            self._rng_counters[op._id] = self._rng_counters.get(op._id, 0) + 1
+        return [_to_python(self._backend.to_host(v), o.value.dtype) for v, o in zip(outputs[:n_fetch], program.fetches)]
+
+    def _load_variable(self, var: Any, value: Any) -> None:
+        op = var.op
+        arr = _check_feed(var._variable, value)
+        self._variables[op._id] = self._backend.to_device(arr)
+
+    def _variable_value(self, var_op: Operation) -> np.ndarray | None:
+        v = self._variables.get(var_op._id)
+        return None if v is None else self._backend.to_host(v)
+
+
+def _to_python(arr: np.ndarray, dtype: _dt.DType) -> Any:
+    arr = np.asarray(arr)
+    if arr.ndim == 0:
+        return arr[()]
+    return arr
+
+
+def _check_feed(t: Tensor, value: Any) -> np.ndarray:
+    """Convert a fed value to the tensor's dtype; wrong dtype or shape raises, naming the tensor."""
+    where = f" (created at {t.op.location})"
+    if isinstance(value, Tensor | Operation):
+        raise TypeError(
+            f"The value of a feed cannot be a graphc Tensor or Operation (feeding {t.name}). "
+            f"Acceptable feed values include Python scalars, strings, lists, and numpy ndarrays."
+        )
+    src = np.asarray(value)
+    dt = t.dtype
+    if dt.is_string:
+        if src.dtype.kind not in "USO":
+            raise TypeError(f"Cannot feed a {src.dtype.name} value to string Tensor '{t.name}'{where}")
+        arr = src.astype(object)
+    else:
+        kind = src.dtype.kind
+        bad = kind in "USOcMm" or (kind == "f" and (dt.is_integer or dt.is_bool))
+        if kind == "f" and dt.is_integer and src.size and np.all(np.isfinite(src)) and np.all(src == np.round(src)):
+            bad = False
+        if bad:
+            raise TypeError(
+                f"Cannot feed a value of type {src.dtype.name} to Tensor '{t.name}', which has "
+                f"type {dt.name}{where}"
+            )
+        arr = src.astype(dt.np, copy=False)
+    static = t.shape
+    if not static.is_compatible_with(arr.shape):
+        raise ValueError(
+            f"Cannot feed value of shape {tuple(arr.shape)} for Tensor '{t.name}', which has "
+            f"shape '{static}'{where}"
+        )
+    return arr
+
+
+class InteractiveSession(Session):
+    """A Session that installs itself as the default on construction (TF1)."""
+
+    def __init__(self, target: str = "", graph: Graph | None = None, config: Any = None, backend: Any = None) -> None:
+        super().__init__(target, graph, config, backend)
+        _session_stack().append(self)
+
+    def close(self) -> None:
+        stack = _session_stack()
+        if self in stack:
+            stack.remove(self)
+        super().close()
