@@ -80,7 +80,9 @@ class RefAdam:
 
 
 class RefRMSProp:
-    def __init__(self, lr: float, decay: float = 0.9, momentum: float = 0.0, eps: float = 1e-10, centered: bool = False):
+    def __init__(
+        self, lr: float, decay: float = 0.9, momentum: float = 0.0, eps: float = 1e-10, centered: bool = False
+    ):
         self.lr, self.decay, self.mu, self.eps, self.centered = lr, decay, momentum, eps, centered
 
     def init(self, p: np.ndarray) -> dict[str, np.ndarray]:
@@ -114,7 +116,11 @@ class RefAdagrad:
 CASES: list[tuple[str, Callable[[], Any], Any]] = [
     ("gd", lambda: tf.train.GradientDescentOptimizer(0.1), RefGD(0.1)),
     ("momentum", lambda: tf.train.MomentumOptimizer(0.05, 0.9), RefMomentum(0.05, 0.9)),
-    ("nesterov", lambda: tf.train.MomentumOptimizer(0.05, 0.9, use_nesterov=True), RefMomentum(0.05, 0.9, True)),
+    (
+        "nesterov",
+        lambda: tf.train.MomentumOptimizer(0.05, 0.9, use_nesterov=True),
+        RefMomentum(0.05, 0.9, True),
+    ),
     ("adam", lambda: tf.train.AdamOptimizer(0.1), RefAdam(0.1)),
     ("adam_custom", lambda: tf.train.AdamOptimizer(0.05, 0.8, 0.99, 1e-3), RefAdam(0.05, 0.8, 0.99, 1e-3)),
     ("rmsprop", lambda: tf.train.RMSPropOptimizer(0.01), RefRMSProp(0.01)),
@@ -129,7 +135,11 @@ CASES: list[tuple[str, Callable[[], Any], Any]] = [
         RefRMSProp(0.01, 0.9, 0.3, 1e-10, centered=True),
     ),
     ("adagrad", lambda: tf.train.AdagradOptimizer(0.3), RefAdagrad(0.3)),
-    ("adagrad_init", lambda: tf.train.AdagradOptimizer(0.3, initial_accumulator_value=0.5), RefAdagrad(0.3, 0.5)),
+    (
+        "adagrad_init",
+        lambda: tf.train.AdagradOptimizer(0.3, initial_accumulator_value=0.5),
+        RefAdagrad(0.3, 0.5),
+    ),
 ]
 
 

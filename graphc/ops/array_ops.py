@@ -345,6 +345,11 @@ def _transpose_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndar
     return [_copy(np.transpose(ins[0], _perm(attrs["perm"], ins[0].ndim)))]
 
 
+def _transpose_value(ctx: reg.InferenceContext) -> list[Any] | None:
+    v = ctx.value(0)
+    return None if v is None else [np.transpose(v, _perm(ctx.attrs["perm"], v.ndim))]
+
+
 def _transpose_grad(op: Operation, g: Tensor) -> list[Any]:
     perm = op.attrs["perm"]
     if perm is None:
@@ -361,11 +366,7 @@ reg.register(
         reference=_transpose_ref,
         grad=_transpose_grad,
         traits=_LAYOUT,
-        value=lambda ctx: (
-            None
-            if ctx.value(0) is None
-            else [np.transpose(ctx.value(0), _perm(ctx.attrs["perm"], ctx.value(0).ndim))]
-        ),
+        value=_transpose_value,
         samples=lambda rng: [
             reg.Sample([rand(rng, (2, 3, 4))], {"perm": (2, 0, 1)}),
             reg.Sample([rand(rng, (2, 3, 4))], {"perm": (1, 0, 2)}),
@@ -878,6 +879,8 @@ def split(
     x = convert_to_tensor(value)
     ndim = x.shape.ndims
     ax = _api_axis(_static_int(axis, "the axis of split"), ndim)
+    if isinstance(num_or_size_splits, list | tuple) and any(_is_tensorish(v) for v in num_or_size_splits):
+        num_or_size_splits = _shape_tensor(list(num_or_size_splits), "num_or_size_splits")
     if isinstance(num_or_size_splits, Tensor) and not _has_static_value(num_or_size_splits):
         sizes_t = num_or_size_splits
         n = num

@@ -40,8 +40,7 @@ def _assert_valid_dtypes(tensors: Iterable[Any]) -> None:
     for t in tensors:
         if t.dtype not in _FLOAT_DTYPES:
             raise ValueError(
-                f"Invalid type {t.dtype.name} for {t.name}, expected: "
-                f"{[d.name for d in _FLOAT_DTYPES]}."
+                f"Invalid type {t.dtype.name} for {t.name}, expected: {[d.name for d in _FLOAT_DTYPES]}."
             )
 
 
@@ -148,7 +147,7 @@ class Optimizer:
             )
             if gate_gradients == GATE_GRAPH:
                 grads = tuple_(grads)
-        return list(zip(grads, variables))
+        return list(zip(grads, variables, strict=True))
 
     def apply_gradients(
         self,
@@ -171,7 +170,9 @@ class Optimizer:
                 try:
                     g = convert_to_tensor(g)
                 except (TypeError, ValueError) as exc:
-                    raise TypeError(f"Gradient must be convertible to a Tensor or None: {g!r} ({exc})") from None
+                    raise TypeError(
+                        f"Gradient must be convertible to a Tensor or None: {g!r} ({exc})"
+                    ) from None
                 if g.dtype != var.dtype:
                     raise TypeError(
                         f"Gradient {g.name} has dtype {g.dtype.name}, but variable {var.op.name} "
@@ -259,7 +260,12 @@ class Optimizer:
         return self._slots.setdefault(slot_name, {})
 
     def _get_or_make_slot(
-        self, var: Variable, make_value: Callable[[], Any], slot_name: str, op_name: str, validate_shape: bool = True
+        self,
+        var: Variable,
+        make_value: Callable[[], Any],
+        slot_name: str,
+        op_name: str,
+        validate_shape: bool = True,
     ) -> Variable:
         """A slot variable "<var>/<op_name>" (uniquified like TF1: "w/Adam", "w/Adam_1"),
         non-trainable, in GLOBAL_VARIABLES so the global initializer covers it."""

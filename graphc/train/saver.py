@@ -98,7 +98,16 @@ class Saver:
         self._pad_step_number = pad_step_number
         self._filename = filename
         self._last_checkpoints: list[tuple[str, float]] = []
-        _ = (sharded, name, restore_sequentially, saver_def, builder, defer_build, write_version, save_relative_paths)
+        _ = (
+            sharded,
+            name,
+            restore_sequentially,
+            saver_def,
+            builder,
+            defer_build,
+            write_version,
+            save_relative_paths,
+        )
 
     # -- bookkeeping ---------------------------------------------------------------------
     @property

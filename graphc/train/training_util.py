@@ -8,6 +8,7 @@ from graphc import dtypes as _dt
 from graphc.frontend.graph import Graph, GraphKeys, Tensor, get_default_graph
 from graphc.frontend.variables import Variable
 
+
 def _check_global_step(step: Any) -> None:
     """TF1's assert_global_step: an integer scalar variable or tensor."""
     dtype = getattr(step, "dtype", None)
