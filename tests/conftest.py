@@ -1,8 +1,13 @@
-"""Each test starts with a fresh default graph and no default session."""
+"""Each test starts with a fresh default graph; the verifier checks every program."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# The verifier runs after lowering and after every pass throughout the suite.
+os.environ.setdefault("GRAPHC_VERIFY", "1")
 
 
 @pytest.fixture(autouse=True)

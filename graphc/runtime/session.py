@@ -8,6 +8,7 @@ the whole run succeeded, so a run that raises changes no variable.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -182,6 +183,10 @@ class Session:
             return hit
         lowered = lower(self._graph, targets, {t: (t.dtype, v.shape) for t, v in feeds.items()})
         self.stats["lowerings"] += 1
+        if _verify_enabled():
+            from graphc.ir.verify import verify
+
+            verify(lowered.program)
         lowered.program = self._optimize(lowered.program)
         h = lowered.program.content_hash()
         exe = self._executables.get(h)
@@ -243,6 +248,10 @@ class Session:
     def _variable_value(self, var_op: Operation) -> np.ndarray | None:
         v = self._variables.get(var_op._id)
         return None if v is None else self._backend.to_host(v)
+
+
+def _verify_enabled() -> bool:
+    return os.environ.get("GRAPHC_VERIFY", "") not in ("", "0")
 
 
 def _to_python(arr: np.ndarray, dtype: _dt.DType) -> Any:
