@@ -27,11 +27,19 @@ def lowering(op: str) -> Callable[[Lowering], Lowering]:
 
 @lowering("Fused")
 def _fused(node: Node, ins: list[np.ndarray]) -> list[np.ndarray]:
+    """The scalar expression, evaluated op by op with broadcasting, then (for a reduction
+    epilogue) the reduction op's own reference, so fused and unfused agree exactly."""
     from graphc.ops import scalar
 
     out = scalar.evaluate(node.attrs["expr"], ins)
     shape = tuple(np.broadcast_shapes(*[np.shape(x) for x in ins])) if ins else ()
     arr = np.asarray(out).astype(node.attrs["dtype"].np, copy=False)
+    reduce = node.attrs.get("reduce")
+    if reduce is not None:
+        if arr.shape != shape:
+            arr = np.broadcast_to(arr, shape)  # a read-only view is enough to reduce
+        attrs = {"axis": tuple(node.attrs["axis"]), "keepdims": bool(node.attrs["keepdims"])}
+        return [reg.get(reduce).reference([arr], attrs)[0]]
     if arr.shape != shape:
         arr = np.broadcast_to(arr, shape).copy()
     return [arr]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import time
 
-
 import graphc as tf
 from graphc.data import BatchIterator, load_digits_mnist
 

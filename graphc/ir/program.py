@@ -143,7 +143,8 @@ class Program:
         p = self.params[b.param]
         return (
             f"dimension {b.axis} of {p.kind} {p.name!r} is {actual}, but the graph needs it to "
-            f"equal {expected} ({b.dim}), as another input's dimension determined"
+            f"equal {expected} ({b.dim}), as another input's dimension determined. Dims left None "
+            f"that meet in one op (including broadcasting) are taken to be equal"
         )
 
     # -- text --------------------------------------------------------------------

@@ -93,15 +93,67 @@ def _check_node(k: int, node: Node, pvalues: dict[int, Any]) -> None:
             pvalues[id(v)] = values[j]
 
 
+_FUSED_REDUCTIONS = ("Sum", "Mean", "Max", "Min", "Prod")
+
+
 def _check_fused(k: int, node: Node) -> None:
+    """A Fused node: an SExpr over in(0..n-1), the inputs broadcast to the elementwise
+    shape, and, with a reduction epilogue, the reduction's shape rule applied to that."""
+    from graphc.ops import scalar
+
+    attrs = node.attrs
+    expr = attrs.get("expr")
+    if not isinstance(expr, scalar.SExpr):
+        raise VerificationError(
+            f"node {k} (Fused): attr expr is {type(expr).__name__}, not a scalar expression"
+        )
+    if len(node.outputs) != 1:
+        raise VerificationError(f"node {k} (Fused): {len(node.outputs)} outputs, a fused node has one")
+    stack, seen = [expr], set()
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        if e.op == "in" and not (isinstance(e.attr, int) and 0 <= e.attr < len(node.inputs)):
+            raise VerificationError(
+                f"node {k} (Fused): expr reads in({e.attr}) but the node has {len(node.inputs)} inputs"
+            )
+        stack.extend(e.args)
     shapes = [v.shape for v in node.inputs]
-    ctx = reg.InferenceContext("Fused", shapes, [v.dtype for v in node.inputs], [None] * len(shapes), node.attrs, _CheckDims())
+    env = _CheckDims()
+    ctx = reg.InferenceContext(
+        "Fused", shapes, [v.dtype for v in node.inputs], [None] * len(shapes), attrs, env
+    )
     try:
         expected = ctx.broadcast(*shapes) if shapes else ()
     except reg.ShapeError as exc:
         raise VerificationError(f"node {k} (Fused): {exc}") from None
+    reduce = attrs.get("reduce")
+    if reduce is not None:
+        if reduce not in _FUSED_REDUCTIONS:
+            raise VerificationError(f"node {k} (Fused): reduce={reduce!r} is not one of {_FUSED_REDUCTIONS}")
+        axis = attrs.get("axis")
+        rank = len(expected) if expected is not None else 0
+        if not isinstance(axis, tuple) or not all(isinstance(a, int) and 0 <= a < rank for a in axis):
+            raise VerificationError(
+                f"node {k} (Fused): reduce axis {axis!r} is not a tuple of axes of a rank-{rank} value"
+            )
+        rattrs = {"axis": axis, "keepdims": bool(attrs.get("keepdims", False))}
+        rctx = reg.InferenceContext(reduce, [expected], [attrs["dtype"]], [None], rattrs, env)
+        try:
+            expected = reg.get(reduce).shape(rctx)[0]
+        except (reg.ShapeError, TypeError, ValueError) as exc:
+            raise VerificationError(
+                f"node {k} (Fused): the {reduce} epilogue rejects its input: {exc}"
+            ) from None
     out: Value = node.outputs[0]
     if expected is None or tuple(out.shape) != tuple(expected):
-        raise VerificationError(f"node {k} (Fused): output shape {format_shape(out.shape)}, inputs broadcast to {format_shape(expected)}")
-    if out.dtype != node.attrs["dtype"]:
-        raise VerificationError(f"node {k} (Fused): output dtype {out.dtype.name} != attr {node.attrs['dtype'].name}")
+        what = f"inputs broadcast and {reduce} give" if reduce else "inputs broadcast to"
+        raise VerificationError(
+            f"node {k} (Fused): output shape {format_shape(out.shape)}, {what} {format_shape(expected)}"
+        )
+    if out.dtype != attrs["dtype"]:
+        raise VerificationError(
+            f"node {k} (Fused): output dtype {out.dtype.name} != attr {attrs['dtype'].name}"
+        )

@@ -107,7 +107,9 @@ def fixed_dtype(dt: _dt.DType) -> Callable[[reg.InferenceContext], list[_dt.DTyp
     return lambda ctx: [dt]
 
 
-def check_dtypes(ctx: reg.InferenceContext, allowed: Sequence[_dt.DType], which: Sequence[int] | None = None) -> None:
+def check_dtypes(
+    ctx: reg.InferenceContext, allowed: Sequence[_dt.DType], which: Sequence[int] | None = None
+) -> None:
     for i in which if which is not None else range(len(ctx.dtypes)):
         if ctx.dtypes[i] not in allowed:
             names = ", ".join(d.name for d in allowed)
@@ -128,6 +130,22 @@ def check_same_dtypes(ctx: reg.InferenceContext, which: Sequence[int] | None = N
                 f"Input {i} of {ctx.op_type} has type {ctx.dtypes[i].name} that does not "
                 f"match type {first.name} of input {idx[0]}"
             )
+
+
+def value_shape(ctx: reg.InferenceContext, i: int, what: str) -> reg.Shape:
+    """The shape named by input i's (partial) value, or unknown dims of a known rank."""
+    v = ctx.value(i)
+    if v is not None:
+        dims: list[Any] = []
+        for d in v.reshape(-1):
+            if isinstance(d, int) and d < 0:
+                raise reg.ShapeError(f"{what} has a negative dimension {d}")
+            dims.append(d)
+        return tuple(dims)
+    s = ctx.shapes[i]
+    if s is None or not isinstance(s[0], int):
+        return None
+    return tuple(ctx.fresh() for _ in range(s[0]))
 
 
 def as_int_list(v: Any, what: str) -> list[int]:
@@ -151,7 +169,9 @@ def static_value(t: Any, what: str) -> np.ndarray:
 
 
 # -- samples for the registry-wide tests -----------------------------------------
-def rand(rng: np.random.Generator, shape: Sequence[int], domain: str = "any", dtype: Any = np.float64) -> np.ndarray:
+def rand(
+    rng: np.random.Generator, shape: Sequence[int], domain: str = "any", dtype: Any = np.float64
+) -> np.ndarray:
     """Random test input in a domain where the op is smooth."""
     shape = tuple(shape)
     if domain == "any":

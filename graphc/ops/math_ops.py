@@ -24,6 +24,7 @@ from graphc.ops.common import (
     convert_to_tensor,
     make,
     rand,
+    value_shape,
 )
 
 BINARY_SHAPES = [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((3, 1), (1, 4)), ((), (2, 3))]
@@ -31,29 +32,13 @@ UNARY_SHAPES = [(3, 4), (2, 1, 3), ()]
 
 
 # -- the broadcasting pair ------------------------------------------------------------
-def _value_shape(ctx: reg.InferenceContext, i: int, what: str) -> reg.Shape:
-    """The shape named by input i's (partial) value, or unknown dims of a known rank."""
-    v = ctx.value(i)
-    if v is not None:
-        dims: list[Any] = []
-        for d in v.reshape(-1):
-            if isinstance(d, int) and d < 0:
-                raise reg.ShapeError(f"{what} has a negative dimension {d}")
-            dims.append(d)
-        return tuple(dims)
-    s = ctx.shapes[i]
-    if s is None or not isinstance(s[0], int):
-        return None
-    return tuple(ctx.fresh() for _ in range(s[0]))
-
-
 def _broadcast_to_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
-    target = _value_shape(ctx, 1, "shape")
+    target = value_shape(ctx, 1, "shape")
     if target is None or ctx.shapes[0] is None:
         return [target]
     if len(ctx.shapes[0]) > len(target):
         raise reg.ShapeError(f"cannot broadcast a rank-{len(ctx.shapes[0])} tensor to rank {len(target)}")
-    for d_in, d_out in zip(reversed(ctx.shapes[0]), reversed(target)):
+    for d_in, d_out in zip(reversed(ctx.shapes[0]), reversed(target), strict=False):
         if d_in != 1:
             ctx.equal(d_in, d_out, "broadcast dimensions")
     return [target]
@@ -79,7 +64,7 @@ def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _sum_to_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
-    return [_value_shape(ctx, 1, "shape")]
+    return [value_shape(ctx, 1, "shape")]
 
 
 def _sum_to_grad(op: Operation, g: Tensor) -> list[Any]:
@@ -142,11 +127,16 @@ def unbroadcast(g: Tensor | None, x: Tensor) -> Tensor | None:
             return g
         lead = len(gl) - len(xl)
         axes = list(range(lead)) + [lead + i for i, d in enumerate(xl) if d == 1 and gl[lead + i] != 1]
-        from graphc.ops.reduction_ops import reduce_sum
         from graphc.ops.array_ops import reshape
+        from graphc.ops.reduction_ops import reduce_sum
 
         return reshape(reduce_sum(g, axis=axes, keepdims=True), xl) if axes else reshape(g, xl)
-    if gs.ndims is not None and gs.ndims == xs.ndims and gs.as_list() == xs.as_list() and None not in _known_ones(xs):
+    if (
+        gs.ndims is not None
+        and gs.ndims == xs.ndims
+        and gs.as_list() == xs.as_list()
+        and None not in _known_ones(xs)
+    ):
         return g
     from graphc.ops.core_ops import shape
 
@@ -162,14 +152,18 @@ def _elementwise_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
     return [ctx.broadcast(*ctx.shapes)]
 
 
-def _float_samples(shapes: Sequence[Any], domains: Sequence[str]) -> Callable[[np.random.Generator], list[reg.Sample]]:
+def _float_samples(
+    shapes: Sequence[Any], domains: Sequence[str]
+) -> Callable[[np.random.Generator], list[reg.Sample]]:
     def make_samples(rng: np.random.Generator) -> list[reg.Sample]:
-        return [reg.Sample([rand(rng, s, d) for s, d in zip(shp, domains)]) for shp in shapes]
+        return [reg.Sample([rand(rng, s, d) for s, d in zip(shp, domains, strict=False)]) for shp in shapes]
 
     return make_samples
 
 
-def _dtype_rule(allowed: Sequence[_dt.DType], out: _dt.DType | None = None) -> Callable[[reg.InferenceContext], list[_dt.DType]]:
+def _dtype_rule(
+    allowed: Sequence[_dt.DType], out: _dt.DType | None = None
+) -> Callable[[reg.InferenceContext], list[_dt.DType]]:
     def rule(ctx: reg.InferenceContext) -> list[_dt.DType]:
         check_dtypes(ctx, allowed)
         check_same_dtypes(ctx)
@@ -327,66 +321,196 @@ _elementwise("Sub", 2, np.subtract, lambda x, y: x - y, _sub_grad, NUMERIC)
 _elementwise("Mul", 2, np.multiply, lambda x, y: x * y, _mul_grad, NUMERIC)
 _elementwise("RealDiv", 2, np.divide, lambda x, y: x / y, _div_grad, FLOATS, domains=["any", "nonzero"])
 _elementwise(
-    "FloorDiv", 2, lambda x, y: np.floor_divide(x, y), lambda x, y: S.call("floordiv", x, y),
-    reg.NotDifferentiable("piecewise constant"), NUMERIC,
+    "FloorDiv",
+    2,
+    lambda x, y: np.floor_divide(x, y),
+    lambda x, y: S.call("floordiv", x, y),
+    reg.NotDifferentiable("piecewise constant"),
+    NUMERIC,
     samples=lambda rng: [reg.Sample([rand(rng, (3, 4), "int"), rand(rng, (3, 4), "posint")], grad=False)],
 )
 _elementwise(
-    "FloorMod", 2, lambda x, y: np.mod(x, y), lambda x, y: S.call("mod", x, y), _floormod_grad, NUMERIC,
+    "FloorMod",
+    2,
+    lambda x, y: np.mod(x, y),
+    lambda x, y: S.call("mod", x, y),
+    _floormod_grad,
+    NUMERIC,
     samples=lambda rng: [
         reg.Sample([rand(rng, (3, 4), "int"), rand(rng, (3, 4), "posint")], grad=False),
         reg.Sample([rand(rng, (3, 4), "offgrid") * 3.0, np.full((3, 4), 2.0)]),
     ],
 )
-_elementwise("Pow", 2, np.power, lambda x, y: S.call("pow", x, y), _pow_grad, FLOATS, domains=["positive", "any"])
-_elementwise("Maximum", 2, np.maximum, lambda x, y: S.call("max", x, y), _maxmin_grad(lambda a, b: greater_equal(a, b)), NUMERIC)
-_elementwise("Minimum", 2, np.minimum, lambda x, y: S.call("min", x, y), _maxmin_grad(lambda a, b: less_equal(a, b)), NUMERIC)
-_elementwise("SquaredDifference", 2, lambda x, y: np.square(x - y), lambda x, y: (x - y) * (x - y), _sqdiff_grad, NUMERIC)
+_elementwise(
+    "Pow", 2, np.power, lambda x, y: S.call("pow", x, y), _pow_grad, FLOATS, domains=["positive", "any"]
+)
+_elementwise(
+    "Maximum",
+    2,
+    np.maximum,
+    lambda x, y: S.call("max", x, y),
+    _maxmin_grad(lambda a, b: greater_equal(a, b)),
+    NUMERIC,
+)
+_elementwise(
+    "Minimum",
+    2,
+    np.minimum,
+    lambda x, y: S.call("min", x, y),
+    _maxmin_grad(lambda a, b: less_equal(a, b)),
+    NUMERIC,
+)
+_elementwise(
+    "SquaredDifference",
+    2,
+    lambda x, y: np.square(x - y),
+    lambda x, y: (x - y) * (x - y),
+    _sqdiff_grad,
+    NUMERIC,
+)
 
 _CMP = reg.NotDifferentiable("comparisons have no gradient")
 for _name, _fn, _prim in [
-    ("Less", np.less, "lt"), ("LessEqual", np.less_equal, "le"), ("Greater", np.greater, "gt"),
-    ("GreaterEqual", np.greater_equal, "ge"), ("Equal", np.equal, "eq"), ("NotEqual", np.not_equal, "ne"),
+    ("Less", np.less, "lt"),
+    ("LessEqual", np.less_equal, "le"),
+    ("Greater", np.greater, "gt"),
+    ("GreaterEqual", np.greater_equal, "ge"),
+    ("Equal", np.equal, "eq"),
+    ("NotEqual", np.not_equal, "ne"),
 ]:
     _elementwise(
-        _name, 2, _fn, (lambda p: lambda x, y: S.call(p, x, y))(_prim), _CMP, (*NUMERIC, _dt.bool_), out=_dt.bool_,
-        samples=lambda rng: [reg.Sample([rand(rng, (3, 4), "int").astype(np.float64), rand(rng, (4,), "int").astype(np.float64)], grad=False)],
+        _name,
+        2,
+        _fn,
+        (lambda p: lambda x, y: S.call(p, x, y))(_prim),
+        _CMP,
+        (*NUMERIC, _dt.bool_),
+        out=_dt.bool_,
+        samples=lambda rng: [
+            reg.Sample(
+                [rand(rng, (3, 4), "int").astype(np.float64), rand(rng, (4,), "int").astype(np.float64)],
+                grad=False,
+            )
+        ],
     )
 
 _LOGIC = reg.NotDifferentiable("boolean logic has no gradient")
 _bool_samples2 = lambda rng: [reg.Sample([rand(rng, (3, 4), "bool"), rand(rng, (3, 4), "bool")], grad=False)]  # noqa: E731
-_elementwise("LogicalAnd", 2, np.logical_and, lambda x, y: S.call("and", x, y), _LOGIC, (_dt.bool_,), samples=_bool_samples2)
-_elementwise("LogicalOr", 2, np.logical_or, lambda x, y: S.call("or", x, y), _LOGIC, (_dt.bool_,), samples=_bool_samples2)
 _elementwise(
-    "LogicalNot", 1, np.logical_not, lambda x: S.call("not", x), _LOGIC, (_dt.bool_,),
+    "LogicalAnd",
+    2,
+    np.logical_and,
+    lambda x, y: S.call("and", x, y),
+    _LOGIC,
+    (_dt.bool_,),
+    samples=_bool_samples2,
+)
+_elementwise(
+    "LogicalOr",
+    2,
+    np.logical_or,
+    lambda x, y: S.call("or", x, y),
+    _LOGIC,
+    (_dt.bool_,),
+    samples=_bool_samples2,
+)
+_elementwise(
+    "LogicalNot",
+    1,
+    np.logical_not,
+    lambda x: S.call("not", x),
+    _LOGIC,
+    (_dt.bool_,),
     samples=lambda rng: [reg.Sample([rand(rng, (3, 4), "bool")], grad=False)],
 )
 
 # -- unary ---------------------------------------------------------------------------------
 _elementwise("Neg", 1, np.negative, lambda x: -x, _unary_grad(lambda op, g, x, y: negative(g)), NUMERIC)
-_elementwise("Abs", 1, np.abs, lambda x: S.call("abs", x), _unary_grad(lambda op, g, x, y: multiply(g, sign(x))), NUMERIC, domains=["nonzero"])
-_elementwise("Sign", 1, np.sign, lambda x: S.call("sign", x), _unary_grad(lambda op, g, x, y: zeros_like_(x)), NUMERIC, domains=["nonzero"])
-_elementwise("Square", 1, np.square, lambda x: x * x, _unary_grad(lambda op, g, x, y: multiply(g, multiply(_c(2.0, x), x))), NUMERIC)
-_elementwise("Sqrt", 1, np.sqrt, lambda x: S.call("sqrt", x), _unary_grad(lambda op, g, x, y: real_div(multiply(g, _c(0.5, y)), y)), domains=["positive"])
 _elementwise(
-    "Rsqrt", 1, lambda x: 1.0 / np.sqrt(x), lambda x: 1.0 / S.call("sqrt", x),
-    _unary_grad(lambda op, g, x, y: multiply(g, multiply(_c(-0.5, y), multiply(y, square(y))))), domains=["positive"],
+    "Abs",
+    1,
+    np.abs,
+    lambda x: S.call("abs", x),
+    _unary_grad(lambda op, g, x, y: multiply(g, sign(x))),
+    NUMERIC,
+    domains=["nonzero"],
 )
 _elementwise(
-    "Reciprocal", 1, lambda x: 1.0 / x, lambda x: 1.0 / x,
-    _unary_grad(lambda op, g, x, y: negative(multiply(g, square(y)))), domains=["nonzero"],
+    "Sign",
+    1,
+    np.sign,
+    lambda x: S.call("sign", x),
+    _unary_grad(lambda op, g, x, y: zeros_like_(x)),
+    NUMERIC,
+    domains=["nonzero"],
+)
+_elementwise(
+    "Square",
+    1,
+    np.square,
+    lambda x: x * x,
+    _unary_grad(lambda op, g, x, y: multiply(g, multiply(_c(2.0, x), x))),
+    NUMERIC,
+)
+_elementwise(
+    "Sqrt",
+    1,
+    np.sqrt,
+    lambda x: S.call("sqrt", x),
+    _unary_grad(lambda op, g, x, y: real_div(multiply(g, _c(0.5, y)), y)),
+    domains=["positive"],
+)
+_elementwise(
+    "Rsqrt",
+    1,
+    lambda x: 1.0 / np.sqrt(x),
+    lambda x: 1.0 / S.call("sqrt", x),
+    _unary_grad(lambda op, g, x, y: multiply(g, multiply(_c(-0.5, y), multiply(y, square(y))))),
+    domains=["positive"],
+)
+_elementwise(
+    "Reciprocal",
+    1,
+    lambda x: 1.0 / x,
+    lambda x: 1.0 / x,
+    _unary_grad(lambda op, g, x, y: negative(multiply(g, square(y)))),
+    domains=["nonzero"],
 )
 _elementwise("Exp", 1, np.exp, lambda x: S.call("exp", x), _unary_grad(lambda op, g, x, y: multiply(g, y)))
-_elementwise("Expm1", 1, np.expm1, lambda x: S.call("expm1", x), _unary_grad(lambda op, g, x, y: multiply(g, exp(x))))
-_elementwise("Log", 1, np.log, lambda x: S.call("log", x), _unary_grad(lambda op, g, x, y: real_div(g, x)), domains=["positive"])
 _elementwise(
-    "Log1p", 1, np.log1p, lambda x: S.call("log1p", x),
-    _unary_grad(lambda op, g, x, y: real_div(g, add(_c(1.0, x), x))), domains=["positive"],
+    "Expm1", 1, np.expm1, lambda x: S.call("expm1", x), _unary_grad(lambda op, g, x, y: multiply(g, exp(x)))
 )
-_elementwise("Sin", 1, np.sin, lambda x: S.call("sin", x), _unary_grad(lambda op, g, x, y: multiply(g, cos(x))))
-_elementwise("Cos", 1, np.cos, lambda x: S.call("cos", x), _unary_grad(lambda op, g, x, y: negative(multiply(g, sin(x)))))
 _elementwise(
-    "Tanh", 1, np.tanh, lambda x: S.call("tanh", x),
+    "Log",
+    1,
+    np.log,
+    lambda x: S.call("log", x),
+    _unary_grad(lambda op, g, x, y: real_div(g, x)),
+    domains=["positive"],
+)
+_elementwise(
+    "Log1p",
+    1,
+    np.log1p,
+    lambda x: S.call("log1p", x),
+    _unary_grad(lambda op, g, x, y: real_div(g, add(_c(1.0, x), x))),
+    domains=["positive"],
+)
+_elementwise(
+    "Sin", 1, np.sin, lambda x: S.call("sin", x), _unary_grad(lambda op, g, x, y: multiply(g, cos(x)))
+)
+_elementwise(
+    "Cos",
+    1,
+    np.cos,
+    lambda x: S.call("cos", x),
+    _unary_grad(lambda op, g, x, y: negative(multiply(g, sin(x)))),
+)
+_elementwise(
+    "Tanh",
+    1,
+    np.tanh,
+    lambda x: S.call("tanh", x),
     _unary_grad(lambda op, g, x, y: multiply(g, subtract(_c(1.0, y), square(y)))),
 )
 
@@ -398,7 +522,10 @@ def _sigmoid_ref(x: np.ndarray) -> np.ndarray:
 
 
 _elementwise(
-    "Sigmoid", 1, _sigmoid_ref, lambda x: 1.0 / (1.0 + S.call("exp", -x)),
+    "Sigmoid",
+    1,
+    _sigmoid_ref,
+    lambda x: 1.0 / (1.0 + S.call("exp", -x)),
     _unary_grad(lambda op, g, x, y: multiply(g, multiply(y, subtract(_c(1.0, y), y)))),
 )
 
@@ -410,21 +537,53 @@ def _erf_ref(x: np.ndarray) -> np.ndarray:
 
 
 _elementwise(
-    "Erf", 1, _erf_ref, lambda x: S.call("erf", x),
+    "Erf",
+    1,
+    _erf_ref,
+    lambda x: S.call("erf", x),
     _unary_grad(lambda op, g, x, y: multiply(g, multiply(_c(2.0 / _SQRT_PI, x), exp(negative(square(x)))))),
 )
 _PIECEWISE = "piecewise constant: TF1 gives None"
-_elementwise("Floor", 1, np.floor, lambda x: S.call("floor", x), _unary_grad(lambda op, g, x, y: None), domains=["offgrid"])
-_elementwise("Ceil", 1, np.ceil, lambda x: S.call("ceil", x), _unary_grad(lambda op, g, x, y: None), domains=["offgrid"])
-_elementwise("Round", 1, np.round, lambda x: S.call("round", x), _unary_grad(lambda op, g, x, y: None), domains=["offgrid"])
+_elementwise(
+    "Floor",
+    1,
+    np.floor,
+    lambda x: S.call("floor", x),
+    _unary_grad(lambda op, g, x, y: None),
+    domains=["offgrid"],
+)
+_elementwise(
+    "Ceil",
+    1,
+    np.ceil,
+    lambda x: S.call("ceil", x),
+    _unary_grad(lambda op, g, x, y: None),
+    domains=["offgrid"],
+)
+_elementwise(
+    "Round",
+    1,
+    np.round,
+    lambda x: S.call("round", x),
+    _unary_grad(lambda op, g, x, y: None),
+    domains=["offgrid"],
+)
 
 # -- activations (elementwise; the nn module exposes them) -----------------------------------
 _elementwise(
-    "Relu", 1, lambda x: np.maximum(x, 0), lambda x: S.call("max", x, 0),
-    _unary_grad(lambda op, g, x, y: where(greater(x, zeros_like_(x)), g, zeros_like_(g))), NUMERIC, domains=["offgrid"],
+    "Relu",
+    1,
+    lambda x: np.maximum(x, 0),
+    lambda x: S.call("max", x, 0),
+    _unary_grad(lambda op, g, x, y: where(greater(x, zeros_like_(x)), g, zeros_like_(g))),
+    NUMERIC,
+    domains=["offgrid"],
 )
 _elementwise(
-    "Relu6", 1, lambda x: np.minimum(np.maximum(x, 0), 6), lambda x: S.call("min", S.call("max", x, 0), 6),
+    "Relu6",
+    1,
+    lambda x: np.minimum(np.maximum(x, 0), 6),
+    lambda x: S.call("min", S.call("max", x, 0), 6),
     _unary_grad(
         lambda op, g, x, y: where(
             logical_and(greater(x, zeros_like_(x)), less(x, _c(6.0, x))), g, zeros_like_(g)
@@ -442,30 +601,42 @@ def _leaky_grad(op: Operation, g: Tensor) -> list[Any]:
 
 
 _elementwise(
-    "LeakyRelu", 1, lambda x, alpha: np.where(x > 0, x, alpha * x),
+    "LeakyRelu",
+    1,
+    lambda x, alpha: np.where(x > 0, x, alpha * x),
     lambda x, alpha: S.call("select", S.call("gt", x, 0), x, x * alpha),
     _leaky_grad,
     samples=lambda rng: [reg.Sample([rand(rng, (3, 4), "offgrid")], {"alpha": 0.2})],
 )
 _elementwise(
-    "Elu", 1, lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
+    "Elu",
+    1,
+    lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
     lambda x: S.call("select", S.call("gt", x, 0), x, S.call("expm1", S.call("min", x, 0))),
     _unary_grad(lambda op, g, x, y: where(greater(x, zeros_like_(x)), g, multiply(g, add(y, _c(1.0, y))))),
     domains=["offgrid"],
 )
 _elementwise(
-    "Selu", 1,
+    "Selu",
+    1,
     lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0))),
-    lambda x: SELU_SCALE * S.call("select", S.call("gt", x, 0), x, SELU_ALPHA * S.call("expm1", S.call("min", x, 0))),
+    lambda x: (
+        SELU_SCALE
+        * S.call("select", S.call("gt", x, 0), x, SELU_ALPHA * S.call("expm1", S.call("min", x, 0)))
+    ),
     _unary_grad(
         lambda op, g, x, y: where(
-            greater(x, zeros_like_(x)), multiply(g, _c(SELU_SCALE, g)), multiply(g, add(y, _c(SELU_SCALE * SELU_ALPHA, y)))
+            greater(x, zeros_like_(x)),
+            multiply(g, _c(SELU_SCALE, g)),
+            multiply(g, add(y, _c(SELU_SCALE * SELU_ALPHA, y))),
         )
     ),
     domains=["offgrid"],
 )
 _elementwise(
-    "Softplus", 1, lambda x: np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))),
+    "Softplus",
+    1,
+    lambda x: np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))),
     lambda x: S.call("max", x, 0) + S.call("log1p", S.call("exp", -S.call("abs", x))),
     _unary_grad(lambda op, g, x, y: multiply(g, sigmoid(x))),
 )
@@ -566,7 +737,11 @@ def _clip_grad(op: Operation, g: Tensor) -> list[Any]:
     below = less(x, lo)
     above = greater(x, hi)
     gx = where(logical_or(below, above), zero, g)
-    return [unbroadcast(gx, x), unbroadcast(where(below, g, zero), lo), unbroadcast(where(above, g, zero), hi)]
+    return [
+        unbroadcast(gx, x),
+        unbroadcast(where(below, g, zero), lo),
+        unbroadcast(where(above, g, zero), hi),
+    ]
 
 
 reg.register(
@@ -598,7 +773,7 @@ def _add_n_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
         elif s is not None:
             if len(s) != len(out):
                 raise reg.ShapeError("add_n inputs must all have the same shape")
-            out = tuple(ctx.equal(a, b, "add_n input dimensions") for a, b in zip(out, s))
+            out = tuple(ctx.equal(a, b, "add_n input dimensions") for a, b in zip(out, s, strict=False))
     return [out]
 
 
@@ -747,9 +922,17 @@ def _install_operators() -> None:
         return matmul(a, b)
 
     ops = {
-        "add": add, "sub": subtract, "mul": multiply, "truediv": truediv, "floordiv": floordiv,
-        "mod": floormod, "pow": pow, "matmul": matmul_,
-        "and": _logical(logical_and, "&"), "or": _logical(logical_or, "|"), "xor": _logical(logical_xor, "^"),
+        "add": add,
+        "sub": subtract,
+        "mul": multiply,
+        "truediv": truediv,
+        "floordiv": floordiv,
+        "mod": floormod,
+        "pow": pow,
+        "matmul": matmul_,
+        "and": _logical(logical_and, "&"),
+        "or": _logical(logical_or, "|"),
+        "xor": _logical(logical_xor, "^"),
     }
     for key, fn in ops.items():
         setattr(Tensor, f"__{key}__", bin_(fn))

@@ -15,9 +15,8 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc.frontend.graph import Tensor, get_default_graph
 from graphc.ops import registry as reg
-from graphc.ops.common import FLOATS, INTS, convert_to_tensor, make
+from graphc.ops.common import FLOATS, INTS, convert_to_tensor, make, value_shape
 from graphc.ops.kernels import philox
-from graphc.ops.math_ops import _value_shape
 
 DEFAULT_GRAPH_SEED = 87654321
 _MAXINT32 = 2**31 - 1
@@ -44,7 +43,7 @@ def get_seed(op_seed: int | None) -> tuple[int, int]:
 
 
 def _random_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
-    return [_value_shape(ctx, 0, "shape")]
+    return [value_shape(ctx, 0, "shape")]
 
 
 def _shape_tuple(shape_arr: np.ndarray) -> tuple[int, ...]:
@@ -123,14 +122,23 @@ def _has_tensor(v: Any) -> bool:
     return isinstance(v, list | tuple) and any(isinstance(x, Tensor) for x in v)
 
 
-def _random_op(op_type: str, shape: Any, dtype: Any, seed: int | None, name: str, extra: dict[str, Any] | None = None) -> Tensor:
+def _random_op(
+    op_type: str, shape: Any, dtype: Any, seed: int | None, name: str, extra: dict[str, Any] | None = None
+) -> Tensor:
     dt = _dt.as_dtype(dtype)
     s1, s2 = get_seed(seed)
     attrs = {"dtype": dt, "seed": s1, "seed2": s2, **(extra or {})}
     return make(op_type, [_shape_tensor(shape)], attrs, name=name)
 
 
-def random_uniform(shape: Any, minval: Any = 0, maxval: Any = None, dtype: Any = _dt.float32, seed: int | None = None, name: str | None = None) -> Tensor:
+def random_uniform(
+    shape: Any,
+    minval: Any = 0,
+    maxval: Any = None,
+    dtype: Any = _dt.float32,
+    seed: int | None = None,
+    name: str | None = None,
+) -> Tensor:
     """tf.random_uniform: floats in [minval, maxval) (maxval defaults to 1); ints need maxval."""
     dt = _dt.as_dtype(dtype)
     if dt.is_integer:
@@ -140,7 +148,14 @@ def random_uniform(shape: Any, minval: Any = 0, maxval: Any = None, dtype: Any =
             raise TypeError("integer random_uniform needs Python minval/maxval in graphc")
         if maxval <= minval:
             raise ValueError(f"Need minval < maxval, got {minval} >= {maxval}")
-        return _random_op("RandomUniformInt", shape, dt, seed, name or "random_uniform", {"minval": int(minval), "maxval": int(maxval)})
+        return _random_op(
+            "RandomUniformInt",
+            shape,
+            dt,
+            seed,
+            name or "random_uniform",
+            {"minval": int(minval), "maxval": int(maxval)},
+        )
     if dt not in FLOATS:
         raise TypeError(f"random_uniform: unsupported dtype {dt.name}")
     u = _random_op("RandomUniform", shape, dt, seed, name or "random_uniform")
@@ -159,12 +174,28 @@ def _is_python_number(v: Any) -> bool:
     return isinstance(v, int | float | np.number)
 
 
-def random_normal(shape: Any, mean: Any = 0.0, stddev: Any = 1.0, dtype: Any = _dt.float32, seed: int | None = None, name: str | None = None) -> Tensor:
+def random_normal(
+    shape: Any,
+    mean: Any = 0.0,
+    stddev: Any = 1.0,
+    dtype: Any = _dt.float32,
+    seed: int | None = None,
+    name: str | None = None,
+) -> Tensor:
     """tf.random_normal."""
-    return _scale(_random_op("RandomStandardNormal", shape, dtype, seed, name or "random_normal"), mean, stddev)
+    return _scale(
+        _random_op("RandomStandardNormal", shape, dtype, seed, name or "random_normal"), mean, stddev
+    )
 
 
-def truncated_normal(shape: Any, mean: Any = 0.0, stddev: Any = 1.0, dtype: Any = _dt.float32, seed: int | None = None, name: str | None = None) -> Tensor:
+def truncated_normal(
+    shape: Any,
+    mean: Any = 0.0,
+    stddev: Any = 1.0,
+    dtype: Any = _dt.float32,
+    seed: int | None = None,
+    name: str | None = None,
+) -> Tensor:
     """tf.truncated_normal: values beyond two standard deviations are redrawn (here:
     sampled by inverting the truncated CDF, which gives the same distribution)."""
     return _scale(_random_op("TruncatedNormal", shape, dtype, seed, name or "truncated_normal"), mean, stddev)

@@ -199,17 +199,17 @@ def _static_dims(x: Tensor) -> list[int] | None:
 
 
 def _dynamic_kept_shape(x: Tensor, axis: tuple[int, ...]) -> Tensor:
-    """shape(x) with 1 at the (possibly negative) reduced axes, for an input of unknown rank."""
-    from graphc.ops.array_ops import expand_dims, ones_like
-    from graphc.ops.array_ops import range as range_
-    from graphc.ops.core_ops import rank, shape
-    from graphc.ops.math_ops import equal, floormod, where
+    """shape(x) with 1 at the reduced axes, for an input of unknown rank. The axes may be
+    negative, so each is replaced by slicing the shape vector around it."""
+    from graphc.ops.array_ops import concat
+    from graphc.ops.core_ops import constant, shape
 
-    r = rank(x)
-    axes = floormod(convert_to_tensor(list(axis), dtype=_dt.int32), r)
-    reduced = reduce_any(equal(expand_dims(range_(r), 1), axes), axis=1)
     dims = shape(x)
-    return where(reduced, ones_like(dims), dims)
+    one = constant([1], dtype=_dt.int32)
+    for a in axis:
+        parts = [dims[:a], one] if a == -1 else [dims[:a], one, dims[a + 1 :]]
+        dims = concat(parts, 0)
+    return dims
 
 
 def _keep_reduced(t: Tensor, op: Operation) -> Tensor:

@@ -80,8 +80,11 @@ class SExpr:
 
 
 def _hashable(a: Any) -> Any:
+    # Keep the type: const(1) and const(1.0) differ (int + 1.0 would promote to float).
     if isinstance(a, np.generic):
         return (a.dtype.str, a.item())
+    if isinstance(a, bool | int | float):
+        return (type(a).__name__, a)
     return a
 
 

@@ -23,7 +23,29 @@ from graphc.ir.program import Program
 Pass = Callable[[Program], Program]
 
 # (name, "module:function"), in order. Imported lazily so a pass module can use the whole core.
-PASSES: list[tuple[str, str]] = []
+#
+# Why this order:
+# - simplify first: dropping Identity/StopGradient and neutral elements (x*1, x+0, ...)
+#   exposes the patterns the later passes look for and shrinks their work.
+# - stabilize before fold: folding log(softmax(c)) of a constant through the references
+#   would bake the unstable value (a -inf) into a constant that no rewrite can repair.
+# - fold, then cse: folded constants merge with equal ones, and nodes whose inputs became
+#   the same constants merge in turn.
+# - resimplify: CSE turns x - y into x - x where x and y were computed alike, and folding
+#   makes constant ones and zeros that the neutral-element rules remove.
+# - dce: removes whatever the rewrites left unused (each pass also drops dead nodes when it
+#   canonicalizes; this pass states the guarantee on its own).
+# - fuse and plan memory last: they work on the final set of nodes.
+PASSES: list[tuple[str, str]] = [
+    ("simplify", "graphc.passes.simplify:simplify"),
+    ("stabilize", "graphc.passes.stabilize:stabilize"),
+    ("fold", "graphc.passes.fold:fold"),
+    ("cse", "graphc.passes.cse:cse"),
+    ("resimplify", "graphc.passes.simplify:simplify"),
+    ("dce", "graphc.passes.dce:dce"),
+    ("fuse", "graphc.passes.fuse:fuse"),
+    ("memory", "graphc.passes.memory:plan_memory"),
+]
 
 DISABLE_ENV = "GRAPHC_DISABLE_PASSES"
 DUMP_ENV = "GRAPHC_DUMP_IR"

@@ -1,0 +1,136 @@
+"""Run each TF1 example in examples/tf1 briefly and check that it really learns."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn", reason="the examples train on sklearn's bundled digits")
+
+EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "tf1")
+
+
+def load_example(name: str) -> ModuleType:
+    """Import examples/tf1/<name>.py by path (the examples directory is not a package)."""
+    if EXAMPLES_DIR not in sys.path:
+        # save_restore.py imports softmax_regression.py as a sibling module.
+        sys.path.insert(0, EXAMPLES_DIR)
+    spec = importlib.util.spec_from_file_location(
+        f"tf1_example_{name}", os.path.join(EXAMPLES_DIR, f"{name}.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_mlp_mnist() -> None:
+    m = load_example("mlp_mnist").main(epochs=4, verbose=False)
+    assert m["steps"] == 4 * 23  # 1438 training images in batches of 64
+    assert m["global_step"] == m["steps"]
+    assert m["initial_loss"] > 2.0  # ~ln(10) for an untrained 10-class softmax
+    assert m["final_loss"] < 0.5 * m["initial_loss"]
+    assert m["test_accuracy"] > 0.8
+
+
+def test_mlp_mnist_explicit_steps_and_seed_reproducible() -> None:
+    mlp = load_example("mlp_mnist")
+    a = mlp.main(steps=30, seed=3, verbose=False)
+    b = mlp.main(steps=30, seed=3, verbose=False)
+    assert a["global_step"] == 30
+    assert a["final_loss"] == b["final_loss"] and a["test_accuracy"] == b["test_accuracy"]
+    assert a["final_loss"] < a["initial_loss"] - 0.5
+
+
+def test_linear_regression() -> None:
+    m = load_example("linear_regression").main(steps=150, verbose=False)
+    # The all-zero predictor scores 0.1 (one-hot targets); a random small W starts near that.
+    assert 0.09 < m["initial_loss"] < 0.12
+    assert m["final_loss"] < 0.6 * m["initial_loss"]
+    assert np.isfinite(m["test_loss"])
+    assert m["test_accuracy"] > 0.6
+
+
+def test_softmax_regression() -> None:
+    m = load_example("softmax_regression").main(steps=100, verbose=False)
+    assert m["initial_loss"] == pytest.approx(np.log(10.0), rel=1e-5)  # W, b start at zero
+    assert m["final_loss"] < 0.3
+    assert m["test_accuracy"] > 0.8
+
+
+def test_cnn() -> None:
+    m = load_example("cnn").main(steps=100, verbose=False)
+    assert m["final_loss"] < 0.6 * m["initial_loss"]
+    assert m["test_accuracy"] > 0.5
+
+
+def test_autoencoder() -> None:
+    m = load_example("autoencoder").main(steps=300, verbose=False)
+    assert m["code_shape"] == (359, 32)
+    assert m["final_loss"] < 0.5 * m["initial_loss"]
+    # Beating the mean image means the 32-unit code carries information about each digit.
+    assert m["test_loss"] < m["mean_image_test_loss"]
+
+
+def test_gan_updates_are_isolated_and_training_moves_samples_towards_data() -> None:
+    m = load_example("gan").main(steps=120, verbose=False)
+    # Adam's first step moves every variable it owns by ~learning_rate and nothing else.
+    assert m["d_step_generator_change"] == 0.0
+    assert m["g_step_discriminator_change"] == 0.0
+    assert m["d_step_discriminator_change"] > 1e-4
+    assert m["g_step_generator_change"] > 1e-4
+    assert m["final_d_loss"] < m["initial_d_loss"]
+    assert m["final_mean_image_rmse"] < 0.9 * m["initial_mean_image_rmse"]
+    assert all(np.isfinite(v) for k, v in m.items() if k.endswith("loss"))
+
+
+def test_gan_var_lists_partition_trainable_variables() -> None:
+    import graphc as tf
+
+    gan = load_example("gan")
+    with tf.Graph().as_default():
+        model = gan.build_gan()
+        d_names = {v.op.name for v in model["d_vars"]}
+        g_names = {v.op.name for v in model["g_vars"]}
+        assert d_names == {f"discriminator/{n}" for n in ("w1", "b1", "w2", "b2")}
+        assert g_names == {f"generator/{n}" for n in ("w1", "b1", "w2", "b2")}
+        assert {v.op.name for v in tf.trainable_variables()} == d_names | g_names
+
+        rng = np.random.default_rng(0)
+        feed = {
+            model["x"]: rng.uniform(size=(8, 784)).astype(np.float32),
+            model["z"]: rng.uniform(-1, 1, size=(8, gan.Z_DIM)).astype(np.float32),
+        }
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            g0, d0 = sess.run(model["g_vars"]), sess.run(model["d_vars"])
+            for _ in range(3):
+                sess.run(model["d_train"], feed_dict=feed)
+            g1, d1 = sess.run(model["g_vars"]), sess.run(model["d_vars"])
+            for _ in range(3):
+                sess.run(model["g_train"], feed_dict=feed)
+            g2, d2 = sess.run(model["g_vars"]), sess.run(model["d_vars"])
+    assert all(np.array_equal(a, b) for a, b in zip(g0, g1, strict=True))
+    assert all(not np.array_equal(a, b) for a, b in zip(d0, d1, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(d1, d2, strict=True))
+    assert all(not np.array_equal(a, b) for a, b in zip(g1, g2, strict=True))
+
+
+def test_save_restore(tmp_path) -> None:  # noqa: ANN001
+    m = load_example("save_restore").main(steps=40, verbose=False, checkpoint_dir=str(tmp_path))
+    assert m["saved_path"] == os.path.join(str(tmp_path), "model.ckpt-40")
+    assert m["latest_checkpoint"] == m["saved_path"]
+    assert m["restored_step"] == 40 and m["final_step"] == 80
+    assert m["predictions_identical"] and m["max_prediction_difference"] == 0.0
+    assert m["restored_loss"] == m["saved_loss"]
+    assert m["saved_loss"] < 0.5 * m["initial_loss"]
+    assert m["final_loss"] < m["restored_loss"]
+    # Stopping, saving, restoring and resuming must give exactly the same model as
+    # training straight through on the same batches.
+    straight = load_example("softmax_regression").main(steps=80, verbose=False)
+    assert m["final_loss"] == pytest.approx(straight["final_loss"], rel=1e-6, abs=1e-7)
