@@ -135,16 +135,13 @@ def unbroadcast(g: Tensor | None, x: Tensor) -> Tensor | None:
         gs.ndims is not None
         and gs.ndims == xs.ndims
         and gs.as_list() == xs.as_list()
-        and None not in _known_ones(xs)
     ):
+        # Dims left None that meet in a broadcast are taken to be equal (see ir/lower.py),
+        # so equal static shapes mean nothing was broadcast.
         return g
     from graphc.ops.core_ops import shape
 
     return sum_to_shape(g, shape(x))
-
-
-def _known_ones(s: Any) -> list[Any]:
-    return [d for d in s.as_list() if d == 1]
 
 
 # -- defining elementwise ops -------------------------------------------------------------
