@@ -12,6 +12,16 @@ import pytest
 
 pytest.importorskip("sklearn", reason="the examples train on sklearn's bundled digits")
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_threaded_blas():  # type: ignore[no-untyped-def]
+    """Run BLAS on one thread: these matrices are small, and on a loaded 2-core machine
+    OpenBLAS's spinning worker threads made a 64x784 @ 784x128 matmul ~100x slower."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")  # a scikit-learn dependency
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "tf1")
 
 

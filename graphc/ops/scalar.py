@@ -41,14 +41,26 @@ class SExpr:
         return self._hash
 
     def __repr__(self) -> str:
-        if self.op == "in":
-            return f"%{self.attr}"
-        if self.op == "const":
-            return repr(self.attr)
-        inner = ", ".join(map(repr, self.args))
-        if self.attr is not None:
-            inner += f"; {self.attr}"
-        return f"{self.op}({inner})"
+        # Iterative: fused expressions can be deep.
+        text: dict[SExpr, str] = {}
+        stack: list[tuple[SExpr, bool]] = [(self, False)]
+        while stack:
+            node, ready = stack.pop()
+            if node in text:
+                continue
+            if node.op == "in":
+                text[node] = f"in{node.attr}"
+            elif node.op == "const":
+                text[node] = _literal(node.attr)
+            elif not ready:
+                stack.append((node, True))
+                stack.extend((a, False) for a in node.args if a not in text)
+            else:
+                inner = ", ".join(text[a] for a in node.args)
+                if node.attr is not None:
+                    inner += f"; {node.attr}"
+                text[node] = f"{node.op}({inner})"
+        return text[self]
 
     # Operators make the op rules read like formulas.
     def __add__(self, o: Any) -> SExpr:
@@ -77,6 +89,12 @@ class SExpr:
 
     def __neg__(self) -> SExpr:
         return SExpr("neg", (self,))
+
+
+def _literal(v: Any) -> str:
+    if isinstance(v, np.generic):
+        return f"{v.item()!r}:{v.dtype.name}"
+    return repr(v)
 
 
 def _hashable(a: Any) -> Any:
