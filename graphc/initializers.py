@@ -20,6 +20,15 @@ def global_variables():  # type: ignore[no-untyped-def]
 
 
 __all__ = [
-    "constant", "glorot_normal", "glorot_uniform", "ones", "orthogonal", "random_normal",
-    "random_uniform", "truncated_normal", "variance_scaling", "zeros", "global_variables",
+    "constant",
+    "glorot_normal",
+    "glorot_uniform",
+    "ones",
+    "orthogonal",
+    "random_normal",
+    "random_uniform",
+    "truncated_normal",
+    "variance_scaling",
+    "zeros",
+    "global_variables",
 ]

@@ -158,7 +158,7 @@ def _exact_div(a: Poly, b: Poly) -> Dim | None:
     """a / b when b is a single term dividing every term of a, else None."""
     if len(b.terms) != 1:
         return None
-    (bm, bc), = b.terms.items()
+    ((bm, bc),) = b.terms.items()
     bpow = dict(bm)
     out: dict[Monomial, int] = {}
     for m, c in a.terms.items():

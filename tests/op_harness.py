@@ -58,7 +58,9 @@ def infer(opdef: reg.OpDef, sample: reg.Sample, symbolic_batch: bool = False) ->
             shp[0] = s
         shapes.append(tuple(shp))
     values = [np.array(x.tolist(), dtype=object) if _is_value_input(x) else None for x in ins]
-    ctx = reg.InferenceContext(opdef.name, shapes, [_dt.as_dtype(x.dtype) for x in ins], values, sample.attrs, env)
+    ctx = reg.InferenceContext(
+        opdef.name, shapes, [_dt.as_dtype(x.dtype) for x in ins], values, sample.attrs, env
+    )
     dts = opdef.dtype(ctx)
     out_shapes = opdef.shape(ctx)
     if out_shapes is not None:
@@ -73,7 +75,9 @@ def infer(opdef: reg.OpDef, sample: reg.Sample, symbolic_batch: bool = False) ->
                 d = env.resolve(d)
                 full = dict(bind)
                 for name, val in env.subst.items():
-                    full.setdefault(name, sym.evaluate(val, bind) if not sym.free_symbols(val) - bind.keys() else None)
+                    full.setdefault(
+                        name, sym.evaluate(val, bind) if not sym.free_symbols(val) - bind.keys() else None
+                    )
                 known = {k: v for k, v in full.items() if v is not None}
                 if isinstance(d, int) or not sym.free_symbols(d) - known.keys():
                     dims.append(sym.evaluate(d, known))
@@ -88,9 +92,13 @@ def infer(opdef: reg.OpDef, sample: reg.Sample, symbolic_batch: bool = False) ->
 
 def one_node_program(opdef: reg.OpDef, sample: reg.Sample) -> Program:
     ins = [np.asarray(x) for x in sample.inputs]
-    params = [Param(Value(_dt.as_dtype(x.dtype), tuple(x.shape)), "feed", f"in{i}") for i, x in enumerate(ins)]
+    params = [
+        Param(Value(_dt.as_dtype(x.dtype), tuple(x.shape)), "feed", f"in{i}") for i, x in enumerate(ins)
+    ]
     out_shapes, dts = infer(opdef, sample)
-    node = Node(opdef.name, [p.value for p in params], dict(sample.attrs), [], Origin("op", opdef.name, "test"))
+    node = Node(
+        opdef.name, [p.value for p in params], dict(sample.attrs), [], Origin("op", opdef.name, "test")
+    )
     for j, (s, d) in enumerate(zip(out_shapes, dts)):
         node.outputs.append(Value(d, tuple(s), node, j))
     outputs = [Output(v, "fetch", str(j)) for j, v in enumerate(node.outputs)]

@@ -36,9 +36,7 @@ def _load_module(dotted: str, relpath: str) -> ModuleType:
         return module
 
 
-ckpt = _load_module(
-    "graphc.train.checkpoint_format", "graphc/train/checkpoint_format.py"
-)
+ckpt = _load_module("graphc.train.checkpoint_format", "graphc/train/checkpoint_format.py")
 CheckpointError = ckpt.CheckpointError
 
 NUMERIC_DTYPES = [
@@ -246,9 +244,7 @@ def test_layout_matches_spec(tmp_path: Path) -> None:
 
 def test_list_checkpoint_reads_only_header(tmp_path: Path) -> None:
     path = tmp_path / "m.ckpt"
-    ckpt.write_checkpoint(
-        str(path), {"w": np.zeros((3, 2), np.float32), "flag": np.array(False)}
-    )
+    ckpt.write_checkpoint(str(path), {"w": np.zeros((3, 2), np.float32), "flag": np.array(False)})
     # Damage the tensor data: listing must still work, reading must not.
     entry, data_start = _tensor_entry(path, "w")
     raw = bytearray(path.read_bytes())
@@ -387,9 +383,7 @@ def _new_tensors() -> dict[str, np.ndarray]:
     }
 
 
-def test_failed_replace_keeps_previous_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failed_replace_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path, before = _write_previous(tmp_path)
     listing = _dir_listing(tmp_path)
 
@@ -429,9 +423,7 @@ def test_failure_midway_through_data_keeps_previous_file(
     assert _dir_listing(tmp_path) == listing
 
 
-def test_keyboard_interrupt_during_fsync_cleans_up(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_keyboard_interrupt_during_fsync_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path, before = _write_previous(tmp_path)
     listing = _dir_listing(tmp_path)
 
@@ -446,9 +438,7 @@ def test_keyboard_interrupt_during_fsync_cleans_up(
     assert _dir_listing(tmp_path) == listing
 
 
-def test_failed_first_write_leaves_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failed_first_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def failing_replace(src: str, dst: str) -> None:
         raise OSError("nope")
 
@@ -560,9 +550,7 @@ def test_read_state_absent_returns_none(tmp_path: Path) -> None:
     assert ckpt.read_state(str(tmp_path / "does-not-exist")) is None
 
 
-def test_write_state_failure_keeps_previous(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_write_state_failure_keeps_previous(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ckpt.write_state(str(tmp_path), str(tmp_path / "m-1"), [])
     before = (tmp_path / "checkpoint").read_bytes()
 

@@ -29,13 +29,7 @@ def _load_conv() -> ModuleType:
 
         return mod
     except Exception:  # noqa: BLE001 - any failure of the package import
-        path = (
-            Path(__file__).resolve().parents[1]
-            / "graphc"
-            / "ops"
-            / "kernels"
-            / "conv.py"
-        )
+        path = Path(__file__).resolve().parents[1] / "graphc" / "ops" / "kernels" / "conv.py"
         name = "_graphc_conv_kernels_under_test"
         spec = importlib.util.spec_from_file_location(name, path)
         assert spec is not None and spec.loader is not None
@@ -130,10 +124,7 @@ def naive_max_pool(x, k, s, padding):
         for oh in range(oh_n):
             for ow in range(ow_n):
                 for ch in range(c):
-                    cells = [
-                        x[b, r, q, ch]
-                        for _, _, r, q in taps(oh, ow, *k, s, (1, 1), ph, pw, h, wd)
-                    ]
+                    cells = [x[b, r, q, ch] for _, _, r, q in taps(oh, ow, *k, s, (1, 1), ph, pw, h, wd)]
                     y[b, oh, ow, ch] = max(cells)
     return y
 
@@ -162,10 +153,7 @@ def naive_avg_pool(x, k, s, padding):
     for b in range(n):
         for oh in range(oh_n):
             for ow in range(ow_n):
-                cells = [
-                    x[b, r, q]
-                    for _, _, r, q in taps(oh, ow, *k, s, (1, 1), ph, pw, h, wd)
-                ]
+                cells = [x[b, r, q] for _, _, r, q in taps(oh, ow, *k, s, (1, 1), ph, pw, h, wd)]
                 y[b, oh, ow] = np.sum(cells, axis=0) / len(cells)
     return y
 
@@ -206,10 +194,7 @@ CONV_CASES = [
     (9, 9, 2, 2, (3, 2), (3, 2), "SAME"),
     (11, 10, 2, 2, (4, 4), (1, 1), "SAME"),  # needed pad < 0: clamped to 0
 ]
-CONV_IDS = [
-    f"{h}x{w}-k{kh}x{kw}-s{s[0]}{s[1]}-d{d[0]}{d[1]}-{p}"
-    for h, w, kh, kw, s, d, p in CONV_CASES
-]
+CONV_IDS = [f"{h}x{w}-k{kh}x{kw}-s{s[0]}{s[1]}-d{d[0]}{d[1]}-{p}" for h, w, kh, kw, s, d, p in CONV_CASES]
 
 # (H, W, ksize, strides, padding)
 POOL_CASES = [
@@ -224,7 +209,7 @@ POOL_CASES = [
 ]
 POOL_IDS = [f"{h}x{w}-k{k[0]}{k[1]}-s{s[0]}{s[1]}-{p}" for h, w, k, s, p in POOL_CASES]
 
-N, C, O = 2, 3, 4
+N, C, O = 2, 3, 4  # noqa: E741  (batch, channels, outputs)
 
 
 def _conv_data(case, seed):
@@ -310,9 +295,7 @@ def test_conv2d_hand_example():
     w3[:] = 0.0
     w3[0, 0] = 1.0
     shifted = K.conv2d(x, w3, (1, 1), "SAME")[0, :, :, 0]
-    np.testing.assert_array_equal(
-        shifted, [[0.0, 0.0, 0.0], [0.0, 1.0, 2.0], [0.0, 4.0, 5.0]]
-    )
+    np.testing.assert_array_equal(shifted, [[0.0, 0.0, 0.0], [0.0, 1.0, 2.0], [0.0, 4.0, 5.0]])
 
 
 def test_conv2d_stride2_same_even_pads_after():
@@ -386,21 +369,15 @@ def test_conv_keeps_float_dtype(dtype):
         (y, naive_conv2d(xl.astype(np.float64), fl.astype(np.float64), s, p, d)),
         (
             dx,
-            naive_conv2d_backprop_input(
-                x.shape, fl.astype(np.float64), dyl.astype(np.float64), s, p, d
-            ),
+            naive_conv2d_backprop_input(x.shape, fl.astype(np.float64), dyl.astype(np.float64), s, p, d),
         ),
         (
             dw,
-            naive_conv2d_backprop_filter(
-                xl.astype(np.float64), f.shape, dyl.astype(np.float64), s, p, d
-            ),
+            naive_conv2d_backprop_filter(xl.astype(np.float64), f.shape, dyl.astype(np.float64), s, p, d),
         ),
     ):
         assert got.dtype == dtype
-        np.testing.assert_allclose(
-            got.astype(np.float64), want, rtol=tol, atol=tol * 10
-        )
+        np.testing.assert_allclose(got.astype(np.float64), want, rtol=tol, atol=tol * 10)
 
 
 def test_conv_shape_errors():
@@ -443,9 +420,7 @@ def test_max_pool_grad_matches_naive_and_fd(case):
     y = K.max_pool(x, k, s, p)
     dx = K.max_pool_grad(x, y, dy, k, s, p)
     assert dx.shape == x.shape
-    np.testing.assert_allclose(
-        dx, naive_max_pool_grad(x, dy, k, s, p), rtol=1e-14, atol=1e-14
-    )
+    np.testing.assert_allclose(dx, naive_max_pool_grad(x, dy, k, s, p), rtol=1e-14, atol=1e-14)
 
     # Random normal data has no ties, so max_pool is smooth near x.
     v = np.random.default_rng(15).standard_normal(x.shape)
@@ -459,9 +434,7 @@ def test_max_pool_grad_ties_go_to_first_in_row_major_order():
     dy = np.array([1.0, 10.0, 100.0, 1000.0]).reshape(1, 2, 2, 1)
     y = K.max_pool(x, (2, 2), (1, 1), "VALID")
     dx = K.max_pool_grad(x, y, dy, (2, 2), (1, 1), "VALID")
-    np.testing.assert_array_equal(
-        dx[0, :, :, 0], [[1.0, 10.0, 0.0], [100.0, 1000.0, 0.0], [0.0, 0.0, 0.0]]
-    )
+    np.testing.assert_array_equal(dx[0, :, :, 0], [[1.0, 10.0, 0.0], [100.0, 1000.0, 0.0], [0.0, 0.0, 0.0]])
 
     # A tie between (0, 1) and (1, 0): row-major order picks (0, 1).
     x = np.array([[1.0, 5.0], [5.0, 2.0]]).reshape(1, 2, 2, 1)
@@ -480,9 +453,7 @@ def test_max_pool_grad_overlapping_windows_accumulate():
     # The middle cell is the max of both overlapping windows.
     x = np.array([1.0, 9.0, 2.0]).reshape(1, 1, 3, 1)
     dy = np.array([3.0, 4.0]).reshape(1, 1, 2, 1)
-    dx = K.max_pool_grad(
-        x, K.max_pool(x, (1, 2), (1, 1), "VALID"), dy, (1, 2), (1, 1), "VALID"
-    )
+    dx = K.max_pool_grad(x, K.max_pool(x, (1, 2), (1, 1), "VALID"), dy, (1, 2), (1, 1), "VALID")
     np.testing.assert_array_equal(dx[0, 0, :, 0], [0.0, 7.0, 0.0])
 
 
@@ -511,13 +482,9 @@ def test_max_pool_float32_grad_dtype():
 def test_max_pool_grad_shape_errors():
     x = np.zeros((1, 4, 4, 2))
     with pytest.raises(ValueError, match="grad"):
-        K.max_pool_grad(
-            x, np.zeros((1, 2, 2, 2)), np.zeros((1, 3, 2, 2)), (2, 2), (2, 2), "VALID"
-        )
+        K.max_pool_grad(x, np.zeros((1, 2, 2, 2)), np.zeros((1, 3, 2, 2)), (2, 2), (2, 2), "VALID")
     with pytest.raises(ValueError, match="orig_output"):
-        K.max_pool_grad(
-            x, np.zeros((1, 3, 3, 2)), np.zeros((1, 2, 2, 2)), (2, 2), (2, 2), "VALID"
-        )
+        K.max_pool_grad(x, np.zeros((1, 3, 3, 2)), np.zeros((1, 2, 2, 2)), (2, 2), (2, 2), "VALID")
     with pytest.raises(ValueError):
         K.max_pool(x, (5, 5), (1, 1), "VALID")
 
@@ -536,9 +503,7 @@ def test_avg_pool_same_ignores_padding():
     # and 1 real cells.
     x = np.arange(1.0, 10.0).reshape(1, 3, 3, 1)
     y = K.avg_pool(x, (2, 2), (2, 2), "SAME")[0, :, :, 0]
-    np.testing.assert_array_equal(
-        y, [[(1 + 2 + 4 + 5) / 4, (3 + 6) / 2], [(7 + 8) / 2, 9.0]]
-    )
+    np.testing.assert_array_equal(y, [[(1 + 2 + 4 + 5) / 4, (3 + 6) / 2], [(7 + 8) / 2, 9.0]])
 
 
 @pytest.mark.parametrize("case", POOL_CASES, ids=POOL_IDS)
@@ -555,9 +520,7 @@ def test_avg_pool_grad_matches_naive_and_fd(case):
     x, dy, k, s, p = _pool_data(case, 8)
     dx = K.avg_pool_grad(x.shape, dy, k, s, p)
     assert dx.shape == x.shape
-    np.testing.assert_allclose(
-        dx, naive_avg_pool_grad(x.shape, dy, k, s, p), rtol=1e-12, atol=1e-12
-    )
+    np.testing.assert_allclose(dx, naive_avg_pool_grad(x.shape, dy, k, s, p), rtol=1e-12, atol=1e-12)
 
     v = np.random.default_rng(18).standard_normal(x.shape)
     fd = fd_directional(lambda t: K.avg_pool(t, k, s, p), x, dy, v, 1e-3)

@@ -136,9 +136,7 @@ def test_nhwc_and_integer_labels() -> None:
     assert split.y_train.dtype == np.int64
     assert split.y_train.ndim == 1
     flat = load_digits_mnist(one_hot=False, flatten=True, dtype=np.float64)
-    np.testing.assert_array_equal(
-        flat.x_train, split.x_train.reshape(len(split.x_train), 784)
-    )
+    np.testing.assert_array_equal(flat.x_train, split.x_train.reshape(len(split.x_train), 784))
 
 
 def test_value_range_and_zero_border() -> None:
@@ -251,9 +249,7 @@ def test_package_reexports() -> None:
 
 @pytest.mark.parametrize("shuffle", [True, False])
 @pytest.mark.parametrize("n, batch_size", [(10, 3), (12, 4), (5, 8), (1, 1)])
-def test_each_row_exactly_once_per_epoch(
-    n: int, batch_size: int, shuffle: bool
-) -> None:
+def test_each_row_exactly_once_per_epoch(n: int, batch_size: int, shuffle: bool) -> None:
     ids = np.arange(n)
     features = np.arange(n * 2).reshape(n, 2) * 10
     it = BatchIterator(ids, features, batch_size=batch_size, shuffle=shuffle, seed=1)

@@ -38,7 +38,9 @@ def _assert_same(got: np.ndarray, want: np.ndarray, exact: bool) -> None:
     assert got.shape == want.shape
     assert got.dtype == want.dtype, f"dtype {got.dtype} != reference {want.dtype}"
     if want.dtype.kind in "fc" and not exact:
-        np.testing.assert_allclose(got, want, rtol=2e-6 if want.dtype == np.float64 else 2e-5, atol=1e-6, equal_nan=True)
+        np.testing.assert_allclose(
+            got, want, rtol=2e-6 if want.dtype == np.float64 else 2e-5, atol=1e-6, equal_nan=True
+        )
     elif want.dtype == object:
         assert got.tolist() == want.tolist()
     else:

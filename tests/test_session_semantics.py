@@ -49,13 +49,18 @@ def test_feed_errors_name_the_tensor() -> None:
     x = tf.placeholder(tf.float32, [None, 3], name="x")
     y = x * 2.0
     with tf.Session() as sess:
-        with pytest.raises(ValueError, match=r"Cannot feed value of shape \(2, 4\) for Tensor 'x:0'.*test_session_semantics.py"):
+        with pytest.raises(
+            ValueError,
+            match=r"Cannot feed value of shape \(2, 4\) for Tensor 'x:0'.*test_session_semantics.py",
+        ):
             sess.run(y, {x: np.zeros((2, 4))})
         with pytest.raises(TypeError, match="Cannot feed a value of type"):
             sess.run(y, {x: np.array([["a", "b", "c"]])})
         with pytest.raises(TypeError, match="Cannot interpret feed_dict key"):
             sess.run(y, {"nope:0": np.zeros((1, 3))})
-        with pytest.raises(tf.errors.InvalidArgumentError, match="You must feed a value for placeholder tensor 'x:0'"):
+        with pytest.raises(
+            tf.errors.InvalidArgumentError, match="You must feed a value for placeholder tensor 'x:0'"
+        ):
             sess.run(y)
     i = tf.placeholder(tf.int32, [2])
     with tf.Session() as sess:

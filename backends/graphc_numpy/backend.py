@@ -49,7 +49,9 @@ class NumpyExecutable:
     def __init__(self, program: Program) -> None:
         self.program = program
         # Resolve each node's function once, not per run.
-        self._steps: list[tuple[Node, Callable[[list[np.ndarray]], list[np.ndarray]], list[int], list[int]]] = []
+        self._steps: list[
+            tuple[Node, Callable[[list[np.ndarray]], list[np.ndarray]], list[int], list[int]]
+        ] = []
         slot: dict[int, int] = {}
         for i, p in enumerate(program.params):
             slot[id(p.value)] = i

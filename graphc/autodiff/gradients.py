@@ -84,7 +84,9 @@ def gradients(
     if ys_l:
         graph = ys_l[0].graph
     xs_l = [_as_tensor(x, graph) for x in _flatten(xs)]
-    stops = {id(_as_tensor(s, graph)) for s in _flatten(stop_gradients)} if stop_gradients is not None else set()
+    stops = (
+        {id(_as_tensor(s, graph)) for s in _flatten(stop_gradients)} if stop_gradients is not None else set()
+    )
     gys = _flatten(grad_ys) if grad_ys is not None else [None] * len(ys_l)
     if len(gys) != len(ys_l):
         raise ValueError(f"Passed {len(gys)} grad_ys for {len(ys_l)} ys")
@@ -181,7 +183,9 @@ def gradients(
         return results
 
 
-def hessians(ys: Any, xs: Any, name: str = "hessians", gate_gradients: bool = False, aggregation_method: Any = None) -> list[Tensor | None]:
+def hessians(
+    ys: Any, xs: Any, name: str = "hessians", gate_gradients: bool = False, aggregation_method: Any = None
+) -> list[Tensor | None]:
     """tf.hessians: for each x, the Hessian of sum(ys) with shape x.shape + x.shape.
     Each x needs a fully known static shape (one gradient is built per element)."""
     from graphc.ops.array_ops import reshape, stack, zeros_like
@@ -258,7 +262,9 @@ def custom_gradient(f: Callable[..., Any]) -> Callable[..., Any]:
         gid = next(_custom_ids)
         _custom_fns[gid] = grad_fn
         graph = xs[0].graph if xs else get_default_graph()
-        op = graph.create_op("CustomGradient", xs + ys, {"n_x": len(xs), "grad_id": gid}, name="CustomGradient")
+        op = graph.create_op(
+            "CustomGradient", xs + ys, {"n_x": len(xs), "grad_id": gid}, name="CustomGradient"
+        )
         outs = list(op.outputs)
         return outs if isinstance(result, list | tuple) else outs[0]
 

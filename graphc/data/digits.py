@@ -88,11 +88,7 @@ def resize_bilinear(images: np.ndarray, height: int, width: int) -> np.ndarray:
     in_h, in_w = images.shape[-2:]
     if in_h == 0 or in_w == 0:
         raise ValueError(f"cannot resize empty images of shape {images.shape}")
-    dtype = (
-        np.float64
-        if images.dtype.kind in "biu"
-        else np.result_type(images.dtype, np.float32)
-    )
+    dtype = np.float64 if images.dtype.kind in "biu" else np.result_type(images.dtype, np.float32)
     wy = _bilinear_matrix(in_h, height).astype(dtype)
     wx = _bilinear_matrix(in_w, width).astype(dtype)
     return np.einsum("oh,...hw,pw->...op", wy, images.astype(dtype), wx)
@@ -118,9 +114,7 @@ def _mnist_layout() -> tuple[np.ndarray, np.ndarray]:
     return padded, labels
 
 
-def _stratified_split(
-    labels: np.ndarray, test_fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Shuffle and split indices so each class is split in the same ratio.
 
     The total test size is ``round(N * test_fraction)``; per-class quotas are
@@ -220,12 +214,8 @@ def load_digits_mnist(
     np_dtype = np.dtype(dtype)
     if np_dtype.kind != "f":
         raise ValueError(f"dtype must be a floating type, got {np_dtype}")
-    cached = _build_split(
-        float(test_fraction), int(seed), bool(one_hot), bool(flatten), np_dtype
-    )
-    return DigitsSplit(
-        **{f.name: getattr(cached, f.name).copy() for f in dataclasses.fields(cached)}
-    )
+    cached = _build_split(float(test_fraction), int(seed), bool(one_hot), bool(flatten), np_dtype)
+    return DigitsSplit(**{f.name: getattr(cached, f.name).copy() for f in dataclasses.fields(cached)})
 
 
 class BatchIterator:
@@ -261,20 +251,10 @@ class BatchIterator:
             raise ValueError("BatchIterator arrays must have at least one dimension")
         lengths = [a.shape[0] for a in converted]
         if len(set(lengths)) != 1:
-            raise ValueError(
-                f"all arrays must have the same first dimension, got {lengths}"
-            )
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, (int, np.integer))
-            or batch_size <= 0
-        ):
+            raise ValueError(f"all arrays must have the same first dimension, got {lengths}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        if (
-            isinstance(seed, bool)
-            or not isinstance(seed, (int, np.integer))
-            or seed < 0
-        ):
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
         self._arrays = converted
         self._num_examples = lengths[0]
@@ -310,11 +290,7 @@ class BatchIterator:
 
     def _epoch_batches(self, epoch: int) -> Iterator[tuple[np.ndarray, ...]]:
         n, bs = self._num_examples, self.batch_size
-        order = (
-            np.random.default_rng([self.seed, epoch]).permutation(n)
-            if self.shuffle
-            else None
-        )
+        order = np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else None
         for b in range(len(self)):
             start, stop = b * bs, min((b + 1) * bs, n)
             if order is None:

@@ -408,9 +408,7 @@ class Graph:
                     f"must be of the form '<op_name>:<output_index>'."
                 )
             raise KeyError(f"The name {obj!r} refers to nothing in the graph.")
-        kinds = " or ".join(
-            k for k, ok in (("Tensor", allow_tensor), ("Operation", allow_operation)) if ok
-        )
+        kinds = " or ".join(k for k, ok in (("Tensor", allow_tensor), ("Operation", allow_operation)) if ok)
         raise TypeError(f"Can not convert a {type(obj).__name__} into a {kinds}.")
 
     # -- building ------------------------------------------------------
@@ -455,16 +453,13 @@ class Graph:
                 err = type(exc) if not isinstance(exc, reg.ShapeError) else ValueError
                 shapes = ", ".join(str(t.shape) for t in inputs)
                 raise err(
-                    f"{op_type} op {op_name!r} at {location}: {exc} "
-                    f"(input shapes: {shapes or 'none'})"
+                    f"{op_type} op {op_name!r} at {location}: {exc} (input shapes: {shapes or 'none'})"
                 ) from None
             controls = self._current_control_inputs()
             for c in control_inputs:
                 if c not in controls:
                     controls.append(c)
-            op = Operation(
-                self, op_type, op_name, inputs, attrs, controls, self._current_device(), location
-            )
+            op = Operation(self, op_type, op_name, inputs, attrs, controls, self._current_device(), location)
             if op_type in self._gradient_override_map:
                 op._grad_override = self._gradient_override_map[op_type]
             for i, (dt, shp) in enumerate(zip(out_dtypes, out_shapes)):

@@ -76,7 +76,16 @@ class Variable:
         if trainable and GraphKeys.TRAINABLE_VARIABLES not in cols:
             cols.append(GraphKeys.TRAINABLE_VARIABLES)
         graph.add_to_collections(cols, self)
-        _ = (caching_device, variable_def, expected_shape, import_scope, use_resource, synchronization, aggregation, identity)
+        _ = (
+            caching_device,
+            variable_def,
+            expected_shape,
+            import_scope,
+            use_resource,
+            synchronization,
+            aggregation,
+            identity,
+        )
 
     def _rename_var_op(self, graph: Any, base_name: str) -> None:
         op = self._variable.op
@@ -146,19 +155,25 @@ class Variable:
     def _ref(self) -> Tensor:
         return self._variable
 
-    def assign(self, value: Any, use_locking: bool = False, name: str | None = None, read_value: bool = True) -> Any:
+    def assign(
+        self, value: Any, use_locking: bool = False, name: str | None = None, read_value: bool = True
+    ) -> Any:
         from graphc.ops.state_ops import assign
 
         t = assign(self, value, name=name)
         return t if read_value else t.op
 
-    def assign_add(self, delta: Any, use_locking: bool = False, name: str | None = None, read_value: bool = True) -> Any:
+    def assign_add(
+        self, delta: Any, use_locking: bool = False, name: str | None = None, read_value: bool = True
+    ) -> Any:
         from graphc.ops.state_ops import assign_add
 
         t = assign_add(self, delta, name=name)
         return t if read_value else t.op
 
-    def assign_sub(self, delta: Any, use_locking: bool = False, name: str | None = None, read_value: bool = True) -> Any:
+    def assign_sub(
+        self, delta: Any, use_locking: bool = False, name: str | None = None, read_value: bool = True
+    ) -> Any:
         from graphc.ops.state_ops import assign_sub
 
         t = assign_sub(self, delta, name=name)
@@ -198,7 +213,17 @@ def _forward(name: str) -> Callable[..., Any]:
 
 
 for _op in (
-    "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor",
+    "add",
+    "sub",
+    "mul",
+    "truediv",
+    "floordiv",
+    "mod",
+    "pow",
+    "matmul",
+    "and",
+    "or",
+    "xor",
 ):
     setattr(Variable, f"__{_op}__", _forward(f"__{_op}__"))
     setattr(Variable, f"__r{_op}__", _forward(f"__r{_op}__"))

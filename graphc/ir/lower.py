@@ -140,11 +140,15 @@ class _Lowering:
             self.lower_op(op)
         return self.finish(order)
 
-    def _assign_descendants(self, order: list[Operation], needed: dict[int, Operation]) -> dict[int, set[int]]:
+    def _assign_descendants(
+        self, order: list[Operation], needed: dict[int, Operation]
+    ) -> dict[int, set[int]]:
         """For each assignment op: the ids of needed ops that depend on it."""
         forward: dict[int, list[int]] = {}
         for op in order:
-            preds = {t.op._id for t in op.inputs if id(t) not in self.fed_ids} | {c._id for c in op.control_inputs}
+            preds = {t.op._id for t in op.inputs if id(t) not in self.fed_ids} | {
+                c._id for c in op.control_inputs
+            }
             for p in preds:
                 forward.setdefault(p, []).append(op._id)
         self.assigns_of: dict[int, list[Operation]] = {}
@@ -224,7 +228,11 @@ class _Lowering:
             return self.values[id(t)]
         op = t.op
         if op.type == "VariableV2":
-            visible = [a for a in self.assigns_of.get(op._id, []) if reader is not None and reader._id in self.descendants[a._id]]
+            visible = [
+                a
+                for a in self.assigns_of.get(op._id, [])
+                if reader is not None and reader._id in self.descendants[a._id]
+            ]
             latest = self._latest(visible, op, reader)
             if latest is not None:
                 return self.values[id(latest.outputs[0])]
@@ -276,7 +284,9 @@ class _Lowering:
         static = var.attrs["shape"]
         if op.attrs.get("validate_shape", True) and static is not None:
             if len(static) != len(val.shape):
-                raise errors.InvalidArgumentError(None, op, f"Assign: value of rank {len(val.shape)} for a variable of shape {static}")
+                raise errors.InvalidArgumentError(
+                    None, op, f"Assign: value of rank {len(val.shape)} for a variable of shape {static}"
+                )
             for a, b in zip(static, val.shape):
                 if a is not None:
                     self.dims.equal(a, b)
@@ -288,7 +298,12 @@ class _Lowering:
         self.values[id(op.outputs[0])] = new
 
     def make_node(
-        self, op_type: str, inputs: list[Value], attrs: dict[str, Any], origin: Origin, n_frontend_inputs: int | None = None
+        self,
+        op_type: str,
+        inputs: list[Value],
+        attrs: dict[str, Any],
+        origin: Origin,
+        n_frontend_inputs: int | None = None,
     ) -> list[Value]:
         opdef = reg.get(op_type)
         n = len(inputs) if n_frontend_inputs is None else n_frontend_inputs
@@ -331,7 +346,7 @@ class _Lowering:
             else:
                 fetch_index.append(None)
         update_vars: list[Operation] = []
-        for var_id, assigns in self.assigns_of.items():
+        for assigns in self.assigns_of.values():
             var = assigns[0].inputs[0].op
             last = self._latest(assigns, var, None)
             assert last is not None
@@ -339,9 +354,7 @@ class _Lowering:
             update_vars.append(var)
         for v in self.values_all():
             v.shape = tuple(self.dims.resolve(d) for d in v.shape)
-        bindings = [
-            DimBinding(self.dims.resolve(d), p, axis) for p, axis, d in self.original_dims
-        ]
+        bindings = [DimBinding(self.dims.resolve(d), p, axis) for p, axis, d in self.original_dims]
         program = Program(self.params, self.nodes, outputs, bindings)
         canonicalize(program)
         return Lowered(program, self.feed_tensors, self.var_ops, self.rng_ops, fetch_index, update_vars)

@@ -39,7 +39,9 @@ class Value:
 
     __slots__ = ("dtype", "shape", "producer", "index")
 
-    def __init__(self, dtype: _dt.DType, shape: tuple[Dim, ...], producer: Node | None = None, index: int = 0):
+    def __init__(
+        self, dtype: _dt.DType, shape: tuple[Dim, ...], producer: Node | None = None, index: int = 0
+    ):
         self.dtype = dtype
         self.shape = shape
         self.producer = producer

@@ -72,7 +72,12 @@ def _check_node(k: int, node: Node, pvalues: dict[int, Any]) -> None:
         inputs = inputs[:-1]  # the run counter is not a frontend input
     env = _CheckDims()
     ctx = reg.InferenceContext(
-        node.op, [v.shape for v in inputs], [v.dtype for v in inputs], [pvalues.get(id(v)) for v in inputs], node.attrs, env
+        node.op,
+        [v.shape for v in inputs],
+        [v.dtype for v in inputs],
+        [pvalues.get(id(v)) for v in inputs],
+        node.attrs,
+        env,
     )
     try:
         dtypes = opdef.dtype(ctx)
@@ -81,10 +86,14 @@ def _check_node(k: int, node: Node, pvalues: dict[int, Any]) -> None:
     except (reg.ShapeError, TypeError, ValueError) as exc:
         raise VerificationError(f"node {k} ({node.op}): its rules reject its inputs: {exc}") from None
     if len(dtypes) != len(node.outputs):
-        raise VerificationError(f"node {k} ({node.op}): {len(node.outputs)} outputs, rules give {len(dtypes)}")
+        raise VerificationError(
+            f"node {k} ({node.op}): {len(node.outputs)} outputs, rules give {len(dtypes)}"
+        )
     for j, (v, dt, shp) in enumerate(zip(node.outputs, dtypes, shapes)):
         if v.dtype != dt:
-            raise VerificationError(f"node {k} ({node.op}): output {j} is {v.dtype.name}, rules say {dt.name}")
+            raise VerificationError(
+                f"node {k} ({node.op}): output {j} is {v.dtype.name}, rules say {dt.name}"
+            )
         if shp is None or len(shp) != len(v.shape) or not all(_same_dim(a, b) for a, b in zip(v.shape, shp)):
             raise VerificationError(
                 f"node {k} ({node.op}): output {j} has shape {format_shape(v.shape)}, rules say {format_shape(shp)}"

@@ -42,14 +42,20 @@ reg.register(
 )
 
 
-def constant(value: Any, dtype: Any = None, shape: Any = None, name: str = "Const", verify_shape: bool = False) -> Tensor:
+def constant(
+    value: Any, dtype: Any = None, shape: Any = None, name: str = "Const", verify_shape: bool = False
+) -> Tensor:
     """tf.constant: a Python float becomes float32, an int int32 (TF1), unless ``dtype`` says."""
     if isinstance(value, Tensor):
         raise TypeError("tf.constant takes a Python or NumPy value, not a Tensor")
     dt = _dt.as_dtype(dtype) if dtype is not None else _dt.infer_dtype(value)
     if dt.is_string:
         arr = np.asarray(value, dtype=object)
-        arr = np.vectorize(lambda s: s.encode() if isinstance(s, str) else s, otypes=[object])(arr) if arr.size else arr
+        arr = (
+            np.vectorize(lambda s: s.encode() if isinstance(s, str) else s, otypes=[object])(arr)
+            if arr.size
+            else arr
+        )
     else:
         src = np.asarray(value)
         if src.dtype.kind in "fc" and dt.is_integer and np.any(src != np.round(src)):
@@ -131,7 +137,12 @@ reg.register(
 
 def placeholder_with_default(input: Any, shape: Any, name: str | None = None) -> Tensor:
     x = convert_to_tensor(input)
-    return make("PlaceholderWithDefault", [x], {"shape": as_shape(shape).as_tuple()}, name=name or "PlaceholderWithDefault")
+    return make(
+        "PlaceholderWithDefault",
+        [x],
+        {"shape": as_shape(shape).as_tuple()},
+        name=name or "PlaceholderWithDefault",
+    )
 
 
 # -- Identity / StopGradient / NoOp ------------------------------------------------
@@ -213,7 +224,9 @@ def group(*inputs: Any, name: str | None = None) -> Operation:
     return graph.create_op("NoOp", [], {}, name=name or "group_deps", control_inputs=deps)
 
 
-def tuple_(tensors: Sequence[Any], name: str | None = None, control_inputs: Sequence[Any] | None = None) -> list[Any]:
+def tuple_(
+    tensors: Sequence[Any], name: str | None = None, control_inputs: Sequence[Any] | None = None
+) -> list[Any]:
     """tf.tuple: each output waits for all inputs (identity with control dependencies)."""
     gate = group(*[t for t in tensors if t is not None], *(control_inputs or []))
     graph = get_default_graph()
@@ -249,7 +262,9 @@ reg.register(
 
 
 def shape(input: Any, name: str | None = None, out_type: Any = _dt.int32) -> Tensor:
-    return make("Shape", [convert_to_tensor(input)], {"out_type": _dt.as_dtype(out_type)}, name=name or "Shape")
+    return make(
+        "Shape", [convert_to_tensor(input)], {"out_type": _dt.as_dtype(out_type)}, name=name or "Shape"
+    )
 
 
 def _size_value(ctx: reg.InferenceContext) -> list[Any] | None:

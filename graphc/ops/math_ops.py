@@ -131,11 +131,7 @@ def unbroadcast(g: Tensor | None, x: Tensor) -> Tensor | None:
         from graphc.ops.reduction_ops import reduce_sum
 
         return reshape(reduce_sum(g, axis=axes, keepdims=True), xl) if axes else reshape(g, xl)
-    if (
-        gs.ndims is not None
-        and gs.ndims == xs.ndims
-        and gs.as_list() == xs.as_list()
-    ):
+    if gs.ndims is not None and gs.ndims == xs.ndims and gs.as_list() == xs.as_list():
         # Dims left None that meet in a broadcast are taken to be equal (see ir/lower.py),
         # so equal static shapes mean nothing was broadcast.
         return g

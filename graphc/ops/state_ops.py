@@ -44,8 +44,15 @@ def _assign_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
     if ref is None or val is None:
         return [ref if val is None else val]
     if len(ref) != len(val):
-        raise reg.ShapeError(f"cannot assign a value of shape {reg.format_shape(val)} to a variable of shape {reg.format_shape(ref)}")
-    return [tuple(ctx.equal(a, b, f"variable shape {reg.format_shape(ref)} and value shape {reg.format_shape(val)}") for a, b in zip(ref, val))]
+        raise reg.ShapeError(
+            f"cannot assign a value of shape {reg.format_shape(val)} to a variable of shape {reg.format_shape(ref)}"
+        )
+    return [
+        tuple(
+            ctx.equal(a, b, f"variable shape {reg.format_shape(ref)} and value shape {reg.format_shape(val)}")
+            for a, b in zip(ref, val)
+        )
+    ]
 
 
 def _assign_dtype(ctx: reg.InferenceContext) -> list[Any]:
@@ -83,7 +90,9 @@ def _ref_of(ref: Any) -> Tensor:
     raise TypeError(f"assign needs a Variable, got {ref!r}")
 
 
-def _assign(op_type: str, ref: Any, value: Any, name: str | None, attrs: dict[str, Any] | None = None) -> Tensor:
+def _assign(
+    op_type: str, ref: Any, value: Any, name: str | None, attrs: dict[str, Any] | None = None
+) -> Tensor:
     from graphc.ops.common import convert_to_tensor
 
     r = _ref_of(ref)
@@ -91,7 +100,13 @@ def _assign(op_type: str, ref: Any, value: Any, name: str | None, attrs: dict[st
     return make(op_type, [r, v], attrs or {}, name=name or op_type)
 
 
-def assign(ref: Any, value: Any, validate_shape: bool = True, use_locking: bool | None = None, name: str | None = None) -> Tensor:
+def assign(
+    ref: Any,
+    value: Any,
+    validate_shape: bool = True,
+    use_locking: bool | None = None,
+    name: str | None = None,
+) -> Tensor:
     """tf.assign: the result is the new value; reads that depend on it see the new value."""
     return _assign("Assign", ref, value, name, {"validate_shape": bool(validate_shape)})
 

@@ -127,7 +127,9 @@ def optimize_with_report(
         _dump(dump_dir, program, 0, "input")
     for i, (name, _) in enumerate(PASSES, start=1):
         if name in off or "all" in off:
-            report.records.append(PassRecord(name, 0.0, len(program.nodes), len(program.nodes), {}, {}, skipped=True))
+            report.records.append(
+                PassRecord(name, 0.0, len(program.nodes), len(program.nodes), {}, {}, skipped=True)
+            )
             continue
         before = Counter(n.op for n in program.nodes)
         n_before = len(program.nodes)

@@ -62,7 +62,9 @@ def _session_for(session: Session | None, graph: Graph) -> Session:
             "`with sess.as_default()` or pass an explicit session to `eval(session=sess)`"
         )
     if sess.graph is not graph:
-        raise ValueError("Cannot use the given session to evaluate tensor: the tensor's graph is different from the session's graph.")
+        raise ValueError(
+            "Cannot use the given session to evaluate tensor: the tensor's graph is different from the session's graph."
+        )
     return sess
 
 
@@ -75,9 +77,19 @@ class _Compiled:
 class Session:
     """tf.Session(graph=None, backend=None, config=None)."""
 
-    def __init__(self, target: str = "", graph: Graph | None = None, config: Any = None, backend: str | Backend | None = None) -> None:
+    def __init__(
+        self,
+        target: str = "",
+        graph: Graph | None = None,
+        config: Any = None,
+        backend: str | Backend | None = None,
+    ) -> None:
         self._graph = graph or get_default_graph()
-        opts = dict(getattr(config, "__dict__", {})) if config is not None and not isinstance(config, dict) else dict(config or {})
+        opts = (
+            dict(getattr(config, "__dict__", {}))
+            if config is not None and not isinstance(config, dict)
+            else dict(config or {})
+        )
         self._options = opts
         self._backend = get_backend(backend or opts.get("backend"))
         self._variables: dict[int, Any] = {}  # VariableV2 op id -> device array
@@ -131,7 +143,13 @@ class Session:
         return [f"/device:{self._backend.name}:0"]
 
     # -- run ------------------------------------------------------------------------
-    def run(self, fetches: Any, feed_dict: dict[Any, Any] | None = None, options: Any = None, run_metadata: Any = None) -> Any:
+    def run(
+        self,
+        fetches: Any,
+        feed_dict: dict[Any, Any] | None = None,
+        options: Any = None,
+        run_metadata: Any = None,
+    ) -> Any:
         """Run the ops and evaluate the tensors in ``fetches`` (any nesting of lists, tuples,
         namedtuples and dicts; an op fetches None)."""
         if self._closed:
@@ -143,9 +161,7 @@ class Session:
         feeds = self._prepare_feeds(feed_dict or {})
         compiled = self._compile(targets, feeds)
         values = self._execute(compiled, feeds)
-        results: list[Any] = []
-        for target, idx in zip(targets, compiled.lowered.fetch_index):
-            results.append(None if idx is None else values[idx])
+        results = [None if idx is None else values[idx] for idx in compiled.lowered.fetch_index]
         return nest.pack_sequence_as(fetches, results)
 
     def _fetch_target(self, x: Any) -> Tensor | Operation:
@@ -154,9 +170,13 @@ class Session:
         try:
             return self._graph.as_graph_element(x, allow_tensor=True, allow_operation=True)
         except TypeError as exc:
-            raise TypeError(f"Fetch argument {x!r} has invalid type {type(x)}, must be a string or Tensor. ({exc})") from None
+            raise TypeError(
+                f"Fetch argument {x!r} has invalid type {type(x)}, must be a string or Tensor. ({exc})"
+            ) from None
         except KeyError as exc:
-            raise ValueError(f"Fetch argument {x!r} cannot be interpreted as a Tensor. ({exc.args[0]})") from None
+            raise ValueError(
+                f"Fetch argument {x!r} cannot be interpreted as a Tensor. ({exc.args[0]})"
+            ) from None
 
     def _prepare_feeds(self, feed_dict: dict[Any, Any]) -> dict[Tensor, np.ndarray]:
         feeds: dict[Tensor, np.ndarray] = {}
@@ -225,9 +245,16 @@ class Session:
             else:
                 op = low.rng_ops[rng_i]
                 rng_i += 1
-                inputs.append(self._backend.to_device(np.array(self._rng_counters.get(op._id, 0), dtype=np.uint64)))
+                inputs.append(
+                    self._backend.to_device(np.array(self._rng_counters.get(op._id, 0), dtype=np.uint64))
+                )
         try:
-            program.bind_dims([tuple(np.shape(self._backend.to_host(x)) if not hasattr(x, "shape") else x.shape) for x in inputs])
+            program.bind_dims(
+                [
+                    tuple(np.shape(self._backend.to_host(x)) if not hasattr(x, "shape") else x.shape)
+                    for x in inputs
+                ]
+            )
         except ValueError as exc:
             raise errors.InvalidArgumentError(None, None, str(exc)) from None
         outputs = compiled.executable.run(inputs)
@@ -238,7 +265,10 @@ class Session:
             self._variables[var._id] = new
         for op in low.rng_ops:
             self._rng_counters[op._id] = self._rng_counters.get(op._id, 0) + 1
-        return [_to_python(self._backend.to_host(v), o.value.dtype) for v, o in zip(outputs[:n_fetch], program.fetches)]
+        return [
+            _to_python(self._backend.to_host(v), o.value.dtype)
+            for v, o in zip(outputs[:n_fetch], program.fetches)
+        ]
 
     def _load_variable(self, var: Any, value: Any) -> None:
         op = var.op
@@ -278,7 +308,13 @@ def _check_feed(t: Tensor, value: Any) -> np.ndarray:
     else:
         kind = src.dtype.kind
         bad = kind in "USOcMm" or (kind == "f" and (dt.is_integer or dt.is_bool))
-        if kind == "f" and dt.is_integer and src.size and np.all(np.isfinite(src)) and np.all(src == np.round(src)):
+        if (
+            kind == "f"
+            and dt.is_integer
+            and src.size
+            and np.all(np.isfinite(src))
+            and np.all(src == np.round(src))
+        ):
             bad = False
         if bad:
             raise TypeError(
@@ -298,7 +334,9 @@ def _check_feed(t: Tensor, value: Any) -> np.ndarray:
 class InteractiveSession(Session):
     """A Session that installs itself as the default on construction (TF1)."""
 
-    def __init__(self, target: str = "", graph: Graph | None = None, config: Any = None, backend: Any = None) -> None:
+    def __init__(
+        self, target: str = "", graph: Graph | None = None, config: Any = None, backend: Any = None
+    ) -> None:
         super().__init__(target, graph, config, backend)
         _session_stack().append(self)
 

@@ -205,9 +205,7 @@ def _atomic_write(path: str, write_body: Callable[[BinaryIO], None]) -> None:
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp_path = tempfile.mkstemp(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
-    )
+    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
         try:
             f = os.fdopen(fd, "wb")
@@ -302,16 +300,11 @@ def _as_array(name: str, value: Any) -> np.ndarray:
         if all(isinstance(v, str) for v in flat):
             arr = arr.astype(str) if flat.size else np.zeros(arr.shape, "<U1")
         else:
-            raise TypeError(
-                f"tensor {name!r}: object arrays are only supported when every "
-                "element is a str"
-            )
+            raise TypeError(f"tensor {name!r}: object arrays are only supported when every element is a str")
     return arr
 
 
-def write_checkpoint(
-    path: str, tensors: dict[str, np.ndarray], meta: dict | None = None
-) -> None:
+def write_checkpoint(path: str, tensors: dict[str, np.ndarray], meta: dict | None = None) -> None:
     """Atomically write ``tensors`` and ``meta`` to a checkpoint file.
 
     Args:
@@ -440,15 +433,12 @@ def _validate_entry(path: str, i: int, entry: Any) -> dict[str, Any]:
     if not isinstance(nbytes, int) or nbytes != count * np.dtype(dtype).itemsize:
         raise _fail(
             path,
-            f"malformed header: nbytes of tensor {name!r} does not match its "
-            "dtype and shape",
+            f"malformed header: nbytes of tensor {name!r} does not match its dtype and shape",
         )
     return entry
 
 
-def _read_header(
-    path: str, f: BinaryIO
-) -> tuple[list[dict[str, Any]], dict[str, Any], int]:
+def _read_header(path: str, f: BinaryIO) -> tuple[list[dict[str, Any]], dict[str, Any], int]:
     """Parse and validate everything up to the data section.
 
     Returns the tensor entries, the meta dict and the data section offset.
@@ -467,8 +457,7 @@ def _read_header(
     if version != FORMAT_VERSION:
         raise _fail(
             path,
-            f"unsupported format version {version} "
-            f"(this reader supports {FORMAT_VERSION})",
+            f"unsupported format version {version} (this reader supports {FORMAT_VERSION})",
         )
     data_start = _PREAMBLE.size + header_len
     if header_len > _MAX_HEADER_BYTES or data_start > file_size:
@@ -503,8 +492,7 @@ def _read_header(
         if end > file_size:
             raise _fail(
                 path,
-                f"truncated file (tensor {name!r} needs bytes up to {end}, "
-                f"file has {file_size})",
+                f"truncated file (tensor {name!r} needs bytes up to {end}, file has {file_size})",
             )
     return entries, meta, data_start
 
@@ -528,9 +516,7 @@ def _decode_strings(path: str, entry: dict[str, Any]) -> np.ndarray:
     return arr.reshape(entry["shape"])
 
 
-def _read_numeric(
-    path: str, f: BinaryIO, entry: dict[str, Any], data_start: int
-) -> np.ndarray:
+def _read_numeric(path: str, f: BinaryIO, entry: dict[str, Any], data_start: int) -> np.ndarray:
     name = entry["name"]
     arr = np.empty(entry["shape"], dtype=np.dtype(entry["dtype"]))
     # Read straight into the destination buffer: avoids holding a second

@@ -50,9 +50,7 @@ _Geometry = tuple[tuple[int, int, int], tuple[int, int, int]]
 # --------------------------------------------------------------------------
 
 
-def conv_output_size(
-    in_size: int, k: int, stride: int, dilation: int, padding: str
-) -> tuple[int, int, int]:
+def conv_output_size(in_size: int, k: int, stride: int, dilation: int, padding: str) -> tuple[int, int, int]:
     """Return ``(out_size, pad_before, pad_after)`` for one spatial axis.
 
     Follows TF1's ``GetWindowedOutputSizeVerbose``: with the effective kernel
@@ -101,9 +99,7 @@ def _pair(value: Sequence[int], name: str) -> tuple[int, int]:
     try:
         a, b = (operator.index(v) for v in value)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"{name} must be a pair of ints (h, w), got {value!r}"
-        ) from None
+        raise ValueError(f"{name} must be a pair of ints (h, w), got {value!r}") from None
     if a < 1 or b < 1:
         raise ValueError(f"{name} entries must be >= 1, got {(a, b)}")
     return a, b
@@ -114,9 +110,7 @@ def _shape4(shape: Sequence[int], name: str) -> tuple[int, int, int, int]:
     try:
         dims = tuple(operator.index(d) for d in shape)
     except TypeError:
-        raise ValueError(
-            f"{name} must be a sequence of 4 ints, got {shape!r}"
-        ) from None
+        raise ValueError(f"{name} must be a sequence of 4 ints, got {shape!r}") from None
     if len(dims) != 4 or any(d < 0 for d in dims):
         raise ValueError(f"{name} must be 4 non-negative ints, got {dims}")
     return dims  # type: ignore[return-value]
@@ -209,9 +203,9 @@ def _col2im(
         r0 = i * dh
         for j in range(kw):
             c0 = j * dw
-            out[
-                :, r0 : r0 + (oh - 1) * sh + 1 : sh, c0 : c0 + (ow - 1) * sw + 1 : sw, :
-            ] += cols[:, :, :, i, j, :]
+            out[:, r0 : r0 + (oh - 1) * sh + 1 : sh, c0 : c0 + (ow - 1) * sw + 1 : sw, :] += cols[
+                :, :, :, i, j, :
+            ]
     return out
 
 
@@ -281,21 +275,15 @@ def conv2d_backprop_input(
     dilations = _pair(dilations, "dilations")
     kh, kw, ci, co = w.shape
     if ci != c:
-        raise ValueError(
-            f"filter in_channels {ci} does not match input_shape channels {c}"
-        )
+        raise ValueError(f"filter in_channels {ci} does not match input_shape channels {c}")
     geo = _geometry(h, wd, kh, kw, strides, dilations, padding)
     expected = (n, geo[0][0], geo[1][0], co)
     if dy.shape != expected:
-        raise ValueError(
-            f"out_backprop shape {dy.shape} does not match expected {expected}"
-        )
+        raise ValueError(f"out_backprop shape {dy.shape} does not match expected {expected}")
     res_dt, acc_dt = _compute_dtype(w.dtype, dy.dtype)
 
     # Columns [N,OH,OW,KH,KW,C]: each output gradient spread over its window.
-    cols = np.tensordot(
-        dy.astype(acc_dt, copy=False), w.astype(acc_dt, copy=False), axes=([3], [3])
-    )
+    cols = np.tensordot(dy.astype(acc_dt, copy=False), w.astype(acc_dt, copy=False), axes=([3], [3]))
     padded = (n, h + geo[0][1] + geo[0][2], wd + geo[1][1] + geo[1][2], c)
     dxp = _col2im(cols, padded, strides, dilations, acc_dt)
     return np.ascontiguousarray(_crop(dxp, geo, h, wd)).astype(res_dt, copy=False)
@@ -323,24 +311,18 @@ def conv2d_backprop_filter(
     dilations = _pair(dilations, "dilations")
     n, h, wd, c = x.shape
     if ci != c:
-        raise ValueError(
-            f"filter_shape in_channels {ci} does not match input channels {c}"
-        )
+        raise ValueError(f"filter_shape in_channels {ci} does not match input channels {c}")
     if kh < 1 or kw < 1:
         raise ValueError(f"filter spatial size must be >= 1, got {(kh, kw)}")
     geo = _geometry(h, wd, kh, kw, strides, dilations, padding)
     expected = (n, geo[0][0], geo[1][0], co)
     if dy.shape != expected:
-        raise ValueError(
-            f"out_backprop shape {dy.shape} does not match expected {expected}"
-        )
+        raise ValueError(f"out_backprop shape {dy.shape} does not match expected {expected}")
     res_dt, acc_dt = _compute_dtype(x.dtype, dy.dtype)
 
     xp = _pad(x.astype(acc_dt, copy=False), geo)
     patches = _windows(xp, kh, kw, geo, strides, dilations)  # [N,OH,OW,C,KH,KW]
-    dw = np.tensordot(
-        patches, dy.astype(acc_dt, copy=False), axes=([0, 1, 2], [0, 1, 2])
-    )
+    dw = np.tensordot(patches, dy.astype(acc_dt, copy=False), axes=([0, 1, 2], [0, 1, 2]))
     # tensordot gives [C, KH, KW, O]; TF's filter layout is HWIO.
     return np.ascontiguousarray(dw.transpose(1, 2, 0, 3)).astype(res_dt, copy=False)
 
@@ -370,9 +352,7 @@ def _pool_setup(
     return k, s, geo
 
 
-def max_pool(
-    x: np.ndarray, ksize: tuple[int, int], strides: tuple[int, int], padding: str
-) -> np.ndarray:
+def max_pool(x: np.ndarray, ksize: tuple[int, int], strides: tuple[int, int], padding: str) -> np.ndarray:
     """TF1 ``MaxPool`` (NHWC): max over each window; padded cells never win.
 
     With TF's SAME rule every window holds at least one real cell, so
@@ -409,9 +389,7 @@ def max_pool_grad(
     (oh, _, _), (ow, _, _) = geo
     expected = (n, oh, ow, c)
     if y.shape != expected:
-        raise ValueError(
-            f"orig_output shape {y.shape} does not match expected {expected}"
-        )
+        raise ValueError(f"orig_output shape {y.shape} does not match expected {expected}")
     if dy.shape != expected:
         raise ValueError(f"grad shape {dy.shape} does not match expected {expected}")
 
@@ -432,9 +410,7 @@ def max_pool_grad(
     return np.ascontiguousarray(_crop(dxp, geo, h, wd))
 
 
-def _avg_counts(
-    h: int, w: int, k: tuple[int, int], s: tuple[int, int], geo: _Geometry
-) -> np.ndarray:
+def _avg_counts(h: int, w: int, k: tuple[int, int], s: tuple[int, int], geo: _Geometry) -> np.ndarray:
     """Number of real (unpadded) cells in each window, shape ``[OH, OW]``."""
     per_axis = []
     for size, kk, ss, (out, before, _) in (
@@ -453,9 +429,7 @@ def _check_float(dtype: np.dtype, op: str) -> None:
         raise TypeError(f"{op} requires a floating-point dtype, got {dtype}")
 
 
-def avg_pool(
-    x: np.ndarray, ksize: tuple[int, int], strides: tuple[int, int], padding: str
-) -> np.ndarray:
+def avg_pool(x: np.ndarray, ksize: tuple[int, int], strides: tuple[int, int], padding: str) -> np.ndarray:
     """TF1 ``AvgPool`` (NHWC): mean over the real cells of each window.
 
     With SAME padding TF divides by the number of unpadded cells in the

@@ -59,7 +59,9 @@ def uniform(key: tuple[int, int], counter: int, shape: tuple[int, ...], dtype: n
     return u.astype(dtype).reshape(shape)
 
 
-def uniform_int(key: tuple[int, int], counter: int, shape: tuple[int, ...], lo: int, hi: int, dtype: np.dtype) -> np.ndarray:
+def uniform_int(
+    key: tuple[int, int], counter: int, shape: tuple[int, ...], lo: int, hi: int, dtype: np.dtype
+) -> np.ndarray:
     n = int(np.prod(shape, dtype=np.int64))
     w = philox(key, counter, n).astype(np.uint64)
     r = (w[0] << np.uint64(32)) | w[1]
@@ -81,7 +83,9 @@ _PHI_LO = 0.022750131948179195  # standard normal CDF at -2
 _PHI_HI = 0.9772498680518208  # at +2
 
 
-def truncated_normal(key: tuple[int, int], counter: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+def truncated_normal(
+    key: tuple[int, int], counter: int, shape: tuple[int, ...], dtype: np.dtype
+) -> np.ndarray:
     """Normal truncated to [-2, 2] by inverting the CDF (no data-dependent resampling)."""
     from graphc.ops.kernels.special import erfinv
 
