@@ -242,3 +242,18 @@ def test_placeholder_with_default_and_unknown_rank() -> None:
         np.testing.assert_array_equal(sess.run(d * 2.0, {d: [5.0]}), [10.0])
         assert sess.run(tf.reduce_sum(u), {u: np.ones((2, 3, 4))}) == 24.0
         assert sess.run(tf.reduce_sum(u), {u: np.ones(5)}) == 5.0
+
+
+def test_memory_plan_is_evaluated_per_run_without_recompiling() -> None:
+    x = tf.placeholder(tf.float32, [None, 64])
+    w = tf.constant(np.ones((64, 32), np.float32))
+    y = tf.reduce_sum(tf.nn.relu(tf.matmul(x, w) + 1.0))
+    with tf.Session() as sess:
+        sess.run(y, {x: np.ones((8, 64))})
+        small = sess.stats["peak_bytes"]
+        sess.run(y, {x: np.ones((80, 64))})
+        large = sess.stats["peak_bytes"]
+        assert sess.stats["compiles"] == 1
+    # The program's intermediates are [N, 32] float32 buffers: the peak grows with N.
+    assert large > small > 0
+    assert (large - small) % (72 * 32 * 4) == 0

@@ -249,14 +249,13 @@ class Session:
                     self._backend.to_device(np.array(self._rng_counters.get(op._id, 0), dtype=np.uint64))
                 )
         try:
-            program.bind_dims(
-                [
-                    tuple(np.shape(self._backend.to_host(x)) if not hasattr(x, "shape") else x.shape)
-                    for x in inputs
-                ]
-            )
+            env = program.bind_dims([tuple(np.shape(x)) for x in inputs])
         except ValueError as exc:
             raise errors.InvalidArgumentError(None, None, str(exc)) from None
+        plan = program.meta.get("memory_plan")
+        if plan is not None:
+            # The plan is a formula in the symbolic dims: evaluated per run, never recompiled.
+            self.stats["peak_bytes"] = plan.evaluate(env)
         outputs = compiled.executable.run(inputs)
         self.stats["runs"] += 1
         # Commit state only now that the whole run succeeded.
