@@ -103,12 +103,12 @@ from graphc.ops.math_ops import (
     tanh,
     truediv,
     where,
+    where_v2,
 )
 from graphc.ops.math_ops import floormod as mod
 from graphc.ops.math_ops import multiply as mul
 from graphc.ops.math_ops import negative as neg
 from graphc.ops.math_ops import subtract as sub
-from graphc.ops.math_ops import where as where_v2
 from graphc.ops.array_ops import (
     broadcast_to,
     concat,

@@ -150,3 +150,9 @@ def test_not_differentiable_op_gives_none() -> None:
     x = tf.constant([1.0, 3.0])
     y = tf.cast(tf.argmax(x), tf.float32)
     assert tf.gradients(y, x) == [None]
+
+
+def test_logsumexp_gradient_is_an_exact_softmax_at_large_values() -> None:
+    x = tf.constant([[1e5, 1e5, 0.0], [1000.0, 1000.0, 1000.0]])
+    (g,) = tf.gradients(tf.reduce_logsumexp(x, axis=1), x)
+    np.testing.assert_allclose(run(g), [[0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]], rtol=1e-6)

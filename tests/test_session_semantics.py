@@ -257,3 +257,12 @@ def test_memory_plan_is_evaluated_per_run_without_recompiling() -> None:
     # The program's intermediates are [N, 32] float32 buffers: the peak grows with N.
     assert large > small > 0
     assert (large - small) % (72 * 32 * 4) == 0
+
+
+def test_where_with_a_vector_condition_selects_rows_as_tf1() -> None:
+    x = [[1, 2], [3, 4]]
+    y = [[5, 6], [7, 8]]
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(tf.where([True, False], x, y)), [[1, 2], [7, 8]])
+        # where_v2 broadcasts the condition against the last axis instead.
+        np.testing.assert_array_equal(sess.run(tf.where_v2([True, False], x, y)), [[1, 6], [3, 8]])

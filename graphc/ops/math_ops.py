@@ -514,12 +514,26 @@ def _sigmoid_ref(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
+def _sigmoid_scalar(x: S.SExpr) -> S.SExpr:
+    """The same two-branch form as the reference, so fused and unfused agree exactly."""
+    e = S.call("exp", -S.call("abs", x))
+    return S.call("select", S.call("ge", x, 0), 1.0 / (1.0 + e), e / (1.0 + e))
+
+
 _elementwise(
     "Sigmoid",
     1,
     _sigmoid_ref,
-    lambda x: 1.0 / (1.0 + S.call("exp", -x)),
+    lambda x: _sigmoid_scalar(x),
     _unary_grad(lambda op, g, x, y: multiply(g, multiply(y, subtract(_c(1.0, y), y)))),
+    samples=lambda rng: [
+        reg.Sample([rand(rng, s)]) for s in UNARY_SHAPES
+    ]
+    + [
+        # Tails where 1/(1+exp(-x)) would underflow to 0 or overflow: fused must agree.
+        reg.Sample([np.array([-95.0, -89.0, -20.0, 0.0, 20.0, 95.0], np.float32)], grad=False),
+        reg.Sample([np.array([-17.0, -12.0, -10.0, 10.0, 12.0], np.float16)], grad=False),
+    ],
 )
 
 
@@ -711,9 +725,10 @@ reg.register(
 )
 
 
-def where(condition: Any, x: Any = None, y: Any = None, name: str | None = None) -> Tensor:
-    """tf.where with x and y (broadcasting, as tf.where_v2). The one-argument form
-    (indices of true elements) has a data-dependent shape and is not supported."""
+def where_v2(condition: Any, x: Any = None, y: Any = None, name: str | None = None) -> Tensor:
+    """tf.where_v2: elementwise select with NumPy broadcasting of all three operands.
+    The one-argument form (indices of true elements) has a data-dependent shape and is
+    not supported."""
     if x is None or y is None:
         raise NotImplementedError(
             "tf.where(condition) without x and y returns a data-dependent shape, which graphc "
@@ -721,6 +736,22 @@ def where(condition: Any, x: Any = None, y: Any = None, name: str | None = None)
         )
     c = convert_to_tensor(condition)
     a, b = convert_pair(x, y)
+    return make("Select", [c, a, b], name=name or "Select")
+
+
+def where(condition: Any, x: Any = None, y: Any = None, name: str | None = None) -> Tensor:
+    """tf.where (TF1): a rank-1 condition with higher-rank x and y selects whole rows
+    (x's first dimension); otherwise the select is elementwise. graphc also broadcasts
+    operands of other shapes, as tf.where_v2 does, where TF1 would raise."""
+    if x is None or y is None:
+        return where_v2(condition, x, y, name)
+    c = convert_to_tensor(condition)
+    a, b = convert_pair(x, y)
+    rank_c, rank_x = c.shape.ndims, a.shape.ndims
+    if rank_c == 1 and rank_x is not None and rank_x > 1:
+        from graphc.ops.array_ops import reshape
+
+        c = reshape(c, [-1] + [1] * (rank_x - 1))
     return make("Select", [c, a, b], name=name or "Select")
 
 
