@@ -150,6 +150,15 @@ def symbol(name: str) -> Poly:
     return Poly.atom(Atom(name))
 
 
+def as_symbol(d: Dim | None) -> str | None:
+    """The symbol's name if ``d`` is exactly one symbol (not an expression), else None."""
+    if isinstance(d, Poly) and len(d.terms) == 1:
+        ((mono, coef),) = d.terms.items()
+        if coef == 1 and len(mono) == 1 and mono[0][1] == 1 and mono[0][0].is_symbol:
+            return mono[0][0].op
+    return None
+
+
 def is_static(d: Dim | None) -> bool:
     return isinstance(d, int)
 

@@ -266,3 +266,43 @@ def test_where_with_a_vector_condition_selects_rows_as_tf1() -> None:
         np.testing.assert_array_equal(sess.run(tf.where([True, False], x, y)), [[1, 2], [7, 8]])
         # where_v2 broadcasts the condition against the last axis instead.
         np.testing.assert_array_equal(sess.run(tf.where_v2([True, False], x, y)), [[1, 6], [3, 8]])
+
+
+def test_session_state_never_aliases_user_arrays() -> None:
+    w = tf.Variable(tf.zeros([3]))
+    p = tf.placeholder(tf.float32, [3])
+    a = tf.assign(w, p)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        buf = np.ones(3, np.float32)
+        sess.run(a, {p: buf})
+        buf[:] = 99  # changing the fed array afterwards must not reach the variable
+        np.testing.assert_array_equal(sess.run(w), [1, 1, 1])
+        w.load(buf, sess)
+        buf[:] = 42
+        got = sess.run(w)
+        np.testing.assert_array_equal(got, [99, 99, 99])
+        got[:] = -1  # nor may changing a fetched array
+        np.testing.assert_array_equal(sess.run(w), [99, 99, 99])
+        c = sess.run(tf.constant([1.0, 2.0]))
+        c += 1  # fetched arrays are ordinary writable arrays
+        np.testing.assert_array_equal(c, [2.0, 3.0])
+
+
+def test_dim_conflict_names_both_feeds_and_the_op() -> None:
+    p = tf.placeholder(tf.float32, [None], name="p")
+    q = tf.placeholder(tf.float32, [None], name="q")
+    total = p + q
+    with tf.Session() as sess:
+        with pytest.raises(tf.errors.InvalidArgumentError) as info:
+            sess.run(total, {p: np.ones(2), q: np.ones(3)})
+    text = str(info.value)
+    assert "'q:0' is 3" in text and "'p:0' is 2" in text
+    assert "Add op 'add'" in text and "test_session_semantics.py" in text
+
+
+def test_ragged_feed_names_the_placeholder() -> None:
+    x = tf.placeholder(tf.float32, [None, 2], name="ragged")
+    with tf.Session() as sess:
+        with pytest.raises(ValueError, match="Tensor 'ragged:0'"):
+            sess.run(x, {x: [[1, 2], [3]]})

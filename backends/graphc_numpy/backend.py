@@ -108,7 +108,9 @@ class NumpyBackend:
         return NumpyExecutable(program)
 
     def to_device(self, array: np.ndarray) -> np.ndarray:
-        return np.asarray(array)
+        # A copy, as a transfer to a device would be: the caller keeps its array.
+        return np.array(array, copy=True)
 
     def to_host(self, array: Any) -> np.ndarray:
-        return np.asarray(array)
+        # A copy: what the caller gets never aliases the backend's buffers.
+        return np.array(array, copy=True)

@@ -33,6 +33,8 @@ class LoweringDims(reg.DimEnv):
         self.subst: dict[str, Dim] = {}
         self._n = 0
         self.constraints: list[tuple[Dim, Dim]] = []
+        self.origin: Origin | None = None  # the op whose rules are running
+        self.why: dict[str, Origin] = {}  # symbol -> the op that tied it to another dim
 
     def new_symbol(self, prefix: str = "N") -> Dim:
         name = f"{prefix}{self._n}"
@@ -57,20 +59,14 @@ class LoweringDims(reg.DimEnv):
         if isinstance(a, int) and isinstance(b, int):
             raise reg.ShapeError(f"{a} != {b}")
         for x, y in ((a, b), (b, a)):
-            name = _single_symbol(x)
+            name = sym.as_symbol(x)
             if name is not None and name not in sym.free_symbols(y):
                 self.subst[name] = y
+                if self.origin is not None:
+                    self.why[name] = self.origin
                 return y
         self.constraints.append((a, b))
         return a
-
-
-def _single_symbol(d: Dim) -> str | None:
-    if isinstance(d, sym.Poly) and len(d.terms) == 1:
-        ((mono, coef),) = d.terms.items()
-        if coef == 1 and len(mono) == 1 and mono[0][1] == 1 and mono[0][0].is_symbol:
-            return mono[0][0].op
-    return None
 
 
 @dataclasses.dataclass
@@ -306,6 +302,7 @@ class _Lowering:
         n_frontend_inputs: int | None = None,
     ) -> list[Value]:
         opdef = reg.get(op_type)
+        self.dims.origin = origin
         n = len(inputs) if n_frontend_inputs is None else n_frontend_inputs
         ctx = reg.InferenceContext(
             op_type,
@@ -354,10 +351,25 @@ class _Lowering:
             update_vars.append(var)
         for v in self.values_all():
             v.shape = tuple(self.dims.resolve(d) for d in v.shape)
-        bindings = [DimBinding(self.dims.resolve(d), p, axis) for p, axis, d in self.original_dims]
+        bindings = [
+            DimBinding(self.dims.resolve(d), p, axis, self._why(d)) for p, axis, d in self.original_dims
+        ]
+
         program = Program(self.params, self.nodes, outputs, bindings)
         canonicalize(program)
         return Lowered(program, self.feed_tensors, self.var_ops, self.rng_ops, fetch_index, update_vars)
+
+    def _why(self, d: Dim) -> str:
+        """The op that tied the dim ``d`` to another one, as text for error messages."""
+        name = sym.as_symbol(d)
+        seen = set()
+        while name is not None and name not in seen:
+            seen.add(name)
+            if name in self.dims.why:
+                o = self.dims.why[name]
+                return f"{o.type} op {o.name!r} at {o.location}"
+            name = sym.as_symbol(self.dims.subst.get(name))
+        return ""
 
     def values_all(self) -> list[Value]:
         out = [p.value for p in self.params]

@@ -78,11 +78,13 @@ class Output:
 
 @dataclasses.dataclass(frozen=True)
 class DimBinding:
-    """Symbol ``symbol`` (or the expression ``dim``) equals axis ``axis`` of param ``param``."""
+    """Axis ``axis`` of param ``param`` has size ``dim`` (a symbol, an expression or an
+    int); ``origin`` names the op that tied it to another input's dim, if one did."""
 
     dim: Dim
     param: int
     axis: int
+    origin: str = ""
 
 
 @dataclasses.dataclass(eq=False)
@@ -119,35 +121,40 @@ class Program:
 
     # -- run-time dims ---------------------------------------------------------
     def bind_dims(self, shapes: list[tuple[int, ...]]) -> dict[str, int]:
-        """Symbol values from the input arrays' shapes; raises ValueError on a conflict."""
+        """Symbol values from the input arrays' shapes; raises ValueError naming both
+        inputs and the op that tied them when two of them disagree."""
         env: dict[str, int] = {}
+        first: dict[str, DimBinding] = {}
         pending: list[DimBinding] = []
         for b in self.bindings:
             actual = shapes[b.param][b.axis]
-            d = b.dim
-            if isinstance(d, sym.Poly) and len(d.terms) == 1:
-                ((mono, coef),) = d.terms.items()
-                if coef == 1 and len(mono) == 1 and mono[0][1] == 1 and mono[0][0].is_symbol:
-                    name = mono[0][0].op
-                    if name in env and env[name] != actual:
-                        raise ValueError(self._dim_conflict(b, actual, env[name]))
-                    env.setdefault(name, actual)
-                    continue
-            pending.append(b)
+            name = sym.as_symbol(b.dim)
+            if name is None:
+                pending.append(b)
+            elif name not in env:
+                env[name] = actual
+                first[name] = b
+            elif env[name] != actual:
+                raise ValueError(self._dim_conflict(b, actual, first[name], env[name]))
         for b in pending:
             actual = shapes[b.param][b.axis]
             expected = sym.evaluate(b.dim, env)
             if expected != actual:
-                raise ValueError(self._dim_conflict(b, actual, expected))
+                raise ValueError(self._dim_conflict(b, actual, None, expected))
         return env
 
-    def _dim_conflict(self, b: DimBinding, actual: int, expected: int) -> str:
+    def _dim_conflict(self, b: DimBinding, actual: int, other: DimBinding | None, expected: int) -> str:
         p = self.params[b.param]
-        return (
-            f"dimension {b.axis} of {p.kind} {p.name!r} is {actual}, but the graph needs it to "
-            f"equal {expected} ({b.dim}), as another input's dimension determined. Dims left None "
-            f"that meet in one op (including broadcasting) are taken to be equal"
-        )
+        text = f"dimension {b.axis} of {p.kind} {p.name!r} is {actual}, but "
+        if other is not None:
+            q = self.params[other.param]
+            text += f"dimension {other.axis} of {q.kind} {q.name!r} is {expected}"
+        else:
+            text += f"the graph needs {expected} ({b.dim})"
+        why = b.origin or (other.origin if other is not None else "")
+        if why:
+            text += f", and {why} needs them to be equal"
+        return text + " (dims left None that meet in one op, broadcasting included, are taken to be equal)"
 
     # -- text --------------------------------------------------------------------
     def __str__(self) -> str:

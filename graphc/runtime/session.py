@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from graphc import dtypes as _dt
 from graphc import errors
 from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
 from graphc.ir.lower import Lowered, lower
@@ -72,6 +71,7 @@ class _Compiled:
     def __init__(self, lowered: Lowered, executable: Executable) -> None:
         self.lowered = lowered
         self.executable = executable
+        self.n_fetch = len(lowered.program.fetches)
 
 
 class Session:
@@ -252,22 +252,24 @@ class Session:
             env = program.bind_dims([tuple(np.shape(x)) for x in inputs])
         except ValueError as exc:
             raise errors.InvalidArgumentError(None, None, str(exc)) from None
+        outputs = compiled.executable.run(inputs)
+        self.stats["runs"] += 1
+        # Commit state only now that the whole run succeeded. A variable must never share
+        # a buffer with another input (assign(v, w) returns w's array): copy such updates.
+        n_fetch = compiled.n_fetch
+        held = {id(x) for x in inputs}
+        for var, new in zip(low.update_vars, outputs[n_fetch:]):
+            if id(new) in held:
+                new = self._backend.to_device(self._backend.to_host(new))
+            held.add(id(new))
+            self._variables[var._id] = new
+        for op in low.rng_ops:
+            self._rng_counters[op._id] = self._rng_counters.get(op._id, 0) + 1
         plan = program.meta.get("memory_plan")
         if plan is not None:
             # The plan is a formula in the symbolic dims: evaluated per run, never recompiled.
             self.stats["peak_bytes"] = plan.evaluate(env)
-        outputs = compiled.executable.run(inputs)
-        self.stats["runs"] += 1
-        # Commit state only now that the whole run succeeded.
-        n_fetch = len(program.fetches)
-        for var, new in zip(low.update_vars, outputs[n_fetch:]):
-            self._variables[var._id] = new
-        for op in low.rng_ops:
-            self._rng_counters[op._id] = self._rng_counters.get(op._id, 0) + 1
-        return [
-            _to_python(self._backend.to_host(v), o.value.dtype)
-            for v, o in zip(outputs[:n_fetch], program.fetches)
-        ]
+        return [_to_python(self._backend.to_host(v)) for v in outputs[:n_fetch]]
 
     def _load_variable(self, var: Any, value: Any) -> None:
         op = var.op
@@ -283,7 +285,7 @@ def _verify_enabled() -> bool:
     return os.environ.get("GRAPHC_VERIFY", "") not in ("", "0")
 
 
-def _to_python(arr: np.ndarray, dtype: _dt.DType) -> Any:
+def _to_python(arr: np.ndarray) -> Any:
     arr = np.asarray(arr)
     if arr.ndim == 0:
         return arr[()]
@@ -298,7 +300,12 @@ def _check_feed(t: Tensor, value: Any) -> np.ndarray:
             f"The value of a feed cannot be a graphc Tensor or Operation (feeding {t.name}). "
             f"Acceptable feed values include Python scalars, strings, lists, and numpy ndarrays."
         )
-    src = np.asarray(value)
+    try:
+        src = np.asarray(value)
+    except ValueError as exc:
+        raise ValueError(
+            f"Cannot convert the value fed to Tensor '{t.name}' to an array: {exc}{where}"
+        ) from None
     dt = t.dtype
     if dt.is_string:
         if src.dtype.kind not in "USO":
@@ -322,7 +329,10 @@ def _check_feed(t: Tensor, value: Any) -> np.ndarray:
             )
         arr = src.astype(dt.np, copy=False)
     static = t.shape
-    if not static.is_compatible_with(arr.shape):
+    dims = static.as_tuple()
+    if dims is not None and (
+        len(dims) != arr.ndim or any(d is not None and d != n for d, n in zip(dims, arr.shape))
+    ):
         raise ValueError(
             f"Cannot feed value of shape {tuple(arr.shape)} for Tensor '{t.name}', which has "
             f"shape '{static}'{where}"
