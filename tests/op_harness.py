@@ -84,8 +84,6 @@ def infer(opdef: reg.OpDef, sample: reg.Sample, symbolic_batch: bool = False) ->
                 else:
                     dims.append(WILDCARD)  # a dim the rule leaves unknown
             resolved.append(tuple(dims))
-            continue
-            resolved.append(tuple(dims))
         out_shapes = resolved
     return out_shapes, dts
 

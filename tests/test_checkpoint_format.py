@@ -3,40 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
-import importlib.util
 import json
 import os
 import shutil
 import struct
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 
+from graphc.train import checkpoint_format as ckpt
 
-def _load_module(dotted: str, relpath: str) -> ModuleType:
-    """Import ``dotted``; fall back to loading the file directly.
-
-    The fallback keeps these tests independent of a possibly half-written
-    ``graphc/__init__.py`` elsewhere in the tree.
-    """
-    try:
-        return importlib.import_module(dotted)
-    except Exception:  # noqa: BLE001 - any import-time failure means "fall back"
-        path = Path(__file__).resolve().parents[1] / relpath
-        name = "_standalone_" + dotted.replace(".", "_")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        return module
-
-
-ckpt = _load_module("graphc.train.checkpoint_format", "graphc/train/checkpoint_format.py")
 CheckpointError = ckpt.CheckpointError
 
 NUMERIC_DTYPES = [

@@ -287,14 +287,28 @@ def test_cnn_gradients_and_hessians() -> None:
 
 def test_conv_unknown_batch_gradient() -> None:
     rng = np.random.default_rng(8)
-    x = tf.placeholder(tf.float64, [None, 5, 5, 2])
-    w = tf.constant(rng.normal(size=(3, 3, 2, 4)))
-    y = nn_ops.max_pool(tf.nn.relu(nn_ops.conv2d(x, w, 2, "SAME")), 2, 1, "SAME")
-    gx, gw = tf.gradients(tf.reduce_sum(y), [x, w])
+    w0 = rng.normal(size=(3, 3, 2, 4))
+    x0 = rng.normal(size=(3, 5, 5, 2))
+
+    def grads(batch: int | None) -> tuple[Any, Any, Any]:
+        x = tf.placeholder(tf.float64, [batch, 5, 5, 2])
+        w = tf.constant(w0)
+        y = nn_ops.max_pool(tf.nn.relu(nn_ops.conv2d(x, w, 2, "SAME")), 2, 1, "SAME")
+        gx, gw = tf.gradients(tf.reduce_sum(y), [x, w])
+        return x, gx, gw
+
+    x, gx, gw = grads(None)
     assert gx.shape.as_list() == [None, 5, 5, 2]
     assert gw.shape.as_list() == [3, 3, 2, 4]
-    vx, vw = _run([gx, gw], {x: rng.normal(size=(3, 5, 5, 2))})
+    vx, vw = _run([gx, gw], {x: x0})
     assert vx.shape == (3, 5, 5, 2) and vw.shape == (3, 3, 2, 4)
+    # The gradient rules take the symbolic-shape path above and the static one here:
+    # both must give the same values.
+    x_fixed, gx_fixed, gw_fixed = grads(3)
+    assert gx_fixed.shape.as_list() == [3, 5, 5, 2]
+    want_x, want_w = _run([gx_fixed, gw_fixed], {x_fixed: x0})
+    np.testing.assert_allclose(vx, want_x, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(vw, want_w, rtol=1e-12, atol=1e-12)
 
 
 def test_conv1d() -> None:

@@ -10,10 +10,13 @@ import numpy as np
 from graphc import errors
 from graphc.ir.program import Node, Program
 from graphc.ops import registry as reg
+from graphc.ops import scalar
 
 # Ops this backend runs differently from the op's reference, in one visible table.
-# Everything else runs the registered reference.
-Lowering = Callable[[Node, list[np.ndarray]], list[np.ndarray]]
+# Everything else runs the registered reference. A lowering is prepared once per node,
+# when the program is compiled, and returns the function each run calls.
+Kernel = Callable[[list[np.ndarray]], list[np.ndarray]]
+Lowering = Callable[[Node], Kernel]
 LOWERINGS: dict[str, Lowering] = {}
 
 
@@ -26,32 +29,61 @@ def lowering(op: str) -> Callable[[Lowering], Lowering]:
 
 
 @lowering("Fused")
-def _fused(node: Node, ins: list[np.ndarray]) -> list[np.ndarray]:
+def _fused(node: Node) -> Kernel:
     """The scalar expression, evaluated op by op with broadcasting, then (for a reduction
     epilogue) the reduction op's own reference, so fused and unfused agree exactly."""
-    from graphc.ops import scalar
-
-    out = scalar.evaluate(node.attrs["expr"], ins)
-    shape = tuple(np.broadcast_shapes(*[np.shape(x) for x in ins])) if ins else ()
-    arr = np.asarray(out).astype(node.attrs["dtype"].np, copy=False)
+    expr: scalar.SExpr = node.attrs["expr"]
+    evaluate = scalar.compile_numpy(expr)
+    dtype = node.attrs["dtype"].np
+    # Every primitive broadcasts its arguments, so when the expression reads every input its
+    # result already has the inputs' broadcast shape, and that need not be worked out per run.
+    reads_all = _inputs_read(expr) == set(range(len(node.inputs)))
     reduce = node.attrs.get("reduce")
-    if reduce is not None:
+    reduce_ref = reg.get(reduce).reference if reduce is not None else None
+    reduce_attrs = (
+        {"axis": tuple(node.attrs["axis"]), "keepdims": bool(node.attrs["keepdims"])}
+        if reduce is not None
+        else {}
+    )
+
+    def run(ins: list[np.ndarray]) -> list[np.ndarray]:
+        arr = np.asarray(evaluate(ins)).astype(dtype, copy=False)
+        if reads_all and ins:
+            shape = arr.shape
+        else:
+            shape = tuple(np.broadcast_shapes(*[np.shape(x) for x in ins])) if ins else ()
+        if reduce_ref is not None:
+            if arr.shape != shape:
+                arr = np.broadcast_to(arr, shape)  # a read-only view is enough to reduce
+            return [reduce_ref([arr], reduce_attrs)[0]]
         if arr.shape != shape:
-            arr = np.broadcast_to(arr, shape)  # a read-only view is enough to reduce
-        attrs = {"axis": tuple(node.attrs["axis"]), "keepdims": bool(node.attrs["keepdims"])}
-        return [reg.get(reduce).reference([arr], attrs)[0]]
-    if arr.shape != shape:
-        arr = np.broadcast_to(arr, shape).copy()
-    return [arr]
+            arr = np.broadcast_to(arr, shape).copy()
+        return [arr]
+
+    return run
+
+
+def _inputs_read(expr: scalar.SExpr) -> set[int]:
+    read: set[int] = set()
+    seen: set[int] = set()
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if e.op == "in":
+            read.add(e.attr)
+        stack.extend(e.args)
+    return read
 
 
 class NumpyExecutable:
     def __init__(self, program: Program) -> None:
         self.program = program
-        # Resolve each node's function once, not per run.
-        self._steps: list[
-            tuple[Node, Callable[[list[np.ndarray]], list[np.ndarray]], list[int], list[int]]
-        ] = []
+        # Resolve each node's function once, not per run: (node, kernel, input slots,
+        # output slots, the NumPy dtype of each output or None for strings).
+        self._steps: list[tuple[Node, Kernel, list[int], list[int], list[np.dtype | None]]] = []
         slot: dict[int, int] = {}
         for i, p in enumerate(program.params):
             slot[id(p.value)] = i
@@ -64,15 +96,15 @@ class NumpyExecutable:
                 slot[id(v)] = n
                 outs.append(n)
                 n += 1
-            self._steps.append((node, fn, ins, outs))
+            dtypes = [None if v.dtype.is_string else v.dtype.np for v in node.outputs]
+            self._steps.append((node, fn, ins, outs, dtypes))
         self._n_slots = n
         self._out_slots = [slot[id(o.value)] for o in program.outputs]
 
     @staticmethod
-    def _function(node: Node) -> Callable[[list[np.ndarray]], list[np.ndarray]]:
+    def _function(node: Node) -> Kernel:
         if node.op in LOWERINGS:
-            low = LOWERINGS[node.op]
-            return lambda ins: low(node, ins)
+            return LOWERINGS[node.op](node)
         ref = reg.get(node.op).reference
         attrs = node.attrs
         return lambda ins: ref(ins, attrs)
@@ -82,19 +114,23 @@ class NumpyExecutable:
             raise ValueError(f"expected {len(self.program.params)} inputs, got {len(inputs)}")
         slots: list[Any] = [None] * self._n_slots
         slots[: len(inputs)] = inputs
-        for node, fn, ins, outs in self._steps:
-            try:
-                with np.errstate(all="ignore"):
+        # Floating-point errors give inf/nan as in compiled code: ignored for the whole run,
+        # entered once here rather than around every node or primitive.
+        with np.errstate(all="ignore"):
+            for node, fn, ins, outs, dtypes in self._steps:
+                try:
                     results = fn([slots[i] for i in ins])
-            except errors.OpError:
-                raise
-            except Exception as exc:  # noqa: BLE001  (any failure is reported against the user's op)
-                raise errors.InvalidArgumentError(None, node.origin, f"{type(exc).__name__}: {exc}") from exc
-            for o, r, v in zip(outs, results, node.outputs):
-                arr = np.asarray(r)
-                if arr.dtype != v.dtype.np and not v.dtype.is_string:
-                    arr = arr.astype(v.dtype.np)
-                slots[o] = arr
+                except errors.OpError:
+                    raise
+                except Exception as exc:  # noqa: BLE001  (any failure is reported against the user's op)
+                    raise errors.InvalidArgumentError(
+                        None, node.origin, f"{type(exc).__name__}: {exc}"
+                    ) from exc
+                for o, r, dt in zip(outs, results, dtypes):
+                    arr = np.asarray(r)
+                    if dt is not None and arr.dtype != dt:
+                        arr = arr.astype(dt)
+                    slots[o] = arr
         return [slots[i] for i in self._out_slots]
 
 

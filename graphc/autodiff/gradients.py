@@ -148,8 +148,6 @@ def gradients(
             out_grads = [total(t) for t in op.outputs]
             if all(g is None for g in out_grads):
                 continue
-            if op.type == "StopGradient":
-                continue
             fn = _grad_fn(op)
             if isinstance(fn, reg.GradientNotImplemented):
                 raise LookupError(

@@ -102,9 +102,6 @@ def _check_node(k: int, node: Node, pvalues: dict[int, Any]) -> None:
             pvalues[id(v)] = values[j]
 
 
-_FUSED_REDUCTIONS = ("Sum", "Mean", "Max", "Min", "Prod")
-
-
 def _check_fused(k: int, node: Node) -> None:
     """A Fused node: an SExpr over in(0..n-1), the inputs broadcast to the elementwise
     shape, and, with a reduction epilogue, the reduction's shape rule applied to that."""
@@ -140,8 +137,10 @@ def _check_fused(k: int, node: Node) -> None:
         raise VerificationError(f"node {k} (Fused): {exc}") from None
     reduce = attrs.get("reduce")
     if reduce is not None:
-        if reduce not in _FUSED_REDUCTIONS:
-            raise VerificationError(f"node {k} (Fused): reduce={reduce!r} is not one of {_FUSED_REDUCTIONS}")
+        if not _fusable_reduction(reduce):
+            raise VerificationError(
+                f"node {k} (Fused): reduce={reduce!r} is not an op with the fusable_reduction trait"
+            )
         axis = attrs.get("axis")
         rank = len(expected) if expected is not None else 0
         if not isinstance(axis, tuple) or not all(isinstance(a, int) and 0 <= a < rank for a in axis):
@@ -166,3 +165,10 @@ def _check_fused(k: int, node: Node) -> None:
         raise VerificationError(
             f"node {k} (Fused): output dtype {out.dtype.name} != attr {attrs['dtype'].name}"
         )
+
+
+def _fusable_reduction(op: object) -> bool:
+    try:
+        return isinstance(op, str) and reg.get(op).has("fusable_reduction")
+    except KeyError:
+        return False

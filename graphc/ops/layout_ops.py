@@ -30,6 +30,10 @@ from graphc.ops.core_ops import identity
 from graphc.ops.slicing_ops import _dim_arg, strided_slice_spec
 from graphc.symbolic import Dim
 
+# "view": the output is the input's bytes relabelled (same order, same size), so memory
+# planning may give it the input's buffer.
+_VIEW = _LAYOUT | {"view"}
+
 
 # =============================================================================================
 # Reshape
@@ -129,7 +133,7 @@ reg.register(
         dtype=_reshape_dtype,
         reference=lambda ins, attrs: [_copy(np.reshape(ins[0], tuple(int(d) for d in ins[1])))],
         grad=lambda op, g: [reshape(g, _shape_arg(op.inputs[0])), None],
-        traits=_LAYOUT,
+        traits=_VIEW,
         value=_reshape_value,
         samples=_reshape_samples,
         doc="Reshape x to the shape given by input 1 (one -1 is inferred).",
@@ -244,7 +248,7 @@ reg.register(
             _copy(np.expand_dims(ins[0], _expand_axis(attrs["axis"], ins[0].ndim)))
         ],
         grad=lambda op, g: [reshape(g, _shape_arg(op.inputs[0]))],
-        traits=_LAYOUT,
+        traits=_VIEW,
         value=_expand_value,
         samples=lambda rng: [
             reg.Sample([rand(rng, (2, 3))], {"axis": 0}),
@@ -309,7 +313,7 @@ reg.register(
         dtype=lambda ctx: [ctx.dtypes[0]],
         reference=lambda ins, attrs: [_copy(_squeeze_np(ins[0], attrs["axis"]))],
         grad=lambda op, g: [reshape(g, _shape_arg(op.inputs[0]))],
-        traits=_LAYOUT,
+        traits=_VIEW,
         value=lambda ctx: None if ctx.value(0) is None else [_squeeze_np(ctx.value(0), ctx.attrs["axis"])],
         samples=lambda rng: [
             reg.Sample([rand(rng, (2, 1, 3, 1))], {"axis": (1,)}),

@@ -4,7 +4,7 @@ broadcasting pair BroadcastTo / SumToShape that gradients use to undo broadcasts
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -175,7 +175,9 @@ def _elementwise(
     out: _dt.DType | None = None,
     domains: Sequence[str] | None = None,
     samples: Callable[[np.random.Generator], list[reg.Sample]] | None = None,
+    traits: Iterable[str] = (),
 ) -> None:
+    """Register an elementwise op; ``traits`` are added to "elementwise" (e.g. "commutative")."""
     domains = domains or ["any"] * arity
     if samples is None:
         shapes = BINARY_SHAPES if arity == 2 else [tuple([s] * arity) for s in UNARY_SHAPES]
@@ -196,7 +198,7 @@ def _elementwise(
             dtype=_dtype_rule(allowed, out),
             reference=ref,
             grad=grad,
-            traits=frozenset({"elementwise"}),
+            traits=frozenset({"elementwise", *traits}),
             scalar=lambda args, attrs: scalar(*args, **attrs),
             samples=samples,
         )
@@ -304,14 +306,16 @@ def _c(v: float, like: Tensor) -> Tensor:
 
 
 _SQRT_PI = math.sqrt(math.pi)
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
 
 
 # -- binary arithmetic ------------------------------------------------------------------
-_elementwise("Add", 2, np.add, lambda x, y: x + y, _add_grad, NUMERIC)
+# "commutative": swapping the inputs gives the same bits, up to which NaN comes out (IEEE
+# leaves that open), so CSE merges x+y and y+x. Not Maximum or Minimum: which zero
+# max(-0.0, 0.0) returns depends on the order.
+_COMMUTATIVE = ("commutative",)
+_elementwise("Add", 2, np.add, lambda x, y: x + y, _add_grad, NUMERIC, traits=_COMMUTATIVE)
 _elementwise("Sub", 2, np.subtract, lambda x, y: x - y, _sub_grad, NUMERIC)
-_elementwise("Mul", 2, np.multiply, lambda x, y: x * y, _mul_grad, NUMERIC)
+_elementwise("Mul", 2, np.multiply, lambda x, y: x * y, _mul_grad, NUMERIC, traits=_COMMUTATIVE)
 _elementwise("RealDiv", 2, np.divide, lambda x, y: x / y, _div_grad, FLOATS, domains=["any", "nonzero"])
 _elementwise(
     "FloorDiv",
@@ -360,16 +364,17 @@ _elementwise(
     lambda x, y: (x - y) * (x - y),
     _sqdiff_grad,
     NUMERIC,
+    traits=_COMMUTATIVE,
 )
 
 _CMP = reg.NotDifferentiable("comparisons have no gradient")
-for _name, _fn, _prim in [
-    ("Less", np.less, "lt"),
-    ("LessEqual", np.less_equal, "le"),
-    ("Greater", np.greater, "gt"),
-    ("GreaterEqual", np.greater_equal, "ge"),
-    ("Equal", np.equal, "eq"),
-    ("NotEqual", np.not_equal, "ne"),
+for _name, _fn, _prim, _traits in [
+    ("Less", np.less, "lt", ()),
+    ("LessEqual", np.less_equal, "le", ()),
+    ("Greater", np.greater, "gt", ()),
+    ("GreaterEqual", np.greater_equal, "ge", ()),
+    ("Equal", np.equal, "eq", _COMMUTATIVE),
+    ("NotEqual", np.not_equal, "ne", _COMMUTATIVE),
 ]:
     _elementwise(
         _name,
@@ -385,6 +390,7 @@ for _name, _fn, _prim in [
                 grad=False,
             )
         ],
+        traits=_traits,
     )
 
 _LOGIC = reg.NotDifferentiable("boolean logic has no gradient")
@@ -397,6 +403,7 @@ _elementwise(
     _LOGIC,
     (_dt.bool_,),
     samples=_bool_samples2,
+    traits=_COMMUTATIVE,
 )
 _elementwise(
     "LogicalOr",
@@ -406,6 +413,7 @@ _elementwise(
     _LOGIC,
     (_dt.bool_,),
     samples=_bool_samples2,
+    traits=_COMMUTATIVE,
 )
 _elementwise(
     "LogicalNot",
@@ -526,14 +534,14 @@ _elementwise(
     _sigmoid_ref,
     lambda x: _sigmoid_scalar(x),
     _unary_grad(lambda op, g, x, y: multiply(g, multiply(y, subtract(_c(1.0, y), y)))),
-    samples=lambda rng: [
-        reg.Sample([rand(rng, s)]) for s in UNARY_SHAPES
-    ]
-    + [
-        # Tails where 1/(1+exp(-x)) would underflow to 0 or overflow: fused must agree.
-        reg.Sample([np.array([-95.0, -89.0, -20.0, 0.0, 20.0, 95.0], np.float32)], grad=False),
-        reg.Sample([np.array([-17.0, -12.0, -10.0, 10.0, 12.0], np.float16)], grad=False),
-    ],
+    samples=lambda rng: (
+        [reg.Sample([rand(rng, s)]) for s in UNARY_SHAPES]
+        + [
+            # Tails where 1/(1+exp(-x)) would underflow to 0 or overflow: fused must agree.
+            reg.Sample([np.array([-95.0, -89.0, -20.0, 0.0, 20.0, 95.0], np.float32)], grad=False),
+            reg.Sample([np.array([-17.0, -12.0, -10.0, 10.0, 12.0], np.float16)], grad=False),
+        ]
+    ),
 )
 
 
@@ -574,78 +582,6 @@ _elementwise(
     lambda x: S.call("round", x),
     _unary_grad(lambda op, g, x, y: None),
     domains=["offgrid"],
-)
-
-# -- activations (elementwise; the nn module exposes them) -----------------------------------
-_elementwise(
-    "Relu",
-    1,
-    lambda x: np.maximum(x, 0),
-    lambda x: S.call("max", x, 0),
-    _unary_grad(lambda op, g, x, y: where(greater(x, zeros_like_(x)), g, zeros_like_(g))),
-    NUMERIC,
-    domains=["offgrid"],
-)
-_elementwise(
-    "Relu6",
-    1,
-    lambda x: np.minimum(np.maximum(x, 0), 6),
-    lambda x: S.call("min", S.call("max", x, 0), 6),
-    _unary_grad(
-        lambda op, g, x, y: where(
-            logical_and(greater(x, zeros_like_(x)), less(x, _c(6.0, x))), g, zeros_like_(g)
-        )
-    ),
-    NUMERIC,
-    samples=lambda rng: [reg.Sample([rand(rng, (3, 4), "offgrid") * 3.0])],
-)
-
-
-def _leaky_grad(op: Operation, g: Tensor) -> list[Any]:
-    x = op.inputs[0]
-    alpha = op.attrs["alpha"]
-    return [where(greater(x, zeros_like_(x)), g, multiply(g, _c(alpha, g)))]
-
-
-_elementwise(
-    "LeakyRelu",
-    1,
-    lambda x, alpha: np.where(x > 0, x, alpha * x),
-    lambda x, alpha: S.call("select", S.call("gt", x, 0), x, x * alpha),
-    _leaky_grad,
-    samples=lambda rng: [reg.Sample([rand(rng, (3, 4), "offgrid")], {"alpha": 0.2})],
-)
-_elementwise(
-    "Elu",
-    1,
-    lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
-    lambda x: S.call("select", S.call("gt", x, 0), x, S.call("expm1", S.call("min", x, 0))),
-    _unary_grad(lambda op, g, x, y: where(greater(x, zeros_like_(x)), g, multiply(g, add(y, _c(1.0, y))))),
-    domains=["offgrid"],
-)
-_elementwise(
-    "Selu",
-    1,
-    lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0))),
-    lambda x: (
-        SELU_SCALE
-        * S.call("select", S.call("gt", x, 0), x, SELU_ALPHA * S.call("expm1", S.call("min", x, 0)))
-    ),
-    _unary_grad(
-        lambda op, g, x, y: where(
-            greater(x, zeros_like_(x)),
-            multiply(g, _c(SELU_SCALE, g)),
-            multiply(g, add(y, _c(SELU_SCALE * SELU_ALPHA, y))),
-        )
-    ),
-    domains=["offgrid"],
-)
-_elementwise(
-    "Softplus",
-    1,
-    lambda x: np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))),
-    lambda x: S.call("max", x, 0) + S.call("log1p", S.call("exp", -S.call("abs", x))),
-    _unary_grad(lambda op, g, x, y: multiply(g, sigmoid(x))),
 )
 
 
@@ -876,15 +812,6 @@ erf = _unary_api("Erf", "erf")
 floor = _unary_api("Floor", "floor")
 ceil = _unary_api("Ceil", "ceil")
 round = _unary_api("Round", "round")  # noqa: A001
-relu = _unary_api("Relu", "relu")
-relu6 = _unary_api("Relu6", "relu6")
-elu = _unary_api("Elu", "elu")
-selu = _unary_api("Selu", "selu")
-softplus = _unary_api("Softplus", "softplus")
-
-
-def leaky_relu(features: Any, alpha: float = 0.2, name: str | None = None) -> Tensor:
-    return make("LeakyRelu", [convert_to_tensor(features)], {"alpha": float(alpha)}, name=name or "LeakyRelu")
 
 
 def logical_xor(x: Any, y: Any, name: str | None = None) -> Tensor:
@@ -973,3 +900,8 @@ def _install_operators() -> None:
 _install_operators()
 
 _ = (INTS, symbolic)
+
+# The activations live in their own module, which builds on the helpers above; their API
+# functions are re-exported here, where the rest of graphc and its users import them from.
+# Last, so that everything activation_ops imports from this module exists.
+from graphc.ops.activation_ops import elu, leaky_relu, relu, relu6, selu, softplus  # noqa: E402, F401

@@ -403,6 +403,7 @@ def _register(
     samples: Callable[[np.random.Generator], list[reg.Sample]],
     value: Callable[[reg.InferenceContext], list[Any] | None] | None = None,
     doc: str = "",
+    traits: frozenset[str] = frozenset({"reduction"}),
 ) -> None:
     reg.register(
         reg.OpDef(
@@ -411,7 +412,7 @@ def _register(
             dtype=_reduce_dtype(allowed),
             reference=reference,
             grad=grad,
-            traits=frozenset({"reduction"}),
+            traits=traits,
             value=value,
             samples=samples,
             doc=doc,
@@ -420,6 +421,10 @@ def _register(
 
 
 _BOOL_GRAD = reg.NotDifferentiable("boolean reductions have no gradient")
+# "fusable_reduction": the op may end a fused elementwise group (passes/fuse.py); the fused
+# node then runs this op's rules and reference on the group's result with just the attrs
+# axis and keepdims, so only a one-input reduction with no other attrs can have it.
+_FUSABLE = frozenset({"reduction", "fusable_reduction"})
 
 _register(
     "Sum",
@@ -428,6 +433,7 @@ _register(
     NUMERIC,
     _cases("any", lambda rng: [_int_sample(rng), _int_sample(rng, None, True)]),
     value=_reduce_value(operator.add, 0),
+    traits=_FUSABLE,
 )
 _register(
     "Mean",
@@ -436,6 +442,7 @@ _register(
     NUMERIC,
     _cases("any", _mean_extra),
     doc="Integer means truncate toward zero (TF).",
+    traits=_FUSABLE,
 )
 _register(
     "Max",
@@ -444,6 +451,7 @@ _register(
     NUMERIC,
     _cases("any", _extreme_extra),
     value=_reduce_value(symbolic.maximum, None),
+    traits=_FUSABLE,
 )
 _register(
     "Min",
@@ -452,6 +460,7 @@ _register(
     NUMERIC,
     _cases("any", _extreme_extra),
     value=_reduce_value(symbolic.minimum, None),
+    traits=_FUSABLE,
 )
 _register(
     "Prod",
@@ -460,6 +469,7 @@ _register(
     NUMERIC,
     _cases("nonzero", _prod_extra),
     value=_reduce_value(operator.mul, 1),
+    traits=_FUSABLE,
 )
 _register(
     "LogSumExp",

@@ -64,7 +64,9 @@ class OpDef:
     - ``reference(inputs, attrs) -> list[np.ndarray]`` (the op's meaning)
     - ``grad(op, *output_grads) -> list[Tensor | None]`` or a NotDifferentiable
     - ``traits``: "elementwise", "reduction", "stateful", "random", "matmul",
-      "conv", "shape_only" (output depends only on input shapes), ...
+      "conv", "shape_only" (output depends only on input shapes), "commutative"
+      (swapping the two inputs gives the same bits, up to which NaN comes out), "view" (the output is the
+      input's bytes relabelled), "fusable_reduction" (may end a fused group), ...
     - ``scalar(args, attrs) -> SExpr`` for elementwise ops
     - ``value(ctx) -> list`` partial symbolic value of small int outputs
     - ``samples(rng) -> list[Sample]`` test cases; an op without samples must

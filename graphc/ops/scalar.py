@@ -2,8 +2,10 @@
 
 Each elementwise op's ``scalar`` rule builds an :class:`SExpr` over its inputs
 from the small, fixed set of primitives below. Fusion composes these
-expressions into one DAG per fused group; the NumPy backend evaluates them with
-:func:`evaluate`; the LLVM and CUDA code generators render each primitive once.
+expressions into one DAG per fused group; the NumPy backend compiles each into a
+flat list of NumPy calls with :func:`compile_numpy` (:func:`evaluate` walks the
+expression instead, for one-off use); the LLVM and CUDA code generators render each
+primitive once.
 A primitive added here must be added to every renderer.
 """
 
@@ -136,24 +138,14 @@ def _cast(x: np.ndarray, dtype: str) -> np.ndarray:
     return np.asarray(x).astype(np.dtype(dtype), copy=False)
 
 
-def _floordiv(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.floor_divide(x, y)
-
-
-def _floormod(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.mod(x, y)
-
-
 # Primitive -> NumPy evaluation. Every renderer implements exactly these.
 PRIMITIVES: dict[str, Callable[..., Any]] = {
     "add": np.add,
     "sub": np.subtract,
     "mul": np.multiply,
     "div": np.divide,
-    "floordiv": _floordiv,
-    "mod": _floormod,
+    "floordiv": np.floor_divide,
+    "mod": np.mod,
     "pow": np.power,
     "neg": np.negative,
     "abs": np.abs,
@@ -187,30 +179,87 @@ PRIMITIVES: dict[str, Callable[..., Any]] = {
 
 
 def evaluate(expr: SExpr, inputs: Sequence[np.ndarray]) -> np.ndarray:
-    """Evaluate ``expr`` elementwise with NumPy broadcasting (iteratively, memoised)."""
+    """Evaluate ``expr`` elementwise with NumPy broadcasting (iteratively, memoised),
+    ignoring floating-point errors (division by zero gives inf or nan, as compiled code
+    does). The plain definition; :func:`compile_numpy` is the fast form of the same calls."""
     memo: dict[SExpr, Any] = {}
     stack: list[tuple[SExpr, bool]] = [(expr, False)]
-    while stack:
-        node, ready = stack.pop()
-        if node in memo:
-            continue
-        if node.op == "in":
-            memo[node] = inputs[node.attr]
-            continue
-        if node.op == "const":
-            memo[node] = node.attr
-            continue
-        if not ready:
-            stack.append((node, True))
-            stack.extend((a, False) for a in node.args if a not in memo)
-            continue
-        args = [memo[a] for a in node.args]
-        with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):
+        while stack:
+            node, ready = stack.pop()
+            if node in memo:
+                continue
+            if node.op == "in":
+                memo[node] = inputs[node.attr]
+                continue
+            if node.op == "const":
+                memo[node] = node.attr
+                continue
+            if not ready:
+                stack.append((node, True))
+                stack.extend((a, False) for a in node.args if a not in memo)
+                continue
+            args = [memo[a] for a in node.args]
             if node.op == "cast":
                 memo[node] = _cast(args[0], node.attr)
             else:
                 memo[node] = PRIMITIVES[node.op](*args)
     return memo[expr]
+
+
+def compile_numpy(expr: SExpr) -> Callable[[Sequence[np.ndarray]], np.ndarray]:
+    """``expr`` as a function of its inputs that makes one NumPy call per distinct
+    primitive (the same calls, on the same values, as :func:`evaluate`). The walk over the
+    DAG happens here, once; a call only runs the flat list of steps. The function leaves
+    floating-point errors to the caller's ``np.errstate`` (the NumPy backend enters
+    ``errstate(all="ignore")`` once per run)."""
+    registers: list[Any] = []  # initial register file: constants, None where a step writes
+    slot_of: dict[SExpr, int] = {}  # structurally equal subexpressions share a register
+    loads: list[tuple[int, int]] = []  # (register, input index)
+    steps: list[tuple[Callable[..., Any], int, tuple[int, ...]]] = []  # (function, out, args)
+    stack: list[tuple[SExpr, bool]] = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in slot_of:
+            continue
+        if node.op not in ("in", "const") and not ready:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in slot_of)
+            continue
+        k = len(registers)
+        slot_of[node] = k
+        if node.op == "in":
+            registers.append(None)
+            loads.append((k, node.attr))
+        elif node.op == "const":
+            registers.append(node.attr)
+        else:
+            registers.append(None)
+            steps.append((_step_function(node), k, tuple(slot_of[a] for a in node.args)))
+    root = slot_of[expr]
+    if not steps:
+        if expr.op == "in":
+            index = expr.attr
+            return lambda inputs: inputs[index]
+        value = expr.attr
+        return lambda inputs: value
+
+    def run(inputs: Sequence[np.ndarray]) -> np.ndarray:
+        regs = registers.copy()
+        for k, i in loads:
+            regs[k] = inputs[i]
+        for fn, out, args in steps:
+            regs[out] = fn(*[regs[a] for a in args])
+        return regs[root]
+
+    return run
+
+
+def _step_function(node: SExpr) -> Callable[..., Any]:
+    if node.op == "cast":
+        dtype = np.dtype(node.attr)
+        return lambda x: np.asarray(x).astype(dtype, copy=False)
+    return PRIMITIVES[node.op]
 
 
 def substitute(expr: SExpr, args: Sequence[SExpr]) -> SExpr:

@@ -1,12 +1,12 @@
 """Common-subexpression elimination (structural).
 
-Guarantees: the returned program computes the same outputs as its input. Two nodes
-become one (the first in program order, keeping its origin) when they have the same
-op, the same input values (in either order for a commutative op), equal attributes
-and the same output types; Consts with equal values (dtype, shape and bytes) merge
-the same way. Attributes compare by value: NumPy arrays by dtype, shape and bytes,
-floats by their exact text (so -0.0 and 0.0 differ), scalar expressions by
-structure. Ops with the "random" or "stateful" trait never merge. One sweep in
+Guarantees: the returned program computes the same outputs as its input (for an op
+with the "commutative" trait, up to which NaN comes out). Two nodes become one (the
+first in program order, keeping its origin) when they have the same op, the same input
+values (in either order for a "commutative" op), equal attributes and the same output
+types; Consts with equal values (dtype, shape and bytes) merge the same way.
+Attributes compare by value: NumPy arrays by dtype, shape and bytes, floats by their
+exact text (so -0.0 and 0.0 differ), scalar expressions by structure. Ops with the "random" or "stateful" trait never merge. One sweep in
 program order reaches the fixpoint (an input merged earlier is seen merged by its
 users), so the pass is idempotent.
 """
@@ -24,9 +24,6 @@ from graphc.ops import registry as reg
 from graphc.ops.scalar import SExpr
 from graphc.passes.rewrite import copy_program
 
-# Binary ops whose result does not depend on the order of their inputs, bit for bit
-# (not Maximum/Minimum: which zero of max(-0.0, 0.0) comes out depends on the order).
-COMMUTATIVE = frozenset({"Add", "Mul", "LogicalAnd", "LogicalOr", "Equal", "NotEqual", "SquaredDifference"})
 # Ops that are not registered but are pure (made by later passes).
 _PURE_UNREGISTERED = frozenset({"Fused"})
 
@@ -53,6 +50,7 @@ def cse(program: Program) -> Program:
 
 def node_key(node: Node) -> Hashable | None:
     """What makes two nodes interchangeable; None for a node that must stay distinct."""
+    commutative = False
     if node.op not in _PURE_UNREGISTERED:
         try:
             opdef = reg.get(node.op)
@@ -60,8 +58,9 @@ def node_key(node: Node) -> Hashable | None:
             return None
         if opdef.has("random") or opdef.has("stateful"):
             return None
+        commutative = opdef.has("commutative")
     inputs = [id(v) for v in node.inputs]
-    if node.op in COMMUTATIVE and len(inputs) == 2:
+    if commutative and len(inputs) == 2:
         inputs.sort()
     try:
         attrs = freeze(node.attrs)

@@ -2,7 +2,8 @@
 
 A ``Fused`` node holds a scalar expression DAG (graphc.ops.scalar) over its
 inputs ``in(i) = node.inputs[i]``, evaluated with NumPy broadcasting, and may end
-in a reduction (Sum, Mean, Max, Min or Prod over static axes). Its attrs:
+in a reduction over static axes (an op with the "fusable_reduction" trait: Sum, Mean,
+Max, Min, Prod). Its attrs:
 
 - ``expr``: the SExpr; ``dtype``: the output dtype; ``ops``: the op types of the
   group, in program order;
@@ -54,10 +55,6 @@ from graphc.ir.program import Node, Program, Value, canonicalize, format_shape
 from graphc.ops import registry as reg
 from graphc.ops import scalar as S
 from graphc.passes.rewrite import copy_program
-
-# Reductions that may end a group (their reference, applied to the group's
-# elementwise result, is the fused node's meaning).
-REDUCTIONS = ("Sum", "Mean", "Max", "Min", "Prod")
 
 # Scalar primitives cheap enough to compute twice rather than store once.
 CHEAP_PRIMITIVES = frozenset(
@@ -121,7 +118,7 @@ def _classify_op(node: Node) -> _Info:
         reduce = node.attrs.get("reduce")
         if reduce is None:
             return _Info("ew", expr, tuple(out.shape))
-        if reduce not in REDUCTIONS:
+        if not is_fusable_reduction(reduce):
             return _Info(None)
         return _Info("red", expr, broadcast_shapes([v.shape for v in node.inputs]))
     try:
@@ -130,7 +127,7 @@ def _classify_op(node: Node) -> _Info:
         return _Info(None)
     if opdef.has("random") or opdef.has("stateful"):
         return _Info(None)
-    if node.op in REDUCTIONS and len(node.inputs) == 1 and "axis" in node.attrs:
+    if opdef.has("fusable_reduction") and len(node.inputs) == 1 and "axis" in node.attrs:
         return _Info("red", S.inp(0), tuple(node.inputs[0].shape))
     if not opdef.has("elementwise") or opdef.scalar is None:
         return _Info(None)
@@ -141,6 +138,18 @@ def _classify_op(node: Node) -> _Info:
     if not isinstance(template, S.SExpr):
         template = S.const(template)
     return _Info("ew", template, tuple(out.shape), _is_cheap(template))
+
+
+def is_fusable_reduction(op: Any) -> bool:
+    """Whether ``op`` names a registered op that may end a group (the "fusable_reduction"
+    trait: its reference, applied to the group's elementwise result, is the fused node's
+    meaning)."""
+    if not isinstance(op, str):
+        return False
+    try:
+        return reg.get(op).has("fusable_reduction")
+    except KeyError:
+        return False
 
 
 def _is_cheap(expr: S.SExpr) -> bool:

@@ -10,7 +10,7 @@ computes the new one (an in-place variable update).
 
 Buffer assignment walks the schedule once:
 
-- in place: an elementwise, fused (without a reduction) or reshaping node writes
+- in place: an elementwise, fused (without a reduction) or "view" (reshaping) node writes
   its output into an input's buffer when that input dies at the node and has the
   same dtype and the same size formula; a variable's buffer is taken only for
   that variable's update;
@@ -41,9 +41,6 @@ from graphc import symbolic as sym
 from graphc.ir.program import Node, Program, Value, canonicalize, format_shape
 from graphc.ops import registry as reg
 from graphc.symbolic import Dim
-
-# Ops whose output is a relabelling of their input's bytes: they may write in place.
-VIEW_OPS = frozenset({"Reshape", "ExpandDims", "Squeeze", "Identity", "StopGradient"})
 
 
 def plan_memory(program: Program) -> Program:
@@ -364,12 +361,12 @@ class _Planner:
     def _can_overwrite(self, node: Node) -> bool:
         if node.op == "Fused":
             return node.attrs.get("reduce") is None
-        if node.op in VIEW_OPS:
-            return True
         try:
-            return reg.get(node.op).has("elementwise")
+            opdef = reg.get(node.op)
         except KeyError:
             return False
+        # A "view" op's output is a relabelling of its input's bytes.
+        return opdef.has("view") or opdef.has("elementwise")
 
     def _in_place(
         self,
