@@ -527,8 +527,12 @@ def test_tile_pad_reverse() -> None:
         assert A.tile(x, constant([1, 2])).shape.as_list() == [None, 6]
         with pytest.raises(ValueError, match="length 2"):
             A.tile(x, [2])
-        with pytest.raises(TypeError, match="known when the graph is built"):
-            A.tile(x, placeholder(_dt.int32, [2]))
+        # Multiples known only at run time are a second input; values come out right.
+        m = placeholder(_dt.int32, [2])
+        dyn = A.tile(x, m)
+        assert dyn.shape.as_list() == [None, None]
+        (out,) = run([dyn], {x: np.arange(6, dtype=np.float32).reshape(2, 3), m: np.array([2, 1], np.int32)})
+        np.testing.assert_array_equal(out, np.tile(np.arange(6).reshape(2, 3), (2, 1)))
         assert A.pad(x, [[1, 2], [0, 1]]).shape.as_list() == [None, 4]
         assert A.pad(x, [[0, 0], [2, 2]], mode="reflect").shape.as_list() == [None, 7]
         assert A.pad(x, [[0, 0], [3, 3]], mode="SYMMETRIC").shape.as_list() == [None, 9]
@@ -649,8 +653,12 @@ def test_range() -> None:
         assert out.dtype == np.float32
         with pytest.raises(ValueError, match="delta != 0"):
             A.range(0, 3, 0)
-        with pytest.raises(TypeError, match="run time"):
-            A.range(placeholder(_dt.int32, []))
+        # A bound known only at run time: the length is too.
+        n = placeholder(_dt.int32, [])
+        dyn = A.range(n)
+        assert dyn.shape.as_list() == [None]
+        (out,) = run([dyn], {n: 4})
+        np.testing.assert_array_equal(out, [0, 1, 2, 3])
 
 
 def test_namespace() -> None:

@@ -175,17 +175,42 @@ def _range_len(start: Any, limit: Any, delta: Any, dt: _dt.DType) -> int:
     return builtins.max(int(n), 0)
 
 
-def _range_np(attrs: dict[str, Any]) -> np.ndarray:
+def _range_args(ins: list[np.ndarray], attrs: dict[str, Any]) -> tuple[Any, Any, Any]:
+    if attrs["start"] is not None:
+        return attrs["start"], attrs["limit"], attrs["delta"]
+    return tuple(np.asarray(v).reshape(()).item() for v in ins)  # type: ignore[return-value]
+
+
+def _range_np(attrs: dict[str, Any], ins: list[np.ndarray] | None = None) -> np.ndarray:
     dt = attrs["dtype"]
-    n = _range_len(attrs["start"], attrs["limit"], attrs["delta"], dt)
+    start, limit, delta = _range_args(ins or [], attrs)
+    n = _range_len(start, limit, delta, dt)
     if dt.is_integer:
-        return (attrs["start"] + attrs["delta"] * np.arange(n, dtype=np.int64)).astype(dt.np)
-    return (attrs["start"] + attrs["delta"] * np.arange(n, dtype=np.float64)).astype(dt.np)
+        return (start + delta * np.arange(n, dtype=np.int64)).astype(dt.np)
+    return (start + delta * np.arange(n, dtype=np.float64)).astype(dt.np)
+
+
+def _range_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
+    a = ctx.attrs
+    if a["start"] is not None:
+        return [(_range_len(a["start"], a["limit"], a["delta"], a["dtype"]),)]
+    # Bounds given as tensors: the length is a symbolic dim for range(0, n, 1) with n a
+    # (possibly symbolic) dim, an int when every bound is known, else known only at run time.
+    vals = [ctx.value(i) for i in builtins.range(3)]
+    if all(v is not None for v in vals):
+        start, limit, delta = (v.reshape(()).item() for v in vals)  # type: ignore[union-attr]
+        if all(isinstance(x, int) for x in (start, limit, delta)):
+            return [(_range_len(start, limit, delta, a["dtype"]),)]
+        if start == 0 and delta == 1 and limit is not None:
+            return [(limit,)]
+    return [(ctx.fresh(),)]
 
 
 def _range_value(ctx: reg.InferenceContext) -> list[Any] | None:
     a = ctx.attrs
-    if not a["dtype"].is_integer or _range_len(a["start"], a["limit"], a["delta"], a["dtype"]) > _MAX_VALUE:
+    if a["start"] is None or not a["dtype"].is_integer:
+        return None
+    if _range_len(a["start"], a["limit"], a["delta"], a["dtype"]) > _MAX_VALUE:
         return None
     return [np.array(_range_np(a).tolist(), dtype=object).reshape(-1)]
 
@@ -200,12 +225,10 @@ def _range_dtype(ctx: reg.InferenceContext) -> list[_dt.DType]:
 reg.register(
     reg.OpDef(
         name="Range",
-        shape=lambda ctx: [
-            (_range_len(ctx.attrs["start"], ctx.attrs["limit"], ctx.attrs["delta"], ctx.attrs["dtype"]),)
-        ],
+        shape=_range_shape,
         dtype=_range_dtype,
-        reference=lambda ins, attrs: [_range_np(attrs)],
-        grad=lambda op, *grads: [],
+        reference=lambda ins, attrs: [_range_np(attrs, ins)],
+        grad=lambda op, *grads: [None] * len(op.inputs),
         traits=frozenset({"generator"}),
         value=_range_value,
         samples=lambda rng: [
@@ -213,8 +236,14 @@ reg.register(
             reg.Sample([], {"start": 5, "limit": 0, "delta": -2, "dtype": _dt.int64}, grad=False),
             reg.Sample([], {"start": 1.0, "limit": 2.0, "delta": 0.25, "dtype": _dt.float32}, grad=False),
             reg.Sample([], {"start": 3, "limit": 3, "delta": 1, "dtype": _dt.int32}, grad=False),
+            reg.Sample(
+                [np.array(0, np.int32), np.array(7, np.int32), np.array(2, np.int32)],
+                {"start": None, "limit": None, "delta": None, "dtype": _dt.int32},
+                grad=False,
+            ),
         ],
-        doc="start, start + delta, ... up to (not including) limit; attrs only (no inputs).",
+        doc="start, start + delta, ... up to (not including) limit: attrs when known while "
+        "building, else three scalar inputs (e.g. tf.range(tf.shape(x)[0])).",
     )
 )
 
@@ -232,10 +261,16 @@ def range(  # noqa: A001  (TF's name)
     args = [start, limit, delta]
     kinds: list[_dt.DType] = []
     values: list[Any] = []
+    dynamic = False
     for what, v in zip(("start", "limit", "delta"), args, strict=True):
         if isinstance(v, Tensor):
             kinds.append(v.dtype)
-            arr = static_value(v, f"range {what}")
+            try:
+                arr = static_value(v, f"range {what}")
+            except TypeError:
+                dynamic = True  # known only at run time: the bounds become inputs
+                values.append(None)
+                continue
         else:
             arr = np.asarray(v)
             kinds.append(_dt.infer_dtype(v))
@@ -249,6 +284,15 @@ def range(  # noqa: A001  (TF's name)
             if k not in _RANGE_ORDER:
                 raise TypeError(f"range arguments must be ints or floats, got {k.name}")
         dt = builtins.max(kinds, key=_RANGE_ORDER.index)
+    if dynamic:
+        from graphc.ops.math_ops import cast
+
+        bounds = [
+            cast(convert_to_tensor(a), dt) if isinstance(a, Tensor) else convert_to_tensor(a, dtype=dt)
+            for a in args
+        ]
+        attrs = {"start": None, "limit": None, "delta": None, "dtype": dt}
+        return make_op("Range", bounds, attrs, name=name).outputs[0]
     conv = [dt.np.type(v).item() for v in values]
     if conv[2] == 0:
         raise ValueError("Requires delta != 0")

@@ -351,9 +351,22 @@ def squeeze(input: Any, axis: Any = None, name: str | None = None, squeeze_dims:
 
 # =============================================================================================
 # Tile
+def _tile_multiples(ctx: reg.InferenceContext) -> list[Dim] | None:
+    """The multiples: the static attr, or the partial value of the multiples input."""
+    if ctx.attrs["multiples"] is not None:
+        return list(ctx.attrs["multiples"])
+    v = ctx.value(1)
+    if v is not None:
+        return [ctx.fresh() if m is None else m for m in v.reshape(-1)]
+    n = ctx.shapes[1][0] if ctx.shapes[1] is not None else None
+    return None if not isinstance(n, int) else [ctx.fresh() for _ in builtins.range(n)]
+
+
 def _tile_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
-    x, mult = ctx.shapes[0], ctx.attrs["multiples"]
-    if any(m < 0 for m in mult):
+    x, mult = ctx.shapes[0], _tile_multiples(ctx)
+    if mult is None:
+        return [None if x is None else tuple(ctx.fresh() for _ in x)]
+    if any(isinstance(m, int) and m < 0 for m in mult):
         raise reg.ShapeError(f"multiples must be non-negative, got {list(mult)}")
     if x is None:
         return [tuple(ctx.fresh() for _ in mult)]
@@ -365,7 +378,8 @@ def _tile_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
 
 
 def _tile_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
-    x, mult = ins[0], attrs["multiples"]
+    x = ins[0]
+    mult = attrs["multiples"] if attrs["multiples"] is not None else tuple(int(m) for m in ins[1])
     if x.ndim != len(mult):
         raise ValueError(f"multiples {list(mult)} do not match an array of shape {x.shape}")
     return [np.tile(x, mult)]
@@ -373,10 +387,19 @@ def _tile_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
 
 def _tile_grad(op: Operation, g: Tensor) -> list[Any]:
     """Each input element is copied once per tile: view dim i as (multiple, dim) and sum the copies."""
+    from graphc.ops.concat_ops import stack
     from graphc.ops.reduction_ops import reduce_sum
 
     x = op.inputs[0]
     mult = op.attrs["multiples"]
+    if mult is None:
+        # Multiples known only at run time: split every dim; rank must be static.
+        rank = x.shape.ndims
+        if rank is None:
+            raise ValueError(f"the gradient of tile {op.name!r} needs the input's rank to be known")
+        m = op.inputs[1]
+        split = stack([d for i in builtins.range(rank) for d in (m[i], _dim_arg(x, i))])
+        return [reduce_sum(reshape(g, split), axis=list(builtins.range(0, 2 * rank, 2))), None]
     if all(m == 1 for m in mult):
         return [g]
     dims = x.shape.as_tuple() or (None,) * len(mult)
@@ -404,15 +427,32 @@ reg.register(
             reg.Sample([rand(rng, (2, 3))], {"multiples": (2, 2)}),
             reg.Sample([rand(rng, (3,))], {"multiples": (4,)}),
             reg.Sample([rand(rng, (2, 3))], {"multiples": (1, 1)}),
+            # Multiples as a run-time input (e.g. built from tf.shape).
+            reg.Sample([rand(rng, (2, 3)), np.array([3, 2], np.int32)], {"multiples": None}, wrt=(0,)),
         ],
+        doc="attr multiples, or None with the multiples as a second (int) input.",
     )
 )
 
 
 def tile(input: Any, multiples: Any, name: str | None = None) -> Tensor:
-    """tf.tile: multiples (one per dim) must be known when the graph is built."""
+    """tf.tile. Multiples known when the graph is built become an attr; multiples built
+    from tensors (e.g. ``[tf.shape(x)[0], 1]``) are a second input."""
     x = convert_to_tensor(input)
-    mult = tuple(_static_ints(multiples, "multiples"))
+    try:
+        mult = tuple(_static_ints(multiples, "multiples"))
+    except TypeError:
+        from graphc import dtypes as _dt
+
+        m = convert_to_tensor(multiples, dtype=_dt.int32) if not isinstance(multiples, Tensor) else multiples
+        if m.shape.ndims != 1:
+            raise ValueError(f"multiples must be a vector, got shape {m.shape}") from None
+        n = m.shape.as_list()[0]
+        if x.shape.ndims is not None and n is not None and n != x.shape.ndims:
+            raise ValueError(
+                f"Expected multiples argument to be a vector of length {x.shape.ndims}, got length {n}"
+            ) from None
+        return make("Tile", [x, m], {"multiples": None}, name=name or "Tile")
     if x.shape.ndims is not None and len(mult) != x.shape.ndims:
         raise ValueError(
             f"Expected multiples argument to be a vector of length {x.shape.ndims}, got {list(mult)}"

@@ -268,7 +268,12 @@ class Session:
         plan = program.meta.get("memory_plan")
         if plan is not None:
             # The plan is a formula in the symbolic dims: evaluated per run, never recompiled.
-            self.stats["peak_bytes"] = plan.evaluate(env)
+            # A dim known only once the run computed it (e.g. tf.range of a fed value)
+            # leaves the peak unknown before the run.
+            try:
+                self.stats["peak_bytes"] = plan.evaluate(env)
+            except KeyError:
+                self.stats["peak_bytes"] = None
         return [_to_python(self._backend.to_host(v)) for v in outputs[:n_fetch]]
 
     def _load_variable(self, var: Any, value: Any) -> None:
