@@ -306,3 +306,22 @@ def test_ragged_feed_names_the_placeholder() -> None:
     with tf.Session() as sess:
         with pytest.raises(ValueError, match="Tensor 'ragged:0'"):
             sess.run(x, {x: [[1, 2], [3]]})
+
+
+def test_device_scopes_and_collections_are_recorded() -> None:
+    with tf.device("/gpu:0"):
+        a = tf.constant(1.0, name="on_gpu")
+        with tf.device("/cpu:0"):
+            b = tf.constant(2.0)
+    c = tf.constant(3.0)
+    assert (a.device, b.device, c.device) == ("/gpu:0", "/cpu:0", "")
+    tf.add_to_collection("mine", a)
+    tf.add_to_collections(["mine", "other"], b)
+    assert tf.get_collection("mine") == [a, b]
+    assert tf.get_collection("other") == [b]
+    assert tf.get_collection("mine", scope="on_") == [a]
+    v = tf.Variable(1.0, trainable=False, name="counter")
+    w = tf.Variable(1.0, name="weight")
+    assert tf.trainable_variables() == [w]
+    assert tf.global_variables() == [v, w]
+    assert tf.get_collection(tf.GraphKeys.GLOBAL_VARIABLES) == [v, w]
