@@ -156,3 +156,15 @@ def test_logsumexp_gradient_is_an_exact_softmax_at_large_values() -> None:
     x = tf.constant([[1e5, 1e5, 0.0], [1000.0, 1000.0, 1000.0]])
     (g,) = tf.gradients(tf.reduce_logsumexp(x, axis=1), x)
     np.testing.assert_allclose(run(g), [[0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]], rtol=1e-6)
+
+
+def test_stop_gradients_are_constants_that_still_get_their_gradient() -> None:
+    # The two examples of TF1's documentation of the stop_gradients argument.
+    a = tf.constant(0.0)
+    b = 2 * a
+    ga, gb = tf.gradients(a + b, [a, b], stop_gradients=[a, b])
+    a2 = tf.constant(2.0)
+    b2 = a2 * 3
+    c = a2 * b2
+    ga2, gb2 = tf.gradients(c, [a2, b2], stop_gradients=[b2])
+    assert run([ga, gb, ga2, gb2]) == [1.0, 1.0, 6.0, 2.0]

@@ -325,3 +325,17 @@ def test_device_scopes_and_collections_are_recorded() -> None:
     assert tf.trainable_variables() == [w]
     assert tf.global_variables() == [v, w]
     assert tf.get_collection(tf.GraphKeys.GLOBAL_VARIABLES) == [v, w]
+
+
+def test_initial_value_from_another_variable() -> None:
+    a = tf.Variable([1.0, 2.0])
+    c = tf.Variable(a * 3)
+    d = tf.get_variable("d", initializer=tf.identity(a) + c)
+    grow = tf.assign_add(a, [10.0, 10.0])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())  # one run: c and d wait for a (TF1)
+        np.testing.assert_array_equal(sess.run(c), [3.0, 6.0])
+        np.testing.assert_array_equal(sess.run(d), [4.0, 8.0])
+        sess.run(grow)
+        sess.run(c.initializer)  # alone, c's initializer reads a's current value
+        np.testing.assert_array_equal(sess.run(c), [33.0, 36.0])

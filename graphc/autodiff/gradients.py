@@ -103,26 +103,24 @@ def gradients(
             for t in op.inputs:
                 if id(t) not in stops:
                     stack.append(t.op)
+        # A stop tensor is a constant: it still receives its own gradient, but nothing
+        # flows through it to what computed it (TF1's stop_gradients).
         x_ids = {id(x) for x in xs_l}
         between: dict[int, Operation] = {}
-        consumers_seen: list[Operation] = [x.op for x in xs_l]
-        forward: set[int] = set()
         stack = list(xs_l)
         while stack:
             t = stack.pop()
             for c in t._consumers:
-                if c._id in reach_back and c._id not in forward and id(t) not in stops:
-                    forward.add(c._id)
+                if c._id in reach_back and c._id not in between:
                     between[c._id] = c
-                    stack.extend(c.outputs)
-        del consumers_seen
+                    stack.extend(o for o in c.outputs if id(o) not in stops)
 
         # Gradients flowing into each tensor (lists summed when the producer is processed).
         pending: dict[int, list[Tensor]] = {}
         tensors: dict[int, Tensor] = {}
 
         def contribute(t: Tensor, g: Tensor | None) -> None:
-            if g is None or not _differentiable(t) or id(t) in stops:
+            if g is None or not _differentiable(t):
                 return
             pending.setdefault(id(t), []).append(g)
             tensors[id(t)] = t
@@ -145,7 +143,7 @@ def gradients(
 
         for op_id in sorted(between, reverse=True):
             op = between[op_id]
-            out_grads = [total(t) for t in op.outputs]
+            out_grads = [None if id(t) in stops else total(t) for t in op.outputs]
             if all(g is None for g in out_grads):
                 continue
             fn = _grad_fn(op)

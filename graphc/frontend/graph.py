@@ -208,6 +208,10 @@ class Graph:
         self._id_counter = 0
         self._lock = threading.RLock()
         self._variable_store: Any = None  # set by variable_scope machinery
+        # Variables whose initial value reads other variables: reader op id -> variable op
+        # ids it reads, and variable op id -> its initializer (see Variable and ir/lower.py).
+        self._initial_value_readers: dict[int, set[int]] = {}
+        self._variable_initializers: dict[int, Operation] = {}
         self._version = 0
 
     # -- identity ------------------------------------------------------

@@ -68,6 +68,8 @@ class Variable:
                 self._initial_value = init_t
         # The VariableV2 op takes the scope's own name ("w", not "w/var"): TF1 naming.
         self._rename_var_op(graph, base_name)
+        graph._variable_initializers[self._variable.op._id] = self._initializer_op
+        _record_initial_value_reads(graph, init_t)
         self._trainable = trainable
         self._constraint = constraint
         self._graph = graph
@@ -202,6 +204,24 @@ class Variable:
 
     def __getitem__(self, key: Any) -> Tensor:
         return self._variable[key]
+
+
+def _record_initial_value_reads(graph: Any, init: Tensor) -> None:
+    """Note the ops in an initial value that read other variables. In a run that also
+    runs those variables' initializers, such a read sees the initialized value (TF1 makes
+    an initial value that uses another variable wait for that variable's initializer)."""
+    seen: set[int] = set()
+    stack = [init.op]
+    while stack:
+        op = stack.pop()
+        if op._id in seen:
+            continue
+        seen.add(op._id)
+        for t in op.inputs:
+            if t.op.type == "VariableV2":
+                graph._initial_value_readers.setdefault(op._id, set()).add(t.op._id)
+            else:
+                stack.append(t.op)
 
 
 def _forward(name: str) -> Callable[..., Any]:

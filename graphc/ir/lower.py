@@ -229,6 +229,12 @@ class _Lowering:
                 for a in self.assigns_of.get(op._id, [])
                 if reader is not None and reader._id in self.descendants[a._id]
             ]
+            if reader is not None and op._id in self.graph._initial_value_readers.get(reader._id, ()):
+                # An initial value reading another variable sees that variable's
+                # initializer when this run runs it too (TF1 orders them).
+                init = self.graph._variable_initializers.get(op._id)
+                if init is not None and init in self.assigns_of.get(op._id, []) and init not in visible:
+                    visible.append(init)
             latest = self._latest(visible, op, reader)
             if latest is not None:
                 return self.values[id(latest.outputs[0])]

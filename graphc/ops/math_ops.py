@@ -206,17 +206,21 @@ def _elementwise(
 
 
 def _binary_api(op_type: str, default_name: str) -> Callable[..., Tensor]:
+    """The tf.<default_name> function; its op is named after the op type, as in TF1."""
+
     def api(x: Any, y: Any, name: str | None = None) -> Tensor:
         a, b = convert_pair(x, y)
-        return make(op_type, [a, b], name=name or default_name)
+        return make(op_type, [a, b], name=name or op_type)
 
     api.__name__ = default_name
     return api
 
 
 def _unary_api(op_type: str, default_name: str) -> Callable[..., Tensor]:
+    """The tf.<default_name> function; its op is named after the op type, as in TF1."""
+
     def api(x: Any, name: str | None = None) -> Tensor:
-        return make(op_type, [convert_to_tensor(x)], name=name or default_name)
+        return make(op_type, [convert_to_tensor(x)], name=name or op_type)
 
     api.__name__ = default_name
     return api
@@ -339,7 +343,16 @@ _elementwise(
     ],
 )
 _elementwise(
-    "Pow", 2, np.power, lambda x, y: S.call("pow", x, y), _pow_grad, FLOATS, domains=["positive", "any"]
+    "Pow",
+    2,
+    np.power,
+    lambda x, y: S.call("pow", x, y),
+    _pow_grad,
+    NUMERIC,
+    samples=lambda rng: (
+        [reg.Sample([rand(rng, sx, "positive"), rand(rng, sy)]) for sx, sy in BINARY_SHAPES]
+        + [reg.Sample([rand(rng, (3, 4), "int"), rand(rng, (3, 4), "posint")], grad=False)]
+    ),
 )
 _elementwise(
     "Maximum",
@@ -853,24 +866,26 @@ def scalar_mul(scalar: Any, x: Any, name: str | None = None) -> Tensor:
 
 # -- Python operators on Tensor ---------------------------------------------------------------
 def _install_operators() -> None:
-    def bin_(fn: Callable[..., Tensor], reflected: bool = False) -> Callable[..., Any]:
+    # Operators name their ops in lower case ("add", "mul", ...), tf.add & co. after the
+    # op type ("Add", "Mul", ...), as TF1 does.
+    def bin_(fn: Callable[..., Tensor], name: str | None, reflected: bool = False) -> Callable[..., Any]:
         if reflected:
-            return lambda self, other: fn(other, self)
-        return lambda self, other: fn(self, other)
+            return lambda self, other: fn(other, self, name=name)
+        return lambda self, other: fn(self, other, name=name)
 
-    def _logical(f_bool: Callable[..., Tensor], name: str) -> Callable[..., Tensor]:
-        def op(x: Any, y: Any) -> Tensor:
+    def _logical(f_bool: Callable[..., Tensor], symbol: str) -> Callable[..., Tensor]:
+        def op(x: Any, y: Any, name: str | None = None) -> Tensor:
             a, b = convert_pair(x, y)
             if a.dtype != _dt.bool_:
-                raise TypeError(f"operator {name} needs bool tensors, got {a.dtype.name}")
-            return f_bool(a, b)
+                raise TypeError(f"operator {symbol} needs bool tensors, got {a.dtype.name}")
+            return f_bool(a, b, name=name)
 
         return op
 
-    def matmul_(a: Any, b: Any) -> Tensor:
+    def matmul_(a: Any, b: Any, name: str | None = None) -> Tensor:
         from graphc.ops.linalg_ops import matmul
 
-        return matmul(a, b)
+        return matmul(a, b, name=name)
 
     ops = {
         "add": add,
@@ -885,9 +900,11 @@ def _install_operators() -> None:
         "or": _logical(logical_or, "|"),
         "xor": _logical(logical_xor, "^"),
     }
+    lower_case = {"add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"}
     for key, fn in ops.items():
-        setattr(Tensor, f"__{key}__", bin_(fn))
-        setattr(Tensor, f"__r{key}__", bin_(fn, reflected=True))
+        name = key if key in lower_case else None
+        setattr(Tensor, f"__{key}__", bin_(fn, name))
+        setattr(Tensor, f"__r{key}__", bin_(fn, name, reflected=True))
     Tensor.__neg__ = lambda self: negative(self)  # type: ignore[method-assign]
     Tensor.__abs__ = lambda self: abs(self)  # type: ignore[method-assign]
     Tensor.__invert__ = lambda self: logical_not(self)  # type: ignore[method-assign]
