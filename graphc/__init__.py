@@ -195,6 +195,55 @@ from graphc.api_scopes import (
     name_scope,
     NotDifferentiable,
 )
+from graphc.ops.clip_ops import clip_by_average_norm, clip_by_global_norm, clip_by_norm, global_norm
+from graphc.ops.scan_ops import cumprod, cumsum
+from graphc.ops.gather_nd_ops import gather_nd, scatter_nd
+from graphc.ops.norm_ops import norm
+from graphc.ops.misc_ops import (
+    eye,
+    lin_space,
+    linspace,
+    sequence_mask,
+    to_double,
+    to_float,
+    to_int32,
+    to_int64,
+)
+from graphc.ops.unsupported import (  # TF1 names that raise NotImplementedError with advice
+    Assert,
+    Print,
+    assert_equal,
+    assert_greater,
+    assert_greater_equal,
+    assert_integer,
+    assert_less,
+    assert_less_equal,
+    assert_near,
+    assert_negative,
+    assert_non_negative,
+    assert_non_positive,
+    assert_none_equal,
+    assert_positive,
+    assert_rank,
+    assert_type,
+    boolean_mask,
+    case,
+    cond,
+    dynamic_partition,
+    foldl,
+    foldr,
+    map_fn,
+    numpy_function,
+    print,  # noqa: A004  (TF's name)
+    py_func,
+    scan,
+    scatter_add,
+    scatter_sub,
+    scatter_update,
+    unique,
+    unique_with_counts,
+    while_loop,
+)
 from graphc import nn, losses, train, initializers, random, math, linalg  # noqa: E402
 from graphc import compat  # noqa: E402
 

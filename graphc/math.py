@@ -46,6 +46,7 @@ from graphc.ops.math_ops import (  # noqa: F401
 )
 from graphc.ops.math_ops import floormod as mod  # noqa: F401
 from graphc.ops.nn_ops import log_softmax, softmax  # noqa: F401
+from graphc.ops.norm_ops import reduce_std, reduce_variance  # noqa: F401
 from graphc.ops.reduction_ops import (  # noqa: F401
     argmax,
     argmin,
@@ -59,3 +60,5 @@ from graphc.ops.reduction_ops import (  # noqa: F401
     reduce_prod,
     reduce_sum,
 )
+from graphc.ops.scan_ops import cumprod, cumsum  # noqa: F401
+from graphc.ops.topk_ops import top_k  # noqa: F401

@@ -27,6 +27,7 @@ from graphc.ops.nn_ops import (
     weighted_cross_entropy_with_logits,
     xw_plus_b,
 )
+from graphc.ops.topk_ops import top_k
 
 __all__ = [
     "avg_pool",
@@ -61,4 +62,5 @@ __all__ = [
     "softplus",
     "sparse_softmax_cross_entropy_with_logits",
     "tanh",
+    "top_k",
 ]
