@@ -60,14 +60,12 @@ from graphc.ops.nn_common import (
     _INDEX_DTYPES,
     _alias,
     _c,
-    _ones_like,
     _reduce_mean,
     _reduce_sum,
     _reshape,
     _scope,
     _shape_input,
     _static_rank,
-    _zeros_like,
 )
 from graphc.ops.pool_ops import avg_pool, max_pool  # noqa: F401  (re-exported)
 from graphc.ops.softmax_ops import (  # noqa: F401  (re-exported)
@@ -384,17 +382,9 @@ def embedding_lookup(
         r, ir = _static_rank(result), _static_rank(i)
         if r is None or ir is None:
             raise NotImplementedError("embedding_lookup with max_norm needs ids and params of known rank")
-        return _clip_by_norm(result, max_norm, list(range(ir, r)))
+        from graphc.ops.clip_ops import clip_by_norm
 
-
-def _clip_by_norm(t: Tensor, clip_norm: Any, axes: list[int]) -> Tensor:
-    l2sum = _reduce_sum(square(t), axes, keepdims=True)
-    zero = _zeros_like(l2sum)
-    positive = l2sum > zero
-    # sqrt only of positive values keeps the gradient finite at an all-zero embedding.
-    l2norm = where(positive, sqrt(where(positive, l2sum, _ones_like(l2sum))), l2sum)
-    cn = convert_to_tensor(clip_norm, dtype=t.dtype)
-    return _div(multiply(t, cn), maximum(l2norm, cn))
+        return clip_by_norm(result, max_norm, axes=list(range(ir, r)))
 
 
 def l2_normalize(
