@@ -16,7 +16,6 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from graphc.ir.program import Program
 
@@ -123,8 +122,10 @@ def optimize_with_report(
     verify_each = os.environ.get(VERIFY_ENV, "") not in ("", "0")
     if keep_snapshots:
         report.snapshots.append(("input", str(program)))
+    # All dumps of one compile share the input program's hash as a prefix.
+    dump_prefix = program.content_hash()[:12] if dump_dir else ""
     if dump_dir:
-        _dump(dump_dir, program, 0, "input")
+        _dump(dump_dir, dump_prefix, program, 0, "input")
     for i, (name, _) in enumerate(PASSES, start=1):
         if name in off or "all" in off:
             report.records.append(
@@ -147,17 +148,13 @@ def optimize_with_report(
         if keep_snapshots:
             report.snapshots.append((name, str(program)))
         if dump_dir:
-            _dump(dump_dir, program, i, name)
+            _dump(dump_dir, dump_prefix, program, i, name)
     program.meta["pass_report"] = report
     return program, report
 
 
-def _dump(directory: str, program: Program, index: int, name: str) -> None:
+def _dump(directory: str, prefix: str, program: Program, index: int, name: str) -> None:
     os.makedirs(directory, exist_ok=True)
-    digest = program.content_hash()[:12]
-    path = os.path.join(directory, f"{digest}-{index:02d}-{name}.txt")
+    path = os.path.join(directory, f"{prefix}-{index:02d}-{name}.txt")
     with open(path, "w") as f:
         f.write(str(program) + "\n")
-
-
-_ = Any
