@@ -1,5 +1,6 @@
-"""Elementwise ops (with NumPy broadcasting), add_n, cast, where, clip, and the
-broadcasting pair BroadcastTo / SumToShape that gradients use to undo broadcasts."""
+"""Elementwise ops (with NumPy broadcasting), add_n, cast, where, clip. The broadcasting pair
+(broadcast_ops) and the comparison and logical ops (compare_ops) live in their own modules;
+their API functions are re-exported here."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from graphc import symbolic
 from graphc.frontend.graph import Operation, Tensor
 from graphc.ops import registry as reg
 from graphc.ops import scalar as S
+
+# The broadcasting pair lives in its own module; its API functions are re-exported here.
+from graphc.ops.broadcast_ops import broadcast_to, sum_to_shape, unbroadcast  # noqa: F401
 from graphc.ops.common import (
     FLOATS,
     INTS,
@@ -24,120 +28,10 @@ from graphc.ops.common import (
     convert_to_tensor,
     make,
     rand,
-    value_shape,
 )
 
 BINARY_SHAPES = [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((3, 1), (1, 4)), ((), (2, 3))]
 UNARY_SHAPES = [(3, 4), (2, 1, 3), ()]
-
-
-# -- the broadcasting pair ------------------------------------------------------------
-def _broadcast_to_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
-    target = value_shape(ctx, 1, "shape")
-    if target is None or ctx.shapes[0] is None:
-        return [target]
-    if len(ctx.shapes[0]) > len(target):
-        raise reg.ShapeError(f"cannot broadcast a rank-{len(ctx.shapes[0])} tensor to rank {len(target)}")
-    for d_in, d_out in zip(reversed(ctx.shapes[0]), reversed(target), strict=False):
-        if d_in != 1:
-            ctx.equal(d_in, d_out, "broadcast dimensions")
-    return [target]
-
-
-def _broadcast_to_grad(op: Operation, g: Tensor) -> list[Any]:
-    from graphc.ops.core_ops import shape
-
-    return [sum_to_shape(g, shape(op.inputs[0])), None]
-
-
-def _sum_to_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
-    return [_sum_to(ins[0], tuple(int(d) for d in ins[1]))]
-
-
-def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1
-    )
-    out = g.sum(axis=axes, keepdims=True) if axes else g
-    return out.reshape(shape).astype(g.dtype, copy=False)
-
-
-def _sum_to_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
-    return [value_shape(ctx, 1, "shape")]
-
-
-def _sum_to_grad(op: Operation, g: Tensor) -> list[Any]:
-    from graphc.ops.core_ops import shape
-
-    return [broadcast_to(g, shape(op.inputs[0])), None]
-
-
-def _shape_samples(in_shape: tuple[int, ...], to: tuple[int, ...], reverse: bool) -> reg.Sample:
-    rng = np.random.default_rng(0)
-    x = rand(rng, to if reverse else in_shape)
-    shp = np.array(in_shape if reverse else to, dtype=np.int32)
-    return reg.Sample([x, shp], wrt=(0,))
-
-
-reg.register(
-    reg.OpDef(
-        name="BroadcastTo",
-        shape=_broadcast_to_shape,
-        dtype=lambda ctx: [ctx.dtypes[0]],
-        reference=lambda ins, attrs: [np.broadcast_to(ins[0], tuple(int(d) for d in ins[1])).copy()],
-        grad=_broadcast_to_grad,
-        traits=frozenset({"broadcast"}),
-        samples=lambda rng: [_shape_samples((3, 1), (2, 3, 4), False), _shape_samples((4,), (3, 4), False)],
-    )
-)
-reg.register(
-    reg.OpDef(
-        name="SumToShape",
-        shape=_sum_to_shape,
-        dtype=lambda ctx: [ctx.dtypes[0]],
-        reference=_sum_to_ref,
-        grad=_sum_to_grad,
-        traits=frozenset({"reduction"}),
-        doc="Sum a broadcast gradient back to an input's shape (the inverse of BroadcastTo).",
-        samples=lambda rng: [_shape_samples((3, 1), (2, 3, 4), True), _shape_samples((4,), (3, 4), True)],
-    )
-)
-
-
-def broadcast_to(input: Any, shape: Any, name: str | None = None) -> Tensor:
-    x = convert_to_tensor(input)
-    s = convert_to_tensor(shape, dtype=_dt.int32) if not isinstance(shape, Tensor) else shape
-    return make("BroadcastTo", [x, s], name=name or "BroadcastTo")
-
-
-def sum_to_shape(g: Tensor, shape: Any, name: str | None = None) -> Tensor:
-    s = convert_to_tensor(shape, dtype=_dt.int32) if not isinstance(shape, Tensor) else shape
-    return make("SumToShape", [g, s], name=name or "SumToShape")
-
-
-def unbroadcast(g: Tensor | None, x: Tensor) -> Tensor | None:
-    """Sum ``g`` (the gradient of a broadcast result) back to ``x``'s shape."""
-    if g is None:
-        return None
-    gs, xs = g.shape, x.shape
-    if gs.is_fully_defined() and xs.is_fully_defined():
-        gl, xl = gs.as_list(), xs.as_list()
-        if gl == xl:
-            return g
-        lead = len(gl) - len(xl)
-        axes = list(range(lead)) + [lead + i for i, d in enumerate(xl) if d == 1 and gl[lead + i] != 1]
-        from graphc.ops.array_ops import reshape
-        from graphc.ops.reduction_ops import reduce_sum
-
-        return reshape(reduce_sum(g, axis=axes, keepdims=True), xl) if axes else reshape(g, xl)
-    if gs.ndims is not None and gs.ndims == xs.ndims and gs.as_list() == xs.as_list():
-        # Dims left None that meet in a broadcast are taken to be equal (see ir/lower.py),
-        # so equal static shapes mean nothing was broadcast.
-        return g
-    from graphc.ops.core_ops import shape
-
-    return sum_to_shape(g, shape(x))
 
 
 # -- defining elementwise ops -------------------------------------------------------------
@@ -380,62 +274,21 @@ _elementwise(
     traits=_COMMUTATIVE,
 )
 
-_CMP = reg.NotDifferentiable("comparisons have no gradient")
-for _name, _fn, _prim, _traits in [
-    ("Less", np.less, "lt", ()),
-    ("LessEqual", np.less_equal, "le", ()),
-    ("Greater", np.greater, "gt", ()),
-    ("GreaterEqual", np.greater_equal, "ge", ()),
-    ("Equal", np.equal, "eq", _COMMUTATIVE),
-    ("NotEqual", np.not_equal, "ne", _COMMUTATIVE),
-]:
-    _elementwise(
-        _name,
-        2,
-        _fn,
-        (lambda p: lambda x, y: S.call(p, x, y))(_prim),
-        _CMP,
-        (*NUMERIC, _dt.bool_),
-        out=_dt.bool_,
-        samples=lambda rng: [
-            reg.Sample(
-                [rand(rng, (3, 4), "int").astype(np.float64), rand(rng, (4,), "int").astype(np.float64)],
-                grad=False,
-            )
-        ],
-        traits=_traits,
-    )
-
-_LOGIC = reg.NotDifferentiable("boolean logic has no gradient")
-_bool_samples2 = lambda rng: [reg.Sample([rand(rng, (3, 4), "bool"), rand(rng, (3, 4), "bool")], grad=False)]  # noqa: E731
-_elementwise(
-    "LogicalAnd",
-    2,
-    np.logical_and,
-    lambda x, y: S.call("and", x, y),
-    _LOGIC,
-    (_dt.bool_,),
-    samples=_bool_samples2,
-    traits=_COMMUTATIVE,
-)
-_elementwise(
-    "LogicalOr",
-    2,
-    np.logical_or,
-    lambda x, y: S.call("or", x, y),
-    _LOGIC,
-    (_dt.bool_,),
-    samples=_bool_samples2,
-    traits=_COMMUTATIVE,
-)
-_elementwise(
-    "LogicalNot",
-    1,
-    np.logical_not,
-    lambda x: S.call("not", x),
-    _LOGIC,
-    (_dt.bool_,),
-    samples=lambda rng: [reg.Sample([rand(rng, (3, 4), "bool")], grad=False)],
+# The comparison and logical ops live in their own module, which builds on the helpers
+# above; their API functions are re-exported here. Imported here, not at the top: it needs
+# _elementwise & co. from this module, and this module's gradients and Tensor operators
+# need comparisons (resolved when called, or by _install_operators below).
+from graphc.ops.compare_ops import (  # noqa: E402, F401
+    equal,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    not_equal,
 )
 
 # -- unary ---------------------------------------------------------------------------------
@@ -797,15 +650,6 @@ pow = _binary_api("Pow", "pow")  # noqa: A001  (TF's name)
 maximum = _binary_api("Maximum", "maximum")
 minimum = _binary_api("Minimum", "minimum")
 squared_difference = _binary_api("SquaredDifference", "squared_difference")
-less = _binary_api("Less", "less")
-less_equal = _binary_api("LessEqual", "less_equal")
-greater = _binary_api("Greater", "greater")
-greater_equal = _binary_api("GreaterEqual", "greater_equal")
-equal = _binary_api("Equal", "equal")
-not_equal = _binary_api("NotEqual", "not_equal")
-logical_and = _binary_api("LogicalAnd", "logical_and")
-logical_or = _binary_api("LogicalOr", "logical_or")
-logical_not = _unary_api("LogicalNot", "logical_not")
 negative = _unary_api("Neg", "neg")
 abs = _unary_api("Abs", "abs")  # noqa: A001
 sign = _unary_api("Sign", "sign")
@@ -825,10 +669,6 @@ erf = _unary_api("Erf", "erf")
 floor = _unary_api("Floor", "floor")
 ceil = _unary_api("Ceil", "ceil")
 round = _unary_api("Round", "round")  # noqa: A001
-
-
-def logical_xor(x: Any, y: Any, name: str | None = None) -> Tensor:
-    return logical_and(logical_or(x, y), logical_not(logical_and(x, y)), name=name or "LogicalXor")
 
 
 def truediv(x: Any, y: Any, name: str | None = None) -> Tensor:

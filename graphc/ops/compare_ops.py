@@ -1,0 +1,90 @@
+"""Comparison and logical ops (Less ... NotEqual, LogicalAnd / LogicalOr / LogicalNot) and
+their TF1 API functions, logical_xor included. graphc.ops.math_ops re-exports the API functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphc import dtypes as _dt
+from graphc.frontend.graph import Tensor
+from graphc.ops import registry as reg
+from graphc.ops import scalar as S
+from graphc.ops.common import NUMERIC, rand
+
+# math_ops imports this module part-way through (its gradients and Tensor operators use
+# comparisons), once the helpers imported here exist there.
+from graphc.ops.math_ops import _COMMUTATIVE, _binary_api, _elementwise, _unary_api
+
+_CMP = reg.NotDifferentiable("comparisons have no gradient")
+for _name, _fn, _prim, _traits in [
+    ("Less", np.less, "lt", ()),
+    ("LessEqual", np.less_equal, "le", ()),
+    ("Greater", np.greater, "gt", ()),
+    ("GreaterEqual", np.greater_equal, "ge", ()),
+    ("Equal", np.equal, "eq", _COMMUTATIVE),
+    ("NotEqual", np.not_equal, "ne", _COMMUTATIVE),
+]:
+    _elementwise(
+        _name,
+        2,
+        _fn,
+        (lambda p: lambda x, y: S.call(p, x, y))(_prim),
+        _CMP,
+        (*NUMERIC, _dt.bool_),
+        out=_dt.bool_,
+        samples=lambda rng: [
+            reg.Sample(
+                [rand(rng, (3, 4), "int").astype(np.float64), rand(rng, (4,), "int").astype(np.float64)],
+                grad=False,
+            )
+        ],
+        traits=_traits,
+    )
+
+_LOGIC = reg.NotDifferentiable("boolean logic has no gradient")
+_bool_samples2 = lambda rng: [reg.Sample([rand(rng, (3, 4), "bool"), rand(rng, (3, 4), "bool")], grad=False)]  # noqa: E731
+_elementwise(
+    "LogicalAnd",
+    2,
+    np.logical_and,
+    lambda x, y: S.call("and", x, y),
+    _LOGIC,
+    (_dt.bool_,),
+    samples=_bool_samples2,
+    traits=_COMMUTATIVE,
+)
+_elementwise(
+    "LogicalOr",
+    2,
+    np.logical_or,
+    lambda x, y: S.call("or", x, y),
+    _LOGIC,
+    (_dt.bool_,),
+    samples=_bool_samples2,
+    traits=_COMMUTATIVE,
+)
+_elementwise(
+    "LogicalNot",
+    1,
+    np.logical_not,
+    lambda x: S.call("not", x),
+    _LOGIC,
+    (_dt.bool_,),
+    samples=lambda rng: [reg.Sample([rand(rng, (3, 4), "bool")], grad=False)],
+)
+
+less = _binary_api("Less", "less")
+less_equal = _binary_api("LessEqual", "less_equal")
+greater = _binary_api("Greater", "greater")
+greater_equal = _binary_api("GreaterEqual", "greater_equal")
+equal = _binary_api("Equal", "equal")
+not_equal = _binary_api("NotEqual", "not_equal")
+logical_and = _binary_api("LogicalAnd", "logical_and")
+logical_or = _binary_api("LogicalOr", "logical_or")
+logical_not = _unary_api("LogicalNot", "logical_not")
+
+
+def logical_xor(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return logical_and(logical_or(x, y), logical_not(logical_and(x, y)), name=name or "LogicalXor")
