@@ -474,3 +474,27 @@ def test_random_programs_give_the_same_results_fused(case: tuple[list[tuple], li
     event("fused" if fused_nodes(f) else "nothing fused")
     event("with a reduction epilogue" if any("reduce" in n.attrs for n in fused_nodes(f)) else "no epilogue")
     assert_same_results(p, f, seed=seed)
+
+
+def test_a_chain_that_reuses_values_stays_a_dag() -> None:
+    # Each step reads `a` twice: printed or compared as a tree, the fused expression
+    # would grow as 2**48; as a DAG it grows linearly.
+    x = tf.placeholder(tf.float32, [4])
+    a = x
+    for _ in range(48):
+        a = tf.cos(a) * a
+    xv = np.full(4, 0.5, np.float32)
+    with tf.Session() as on, tf.Session(config={"disable_passes": ["all"]}) as off:
+        np.testing.assert_array_equal(on.run(a, {x: xv}), off.run(a, {x: xv}))
+        (compiled,) = on._cache.values()
+    text = str(compiled.lowered.program)
+    assert "Fused" in text and len(text) < 20_000
+
+
+def test_signed_zero_constants_stay_apart_in_a_fused_node() -> None:
+    f = tf.placeholder(tf.float32, [2])
+    c = tf.placeholder(tf.bool, [2])
+    out = tf.where(c, 1.0 / (f * 0.0), 1.0 / (f * -0.0))
+    with tf.Session() as sess:
+        got = sess.run(out, {f: [1.0, 1.0], c: [True, False]})
+    np.testing.assert_array_equal(got, [np.inf, -np.inf])

@@ -11,6 +11,8 @@ A primitive added here must be added to every renderer.
 
 from __future__ import annotations
 
+import struct
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,51 +20,68 @@ import numpy as np
 
 
 class SExpr:
-    """A node of a scalar expression DAG (immutable, hash-consed by structure)."""
+    """A node of a scalar expression DAG: immutable and interned, so two structurally
+    equal expressions are the same object (equality and hashing cost O(1), and shared
+    subexpressions are never expanded into a tree)."""
 
-    __slots__ = ("op", "args", "attr", "_hash")
+    __slots__ = ("op", "args", "attr", "_hash", "__weakref__")
 
-    def __init__(self, op: str, args: Sequence[SExpr] = (), attr: Any = None) -> None:
+    def __new__(cls, op: str, args: Sequence[SExpr] = (), attr: Any = None) -> SExpr:
         if op not in PRIMITIVES and op not in ("in", "const"):
             raise ValueError(f"unknown scalar primitive {op!r}")
+        args = tuple(args)
+        # Arguments are interned, so their identities stand for their structure; an
+        # entry lives as long as its expression, which keeps its arguments (and ids) alive.
+        key = (op, tuple(id(a) for a in args), _attr_key(attr))
+        hit = _INTERNED.get(key)
+        if hit is not None:
+            return hit
+        self = object.__new__(cls)
         self.op = op
-        self.args = tuple(args)
+        self.args = args
         self.attr = attr
-        self._hash = hash((op, self.args, _hashable(attr)))
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, SExpr)
-            and self._hash == other._hash
-            and self.op == other.op
-            and self.args == other.args
-            and _hashable(self.attr) == _hashable(other.attr)
-        )
+        self._hash = hash(key)
+        _INTERNED[key] = self
+        return self
 
     def __hash__(self) -> int:
         return self._hash
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (SExpr, (self.op, self.args, self.attr))
+
+    def __copy__(self) -> SExpr:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SExpr:
+        return self
+
     def __repr__(self) -> str:
-        # Iterative: fused expressions can be deep.
+        """The expression as text; a subexpression used more than once is printed once, as
+        ``{t0 = ...; t1 = ...; result}``, so the text grows with the DAG, not the tree."""
+        order = _postorder(self)
+        uses: dict[SExpr, int] = {}
+        for node in order:
+            for a in node.args:
+                uses[a] = uses.get(a, 0) + 1
         text: dict[SExpr, str] = {}
-        stack: list[tuple[SExpr, bool]] = [(self, False)]
-        while stack:
-            node, ready = stack.pop()
-            if node in text:
-                continue
+        lets: list[str] = []
+        for node in order:
             if node.op == "in":
-                text[node] = f"in{node.attr}"
+                t = f"in{node.attr}"
             elif node.op == "const":
-                text[node] = _literal(node.attr)
-            elif not ready:
-                stack.append((node, True))
-                stack.extend((a, False) for a in node.args if a not in text)
+                t = _literal(node.attr)
             else:
                 inner = ", ".join(text[a] for a in node.args)
                 if node.attr is not None:
                     inner += f"; {node.attr}"
-                text[node] = f"{node.op}({inner})"
-        return text[self]
+                t = f"{node.op}({inner})"
+                if uses.get(node, 0) > 1 and node is not self:
+                    name = f"t{len(lets)}"
+                    lets.append(f"{name} = {t}")
+                    t = name
+            text[node] = t
+        return "{" + "; ".join([*lets, text[self]]) + "}" if lets else text[self]
 
     # Operators make the op rules read like formulas.
     def __add__(self, o: Any) -> SExpr:
@@ -99,13 +118,39 @@ def _literal(v: Any) -> str:
     return repr(v)
 
 
-def _hashable(a: Any) -> Any:
-    # Keep the type: const(1) and const(1.0) differ (int + 1.0 would promote to float).
+def _attr_key(a: Any) -> Any:
+    """A key that tells apart what must stay apart: 1, 1.0 and True (int + 1.0 would
+    promote to float), and 0.0 and -0.0 (1/x differs); floats compare by their bits."""
     if isinstance(a, np.generic):
-        return (a.dtype.str, a.item())
-    if isinstance(a, bool | int | float):
-        return (type(a).__name__, a)
-    return a
+        return (a.dtype.str, a.tobytes())
+    if isinstance(a, bool):
+        return ("bool", a)
+    if isinstance(a, int):
+        return ("int", a)
+    if isinstance(a, float):
+        return ("float", struct.pack("<d", a))
+    return (type(a).__name__, a)
+
+
+def _postorder(expr: SExpr) -> list[SExpr]:
+    """Each distinct node once, arguments before their users (iterative)."""
+    order: list[SExpr] = []
+    done: set[SExpr] = set()
+    stack: list[tuple[SExpr, bool]] = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in done:
+            continue
+        if ready:
+            done.add(node)
+            order.append(node)
+        else:
+            stack.append((node, True))
+            stack.extend((a, False) for a in reversed(node.args) if a not in done)
+    return order
+
+
+_INTERNED: weakref.WeakValueDictionary[tuple[Any, ...], SExpr] = weakref.WeakValueDictionary()
 
 
 def _lift(v: Any) -> SExpr:

@@ -1,20 +1,22 @@
 """Algebraic simplification: rewrites that remove work without changing any result.
 
 Guarantees: the returned program computes the same outputs as its input, with the
-same dtypes and shapes, bit for bit, with these exceptions where IEEE arithmetic
-differs from algebra and the rewrite follows algebra (as TF's Grappler does):
-``x + 0 -> x`` keeps the sign of a negative zero, and ``x - x -> 0`` gives 0 where
-``x`` is infinite or NaN. Every rule removes a node or replaces it by a cheaper
-one, so the rule set reaches a fixpoint and the pass is idempotent.
+same dtypes and shapes, bit for bit, IEEE special values included: for floats,
+``x + 0.0`` is left alone (it turns -0.0 into +0.0; ``x + (-0.0)`` is the exact
+identity) and ``x - x`` is left alone (it is NaN where x is infinite or NaN), so a NaN
+or inf in a loss is never hidden by a rewrite. Every rule removes a node or replaces it
+by a cheaper one, so the rule set reaches a fixpoint and the pass is idempotent.
 
 The rules (x is any value, 1 and 0 are constants whose every element is that number,
 including broadcasts, fills and ones_like/zeros_like of one):
 
 - ``Identity(x)``, ``StopGradient(x)``, ``CustomGradient`` outputs -> their input
   (gradients were built before lowering; at run time they only forward values)
-- ``x * 1``, ``1 * x``, ``x + 0``, ``0 + x``, ``x - 0``, ``x / 1``, and ``x // 1`` for
-  integer x -> x
-- ``x - x`` -> zeros (a constant when the shape is static and small, else ZerosLike(x))
+- ``x * 1``, ``1 * x``, ``x / 1`` -> x; ``x + 0``, ``0 + x``, ``x - 0`` -> x where the
+  zero is the exact identity (any 0 for integers; -0.0 to add and +0.0 to subtract for
+  floats); ``x // 1`` for integer x -> x
+- ``x - x`` for integer or bool x -> zeros (a constant when the shape is static and
+  small, else ZerosLike(x))
 - ``-(-x)`` -> x
 - ``transpose(transpose(x, p), q)`` -> one transpose by the composed permutation, or x;
   a transpose by the identity permutation -> x
@@ -37,10 +39,12 @@ from graphc.ops import registry as reg
 from graphc.passes.rewrite import (
     MAX_CONST_ELEMENTS,
     Match,
+    Pat,
     Rewriter,
     Rule,
     broadcast_as,
     const,
+    constant_elements,
     is_static,
     look_through,
     op,
@@ -48,6 +52,24 @@ from graphc.passes.rewrite import (
     same_shape,
     var,
 )
+
+
+def _exact_zero(negative: bool) -> Pat:
+    """A zero constant that is an exact identity for + (negative=True) or - (False):
+    any zero for integers; for floats only the zero whose sign keeps every x, including
+    -0.0, unchanged (x + -0.0 == x and x - +0.0 == x bit for bit)."""
+
+    def ok(v: Value) -> bool:
+        arr = constant_elements(v)
+        if arr is None or arr.size == 0 or arr.dtype.kind not in "biuf" or not np.all(arr == 0):
+            return False
+        return arr.dtype.kind != "f" or bool(np.all(np.signbit(arr) == negative))
+
+    return Pat(where=ok)
+
+
+def _not_float(v: Value) -> bool:
+    return not v.dtype.is_floating
 
 
 def _keep_x(rw: Rewriter, m: Match) -> Value:
@@ -125,11 +147,11 @@ RULES: list[Rule] = [
     Rule("custom_gradient", op("CustomGradient"), _forward_custom_gradient),
     # Neutral elements.
     Rule("mul_one", op("Mul", var("x"), const(1), commutative=True), _keep_x),
-    Rule("add_zero", op("Add", var("x"), const(0), commutative=True), _keep_x),
-    Rule("sub_zero", op("Sub", var("x"), const(0)), _keep_x),
+    Rule("add_zero", op("Add", var("x"), _exact_zero(negative=True), commutative=True), _keep_x),
+    Rule("sub_zero", op("Sub", var("x"), _exact_zero(negative=False)), _keep_x),
     Rule("div_one", op("RealDiv", var("x"), const(1)), _keep_x),
     Rule("floordiv_one", op("FloorDiv", var("x", where=lambda v: v.dtype.is_integer), const(1)), _keep_x),
-    Rule("sub_self", op("Sub", var("x"), var("x")), _zeros),
+    Rule("sub_self", op("Sub", var("x", where=_not_float), var("x")), _zeros),
     Rule("neg_neg", op("Neg", op("Neg", var("x"))), lambda rw, m: m["x"]),
     # Layout chains.
     Rule(
