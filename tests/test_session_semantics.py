@@ -339,3 +339,18 @@ def test_initial_value_from_another_variable() -> None:
         sess.run(grow)
         sess.run(c.initializer)  # alone, c's initializer reads a's current value
         np.testing.assert_array_equal(sess.run(c), [33.0, 36.0])
+
+
+def test_compat_v1_is_the_same_namespace_and_operation_run_works() -> None:
+    import graphc
+    import graphc.compat.v1 as v1
+
+    assert v1 is graphc and graphc.compat.v1 is graphc
+    v = v1.Variable(0)
+    inc = v1.assign_add(v, 5)
+    with v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())
+        inc.op.run()  # Operation.run uses the default session
+        inc.op.run(session=sess)
+        assert v.eval() == 10
+        assert v.get_shape().as_list() == [] and inc.shape.as_list() == []
