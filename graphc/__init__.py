@@ -30,7 +30,7 @@ from graphc.frontend.graph import (
     reset_default_graph,
 )
 from graphc.frontend.tensor_shape import Dimension, TensorShape
-from graphc.frontend.variables import (
+from graphc.ops.variables import (
     Variable,
     all_variables,
     global_variables,
@@ -170,7 +170,7 @@ from graphc.ops.init_ops import (
     variance_scaling_initializer,
     zeros_initializer,
 )
-from graphc.frontend.variable_scope import (
+from graphc.ops.variable_scope import (
     AUTO_REUSE,
     VariableScope,
     get_variable,
@@ -245,6 +245,14 @@ from graphc.ops.unsupported import (  # TF1 names that raise NotImplementedError
     while_loop,
 )
 from graphc import nn, losses, train, initializers, random, math, linalg  # noqa: E402
+
+# ``graphc.compat.v1`` is this module itself (TF1's namespace already), registered so
+# that ``import graphc.compat.v1 as tf`` finds it without graphc.compat importing graphc.
+import sys as _sys  # noqa: E402
+
 from graphc import compat  # noqa: E402
+
+compat.v1 = _sys.modules[__name__]
+_sys.modules["graphc.compat.v1"] = _sys.modules[__name__]
 
 __version__ = "0.1.0"

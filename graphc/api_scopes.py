@@ -40,7 +40,7 @@ def get_collection_ref(key: str) -> list[Any]:
 def NotDifferentiable(op_type: str) -> None:  # noqa: N802  (TF's name)
     """tf.NotDifferentiable: in graphc every op states its gradient in the registry;
     this only checks that the op exists and is already marked not differentiable."""
-    from graphc.ops import registry as reg
+    from graphc import registry as reg
 
     opdef = reg.get(op_type)
     if not isinstance(opdef.grad, reg.NotDifferentiable):

@@ -14,7 +14,7 @@ from graphc.ops.init_ops import zeros_initializer as zeros
 
 def global_variables():  # type: ignore[no-untyped-def]
     """tf.initializers.global_variables()."""
-    from graphc.frontend.variables import global_variables_initializer
+    from graphc.ops.variables import global_variables_initializer
 
     return global_variables_initializer()
 

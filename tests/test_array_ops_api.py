@@ -16,7 +16,7 @@ from graphc import symbolic
 from graphc.frontend.graph import Graph, Tensor
 from graphc.frontend.tensor_shape import TensorShape
 from graphc.ops import array_ops as A
-from graphc.ops import registry as reg
+from graphc import registry as reg
 from graphc.ops.core_ops import constant, placeholder
 from graphc.ops.math_ops import add, multiply
 

@@ -1,4 +1,4 @@
-"""Tests for graphc.ops.kernels.conv, the NumPy reference conv/pool kernels.
+"""Tests for graphc.kernels.conv, the NumPy reference conv/pool kernels.
 
 Each kernel is checked against a deliberately naive loop implementation
 written here (independent of the module's im2col/col2im code), and every
@@ -25,7 +25,7 @@ def _load_conv() -> ModuleType:
     needs NumPy, so load it straight from its file in that case.
     """
     try:
-        from graphc.ops.kernels import conv as mod
+        from graphc.kernels import conv as mod
 
         return mod
     except Exception:  # noqa: BLE001 - any failure of the package import

@@ -20,7 +20,7 @@ from graphc import dtypes
 from graphc.ir.lower import lower
 from graphc.ir.program import Node, Program, Value
 from graphc.ir.verify import VerificationError, verify
-from graphc.ops import scalar as S
+from graphc import scalar as S
 from graphc.passes.fuse import MAX_EXPR_DEPTH, expr_depth, format_expr, fuse
 from graphc.runtime.backend import get_backend
 

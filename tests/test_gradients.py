@@ -126,7 +126,7 @@ def test_custom_gradient() -> None:
 
 
 def test_missing_gradient_names_the_op() -> None:
-    from graphc.ops import registry as reg
+    from graphc import registry as reg
 
     name = "GraphcTestNoGrad"
     if name not in {o.name for o in reg.all_ops()}:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import graphc  # noqa: F401  (registers every op)
-from graphc.ops import registry as reg
+from graphc import registry as reg
 from graphc.runtime.backend import available_backends
 from tests import op_harness as H
 
@@ -82,7 +82,7 @@ def test_shape_and_dtype_rules(name: str, k: int) -> None:
 @pytest.mark.parametrize("name,k", _cases(trait="elementwise"))
 def test_elementwise_scalar_matches_reference(name: str, k: int) -> None:
     opdef, sample = _sample(name, k)
-    from graphc.ops import scalar as S
+    from graphc import scalar as S
 
     ins = [np.asarray(x) for x in sample.inputs]
     expr = opdef.scalar([S.inp(i) for i in range(len(ins))], sample.attrs)  # type: ignore[misc]

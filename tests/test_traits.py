@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import graphc  # noqa: F401  (registers every op)
-from graphc.ops import registry as reg
+from graphc import registry as reg
 
 
 def _with(trait: str) -> list[reg.OpDef]:

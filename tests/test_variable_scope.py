@@ -13,12 +13,12 @@ import graphc.ops.math_ops  # noqa: F401
 import graphc.ops.random_ops  # noqa: F401
 import graphc.ops.state_ops  # noqa: F401
 from graphc import dtypes as _dt
-from graphc.frontend import variable_scope as vs
+from graphc.ops import variable_scope as vs
 from graphc.frontend.graph import Graph, GraphKeys, Tensor
 from graphc.frontend.tensor_shape import TensorShape
-from graphc.frontend.variables import Variable
+from graphc.ops.variables import Variable
 from graphc.ops import init_ops
-from graphc.ops import registry as reg
+from graphc import registry as reg
 from graphc.ops.core_ops import constant
 from graphc.ops.random_ops import set_random_seed
 
@@ -546,7 +546,7 @@ def test_get_config_round_trip() -> None:
 # -- end to end, once the session exists -----------------------------------------------------
 def test_variables_initialize_in_a_session() -> None:
     session = pytest.importorskip("graphc.runtime.session")
-    from graphc.frontend.variables import global_variables_initializer
+    from graphc.ops.variables import global_variables_initializer
 
     g = Graph()
     with g.as_default():

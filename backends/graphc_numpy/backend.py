@@ -9,8 +9,8 @@ import numpy as np
 
 from graphc import errors
 from graphc.ir.program import Node, Program
-from graphc.ops import registry as reg
-from graphc.ops import scalar
+from graphc import registry as reg
+from graphc import scalar
 
 # Ops this backend runs differently from the op's reference, in one visible table.
 # Everything else runs the registered reference. A lowering is prepared once per node,

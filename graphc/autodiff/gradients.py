@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from graphc.frontend.graph import Operation, Tensor, get_default_graph
-from graphc.ops import registry as reg
+from graphc import registry as reg
 
 _CUSTOM_GRADIENTS: dict[str, Callable[..., Any]] = {}
 

@@ -1,5 +1,5 @@
-"""``graphc.compat.v1`` is graphc itself: its namespace already is TF1's."""
+"""``graphc.compat.v1`` is graphc itself: its namespace already is TF1's.
 
-from graphc.compat import v1
-
-__all__ = ["v1"]
+The ``v1`` attribute and the ``graphc.compat.v1`` module entry are set by
+``graphc/__init__.py``, so this package imports nothing from above it.
+"""

@@ -12,9 +12,10 @@ import numpy as np
 
 from graphc import dtypes as _dt
 from graphc import symbolic as sym
+from graphc.frontend.default_session import clear_interactive_sessions, session_for
 from graphc.frontend.location import Location, user_location
 from graphc.frontend.tensor_shape import TensorShape, as_shape
-from graphc.ops import registry as reg
+from graphc import registry as reg
 
 _VALID_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/>]*$")
 _MAX_VALUE_ELEMENTS = 256  # small int tensors keep a partial value for shape inference
@@ -98,9 +99,7 @@ class Tensor:
         return list(self._consumers)
 
     def eval(self, feed_dict: Any = None, session: Any = None) -> Any:
-        from graphc.runtime.session import _session_for
-
-        return _session_for(session, self.graph).run(self, feed_dict)
+        return session_for(session, self.graph).run(self, feed_dict)
 
     def __repr__(self) -> str:
         return f"<graphc.Tensor '{self.name}' shape={self._shape} dtype={self._dtype.name}>"
@@ -183,9 +182,7 @@ class Operation:
             self._control_inputs.append(op)
 
     def run(self, feed_dict: Any = None, session: Any = None) -> None:
-        from graphc.runtime.session import _session_for
-
-        _session_for(session, self.graph).run(self, feed_dict)
+        session_for(session, self.graph).run(self, feed_dict)
 
     def __repr__(self) -> str:
         return f"<graphc.Operation '{self.name}' type={self.type}>"
@@ -539,6 +536,4 @@ def reset_default_graph() -> None:
             "cleared graph, exit the nesting and create a new graph."
         )
     _global_default_graph = Graph()
-    from graphc.runtime import session as _session
-
-    _session._clear_default_session_for_reset()
+    clear_interactive_sessions()

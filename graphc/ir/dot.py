@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from graphc.ir.program import Program, Value, format_shape
-from graphc.ops import scalar as S
+from graphc import scalar as S
 
 _HEADER = [
     "  rankdir=TB;",
@@ -77,7 +77,7 @@ _FILL = {
 
 
 def _category(op_type: str) -> str:
-    from graphc.ops import registry as reg
+    from graphc import registry as reg
 
     if op_type in ("Placeholder", "PlaceholderWithDefault"):
         return "input"

@@ -20,7 +20,7 @@ from graphc import errors
 from graphc import symbolic as sym
 from graphc.frontend.graph import Graph, Operation, Tensor
 from graphc.ir.program import DimBinding, Node, Origin, Output, Param, Program, Value, canonicalize
-from graphc.ops import registry as reg
+from graphc import registry as reg
 from graphc.symbolic import Dim
 
 _STATE_OPS = {"Assign", "AssignAdd", "AssignSub"}

@@ -7,7 +7,7 @@ from typing import Any
 
 from graphc import symbolic as sym
 from graphc.ir.program import Node, Program, Value, format_shape
-from graphc.ops import registry as reg
+from graphc import registry as reg
 
 
 class VerificationError(Exception):
@@ -105,7 +105,7 @@ def _check_node(k: int, node: Node, pvalues: dict[int, Any]) -> None:
 def _check_fused(k: int, node: Node) -> None:
     """A Fused node: an SExpr over in(0..n-1), the inputs broadcast to the elementwise
     shape, and, with a reduction epilogue, the reduction's shape rule applied to that."""
-    from graphc.ops import scalar
+    from graphc import scalar
 
     attrs = node.attrs
     expr = attrs.get("expr")

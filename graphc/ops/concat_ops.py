@@ -14,7 +14,7 @@ from graphc import symbolic
 from graphc.frontend.graph import Operation, Tensor
 from graphc.frontend.tensor_shape import Dimension, TensorShape
 from graphc.ops import core_ops
-from graphc.ops import registry as reg
+from graphc import registry as reg
 from graphc.ops.array_common import (
     _INDEX_DTYPES,
     _LAYOUT,

@@ -3,7 +3,7 @@ Conv2DBackpropFilter), their API (conv2d, conv2d_backprop_input, conv2d_backprop
 conv2d_transpose, conv1d), and the window and argument helpers that pooling shares.
 
 Convolution and pooling are NHWC only; their NumPy meaning is
-:mod:`graphc.ops.kernels.conv`. Every backprop is an op with its own gradient so
+:mod:`graphc.kernels.conv`. Every backprop is an op with its own gradient so
 that hessians through a CNN work.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc import symbolic as sym
 from graphc.frontend.graph import Operation, Tensor
-from graphc.ops import registry as reg
+from graphc import registry as reg
 from graphc.ops.common import (
     FLOATS,
     check_dtypes,
@@ -27,7 +27,7 @@ from graphc.ops.common import (
     rand,
     static_value,
 )
-from graphc.ops.kernels import conv as _k
+from graphc.kernels import conv as _k
 from graphc.ops.nn_common import _INDEX_DTYPES, _expand_dims, _scope, _shape_input
 
 # =============================================================================

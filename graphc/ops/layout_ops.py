@@ -13,7 +13,7 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc import symbolic
 from graphc.frontend.graph import Operation, Tensor
-from graphc.ops import registry as reg
+from graphc import registry as reg
 from graphc.ops.array_common import (
     _LAYOUT,
     _copy,

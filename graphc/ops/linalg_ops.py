@@ -10,7 +10,7 @@ from graphc import dtypes as _dt
 from graphc import symbolic
 from graphc.frontend.graph import Operation, Tensor
 from graphc.frontend.location import user_location
-from graphc.ops import registry as reg
+from graphc import registry as reg
 from graphc.ops.common import (
     FLOATS,
     as_int_list,

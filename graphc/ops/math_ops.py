@@ -13,8 +13,8 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc import symbolic
 from graphc.frontend.graph import Operation, Tensor
-from graphc.ops import registry as reg
-from graphc.ops import scalar as S
+from graphc import registry as reg
+from graphc import scalar as S
 
 # The broadcasting pair lives in its own module; its API functions are re-exported here.
 from graphc.ops.broadcast_ops import broadcast_to, sum_to_shape, unbroadcast  # noqa: F401
@@ -412,7 +412,7 @@ _elementwise(
 
 
 def _erf_ref(x: np.ndarray) -> np.ndarray:
-    from graphc.ops.kernels.special import erf
+    from graphc.kernels.special import erf
 
     return erf(x)
 

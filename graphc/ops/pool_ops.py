@@ -1,7 +1,7 @@
 """Pooling of TF1's ``tf.nn``: MaxPool, AvgPool, their gradients (MaxPoolGrad,
 MaxPoolGradGrad, AvgPoolGrad), and their API (max_pool, avg_pool). NHWC only, as
 convolution (whose window helpers this module uses); the NumPy meaning is
-:mod:`graphc.ops.kernels.conv`.
+:mod:`graphc.kernels.conv`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from graphc import dtypes as _dt
 from graphc import symbolic as sym
 from graphc.frontend.graph import Operation, Tensor
-from graphc.ops import registry as reg
+from graphc import registry as reg
 from graphc.ops.common import (
     FLOATS,
     NUMERIC,
@@ -37,7 +37,7 @@ from graphc.ops.conv_ops import (
     _spatial4,
     _window_out,
 )
-from graphc.ops.kernels import conv as _k
+from graphc.kernels import conv as _k
 from graphc.ops.nn_common import _INDEX_DTYPES, _shape_input
 
 

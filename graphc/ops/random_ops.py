@@ -14,9 +14,9 @@ import numpy as np
 
 from graphc import dtypes as _dt
 from graphc.frontend.graph import Tensor, get_default_graph
-from graphc.ops import registry as reg
+from graphc import registry as reg
 from graphc.ops.common import FLOATS, INTS, convert_to_tensor, make, value_shape
-from graphc.ops.kernels import philox
+from graphc.kernels import philox
 
 DEFAULT_GRAPH_SEED = 87654321
 _MAXINT32 = 2**31 - 1

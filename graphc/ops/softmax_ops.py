@@ -10,7 +10,7 @@ import numpy as np
 
 from graphc import dtypes as _dt
 from graphc.frontend.graph import Operation, Tensor
-from graphc.ops import registry as reg
+from graphc import registry as reg
 from graphc.ops.common import (
     FLOATS,
     check_dtypes,

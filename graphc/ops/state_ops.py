@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from graphc.frontend.graph import Operation, Tensor
-from graphc.ops import registry as reg
+from graphc import registry as reg
 from graphc.ops.common import check_same_dtypes, make, rand
 
 
@@ -81,7 +81,7 @@ for _name, _ref in [
 
 
 def _ref_of(ref: Any) -> Tensor:
-    from graphc.frontend.variables import Variable
+    from graphc.ops.variables import Variable
 
     if isinstance(ref, Variable):
         return ref._variable

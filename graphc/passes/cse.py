@@ -20,8 +20,8 @@ import numpy as np
 
 from graphc import dtypes as _dt
 from graphc.ir.program import Node, Program, Value, canonicalize
-from graphc.ops import registry as reg
-from graphc.ops.scalar import SExpr
+from graphc import registry as reg
+from graphc.scalar import SExpr
 from graphc.passes.rewrite import copy_program
 
 # Ops that are not registered but are pure (made by later passes).

@@ -1,6 +1,6 @@
 """Elementwise fusion: groups of elementwise ops become one ``Fused`` node.
 
-A ``Fused`` node holds a scalar expression DAG (graphc.ops.scalar) over its
+A ``Fused`` node holds a scalar expression DAG (graphc.scalar) over its
 inputs ``in(i) = node.inputs[i]``, evaluated with NumPy broadcasting, and may end
 in a reduction over static axes (an op with the "fusable_reduction" trait: Sum, Mean,
 Max, Min, Prod). Its attrs:
@@ -52,8 +52,8 @@ import numpy as np
 
 from graphc import symbolic as sym
 from graphc.ir.program import Node, Program, Value, canonicalize, format_shape
-from graphc.ops import registry as reg
-from graphc.ops import scalar as S
+from graphc import registry as reg
+from graphc import scalar as S
 from graphc.passes.rewrite import copy_program
 
 # Scalar primitives cheap enough to compute twice rather than store once.

@@ -39,7 +39,7 @@ from typing import Any
 
 from graphc import symbolic as sym
 from graphc.ir.program import Node, Program, Value, canonicalize, format_shape
-from graphc.ops import registry as reg
+from graphc import registry as reg
 from graphc.symbolic import Dim
 
 

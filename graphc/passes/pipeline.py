@@ -11,17 +11,24 @@ every pass.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 
 from graphc.ir.program import Program
+from graphc.ir.verify import verify
+from graphc.passes.cse import cse
+from graphc.passes.dce import dce
+from graphc.passes.fold import fold
+from graphc.passes.fuse import fuse
+from graphc.passes.memory import plan_memory
+from graphc.passes.simplify import simplify
+from graphc.passes.stabilize import stabilize
 
 Pass = Callable[[Program], Program]
 
-# (name, "module:function"), in order. Imported lazily so a pass module can use the whole core.
+# (name, pass), in order.
 #
 # Why this order:
 # - simplify first: dropping Identity/StopGradient and neutral elements (x*1, x+0, ...)
@@ -35,15 +42,15 @@ Pass = Callable[[Program], Program]
 # - dce: removes whatever the rewrites left unused (each pass also drops dead nodes when it
 #   canonicalizes; this pass states the guarantee on its own).
 # - fuse and plan memory last: they work on the final set of nodes.
-PASSES: list[tuple[str, str]] = [
-    ("simplify", "graphc.passes.simplify:simplify"),
-    ("stabilize", "graphc.passes.stabilize:stabilize"),
-    ("fold", "graphc.passes.fold:fold"),
-    ("cse", "graphc.passes.cse:cse"),
-    ("resimplify", "graphc.passes.simplify:simplify"),
-    ("dce", "graphc.passes.dce:dce"),
-    ("fuse", "graphc.passes.fuse:fuse"),
-    ("memory", "graphc.passes.memory:plan_memory"),
+PASSES: list[tuple[str, Pass]] = [
+    ("simplify", simplify),
+    ("stabilize", stabilize),
+    ("fold", fold),
+    ("cse", cse),
+    ("resimplify", simplify),
+    ("dce", dce),
+    ("fuse", fuse),
+    ("memory", plan_memory),
 ]
 
 DISABLE_ENV = "GRAPHC_DISABLE_PASSES"
@@ -90,10 +97,9 @@ def pass_names() -> list[str]:
 
 
 def get_pass(name: str) -> Pass:
-    for n, target in PASSES:
+    for n, fn in PASSES:
         if n == name:
-            module, fn = target.split(":")
-            return getattr(importlib.import_module(module), fn)
+            return fn
     raise KeyError(f"no pass named {name!r}; passes are {pass_names()}")
 
 
@@ -142,8 +148,6 @@ def optimize_with_report(
             PassRecord(name, dt, n_before, len(program.nodes), dict(before - after), dict(after - before))
         )
         if verify_each:
-            from graphc.ir.verify import verify
-
             verify(program)
         if keep_snapshots:
             report.snapshots.append((name, str(program)))

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir.program import Program, Value
-from graphc.ops import registry as reg
+from graphc import registry as reg
 from graphc.passes.rewrite import (
     MAX_CONST_ELEMENTS,
     Match,

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from graphc import errors
+from graphc.frontend.default_session import get_default_session, session_stack
 from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
 from graphc.ir.lower import Lowered, lower
+from graphc.ir.verify import verify
+from graphc.passes import pipeline
 from graphc.runtime import nest
 from graphc.runtime.backend import Backend, Executable, get_backend
 
@@ -32,39 +34,6 @@ class ConfigProto:
 
 class GPUOptions(ConfigProto):
     pass
-
-
-_local = threading.local()
-
-
-def _session_stack() -> list[Session]:
-    if not hasattr(_local, "stack"):
-        _local.stack = []
-    return _local.stack
-
-
-def get_default_session() -> Session | None:
-    stack = _session_stack()
-    return stack[-1] if stack else None
-
-
-def _clear_default_session_for_reset() -> None:
-    stack = _session_stack()
-    stack[:] = [s for s in stack if not isinstance(s, InteractiveSession)]
-
-
-def _session_for(session: Session | None, graph: Graph) -> Session:
-    sess = session or get_default_session()
-    if sess is None:
-        raise ValueError(
-            "Cannot evaluate tensor using `eval()`: No default session is registered. Use "
-            "`with sess.as_default()` or pass an explicit session to `eval(session=sess)`"
-        )
-    if sess.graph is not graph:
-        raise ValueError(
-            "Cannot use the given session to evaluate tensor: the tensor's graph is different from the session's graph."
-        )
-    return sess
 
 
 class _Compiled:
@@ -115,11 +84,11 @@ class Session:
 
     @contextlib.contextmanager
     def as_default(self) -> Iterator[Session]:
-        _session_stack().append(self)
+        session_stack().append(self)
         try:
             yield self
         finally:
-            _session_stack().remove(self)
+            session_stack().remove(self)
 
     def __enter__(self) -> Session:
         self._default_cm = contextlib.ExitStack()
@@ -204,8 +173,6 @@ class Session:
         lowered = lower(self._graph, targets, {t: (t.dtype, v.shape) for t, v in feeds.items()})
         self.stats["lowerings"] += 1
         if _verify_enabled():
-            from graphc.ir.verify import verify
-
             verify(lowered.program)
         lowered.program = self._optimize(lowered.program)
         h = lowered.program.content_hash()
@@ -219,10 +186,6 @@ class Session:
         return compiled
 
     def _optimize(self, program: Any) -> Any:
-        try:
-            from graphc.passes import pipeline
-        except ImportError:
-            return program
         return pipeline.optimize(program, disabled=self._options.get("disable_passes"))
 
     def _execute(self, compiled: _Compiled, feeds: dict[Tensor, np.ndarray]) -> list[Any]:
@@ -348,14 +311,16 @@ def _check_feed(t: Tensor, value: Any) -> np.ndarray:
 class InteractiveSession(Session):
     """A Session that installs itself as the default on construction (TF1)."""
 
+    _is_interactive = True
+
     def __init__(
         self, target: str = "", graph: Graph | None = None, config: Any = None, backend: Any = None
     ) -> None:
         super().__init__(target, graph, config, backend)
-        _session_stack().append(self)
+        session_stack().append(self)
 
     def close(self) -> None:
-        stack = _session_stack()
+        stack = session_stack()
         if self in stack:
             stack.remove(self)
         super().close()

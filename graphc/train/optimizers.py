@@ -14,7 +14,7 @@ from typing import Any
 
 from graphc import dtypes as _dt
 from graphc.frontend.graph import Graph, GraphKeys, Operation, Tensor, get_default_graph
-from graphc.frontend.variables import Variable
+from graphc.ops.variables import Variable
 
 GATE_NONE = 0
 GATE_OP = 1

@@ -17,7 +17,7 @@ import numpy as np
 
 from graphc import errors
 from graphc.frontend.graph import GraphKeys, Tensor, get_default_graph
-from graphc.frontend.variables import Variable
+from graphc.ops.variables import Variable
 from graphc.train import checkpoint_format as ckpt
 
 

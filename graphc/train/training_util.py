@@ -6,7 +6,7 @@ from typing import Any
 
 from graphc import dtypes as _dt
 from graphc.frontend.graph import Graph, GraphKeys, Tensor, get_default_graph
-from graphc.frontend.variables import Variable
+from graphc.ops.variables import Variable
 
 
 def _check_global_step(step: Any) -> None:

@@ -87,7 +87,7 @@ def truncated_normal(
     key: tuple[int, int], counter: int, shape: tuple[int, ...], dtype: np.dtype
 ) -> np.ndarray:
     """Normal truncated to [-2, 2] by inverting the CDF (no data-dependent resampling)."""
-    from graphc.ops.kernels.special import erfinv
+    from graphc.kernels.special import erfinv
 
     n = int(np.prod(shape, dtype=np.int64))
     w = philox(key, counter, n).astype(np.float64)

@@ -174,7 +174,7 @@ def _round_half_even(x: np.ndarray) -> np.ndarray:
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
-    from graphc.ops.kernels.special import erf
+    from graphc.kernels.special import erf
 
     return erf(x)
 

@@ -28,7 +28,7 @@ from graphc.frontend.graph import Graph, GraphKeys, Tensor, get_default_graph
 
 # The scope objects and the per-graph store live in variable_store; every name there is
 # re-exported here, this being the module graphc and its users import them from.
-from graphc.frontend.variable_store import (  # noqa: F401
+from graphc.ops.variable_store import (  # noqa: F401
     AUTO_REUSE,
     VariableAggregation,
     VariableScope,
@@ -47,7 +47,7 @@ from graphc.frontend.variable_store import (  # noqa: F401
     get_variable_scope,
     get_variable_scope_store,
 )
-from graphc.frontend.variables import Variable
+from graphc.ops.variables import Variable
 
 
 # -- tf.get_variable --------------------------------------------------------------------------

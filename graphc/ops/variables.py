@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from graphc import dtypes as _dt
+from graphc.frontend.default_session import session_for
 from graphc.frontend.graph import GraphKeys, Operation, Tensor, get_default_graph
 from graphc.frontend.tensor_shape import TensorShape
 
@@ -186,9 +187,7 @@ class Variable:
 
     def load(self, value: Any, session: Any = None) -> None:
         """Write ``value`` into the variable in ``session`` without adding ops."""
-        from graphc.runtime.session import _session_for
-
-        _session_for(session, self._graph)._load_variable(self, value)
+        session_for(session, self._graph)._load_variable(self, value)
 
     def set_shape(self, shape: Any) -> None:
         self._variable.set_shape(shape)

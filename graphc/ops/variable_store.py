@@ -1,6 +1,6 @@
 """The state behind tf.get_variable and tf.variable_scope: the enums get_variable takes,
 each graph's store (its variables by full name and the per-thread scope state) and the
-VariableScope objects. graphc.frontend.variable_scope, the public module, re-exports every
+VariableScope objects. graphc.ops.variable_scope, the public module, re-exports every
 name here; its docstring gives the rules."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc.frontend.graph import Graph, GraphKeys, Tensor, get_default_graph
 from graphc.frontend.tensor_shape import as_shape
-from graphc.frontend.variables import Variable
+from graphc.ops.variables import Variable
 
 
 class _ReuseMode(enum.Enum):
