@@ -9,9 +9,9 @@ import numpy as np
 
 import graphc
 from graphc import dtypes as _dt
+from graphc import registry as reg
 from graphc import symbolic as sym
 from graphc.ir.program import Node, Origin, Output, Param, Program, Value
-from graphc import registry as reg
 
 
 def as_list(out: Any) -> list[np.ndarray]:

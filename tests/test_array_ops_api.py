@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from graphc import dtypes as _dt
+from graphc import registry as reg
 from graphc import symbolic
 from graphc.frontend.graph import Graph, Tensor
 from graphc.frontend.tensor_shape import TensorShape
 from graphc.ops import array_ops as A
-from graphc import registry as reg
 from graphc.ops.core_ops import constant, placeholder
 from graphc.ops.math_ops import add, multiply
 

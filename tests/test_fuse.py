@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 import graphc as tf
 from graphc import dtypes
+from graphc import scalar as S
 from graphc.ir.lower import lower
 from graphc.ir.program import Node, Program, Value
 from graphc.ir.verify import VerificationError, verify
-from graphc import scalar as S
 from graphc.passes.fuse import MAX_EXPR_DEPTH, expr_depth, format_expr, fuse
 from graphc.runtime.backend import get_backend
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from graphc import dtypes as dt
-from graphc.frontend.graph import Graph, Tensor
 from graphc import registry as reg
+from graphc.frontend.graph import Graph, Tensor
 from graphc.ops.core_ops import constant, placeholder, shape
 from graphc.ops.linalg_ops import matmul, tensordot
 from graphc.ops.math_ops import multiply

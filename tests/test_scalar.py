@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from graphc import dtypes
+from graphc import scalar as S
 from graphc.ir.program import Node, Output, Param, Program, Value
 from graphc.ir.verify import verify
-from graphc import scalar as S
 from graphc.runtime.backend import get_backend
 
 # Primitive signatures by kind of value: "f" float, "i" integer, "b" bool.

@@ -342,8 +342,9 @@ def test_initial_value_from_another_variable() -> None:
 
 
 def test_compat_v1_is_the_same_namespace_and_operation_run_works() -> None:
-    import graphc
     import graphc.compat.v1 as v1
+
+    import graphc
 
     assert v1 is graphc and graphc.compat.v1 is graphc
     v = v1.Variable(0)

@@ -13,14 +13,14 @@ import graphc.ops.math_ops  # noqa: F401
 import graphc.ops.random_ops  # noqa: F401
 import graphc.ops.state_ops  # noqa: F401
 from graphc import dtypes as _dt
-from graphc.ops import variable_scope as vs
+from graphc import registry as reg
 from graphc.frontend.graph import Graph, GraphKeys, Tensor
 from graphc.frontend.tensor_shape import TensorShape
-from graphc.ops.variables import Variable
 from graphc.ops import init_ops
-from graphc import registry as reg
+from graphc.ops import variable_scope as vs
 from graphc.ops.core_ops import constant
 from graphc.ops.random_ops import set_random_seed
+from graphc.ops.variables import Variable
 
 
 @pytest.fixture

@@ -7,10 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from graphc import errors
-from graphc.ir.program import Node, Program
+from graphc import errors, scalar
 from graphc import registry as reg
-from graphc import scalar
+from graphc.ir.program import Node, Program
 
 # Ops this backend runs differently from the op's reference, in one visible table.
 # Everything else runs the registered reference. A lowering is prepared once per node,

@@ -14,8 +14,8 @@ import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from graphc.frontend.graph import Operation, Tensor, get_default_graph
 from graphc import registry as reg
+from graphc.frontend.graph import Operation, Tensor, get_default_graph
 
 _CUSTOM_GRADIENTS: dict[str, Callable[..., Any]] = {}
 

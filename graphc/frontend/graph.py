@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 
 from graphc import dtypes as _dt
+from graphc import registry as reg
 from graphc import symbolic as sym
 from graphc.frontend.default_session import clear_interactive_sessions, session_for
 from graphc.frontend.location import Location, user_location
 from graphc.frontend.tensor_shape import TensorShape, as_shape
-from graphc import registry as reg
 
 _VALID_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/>]*$")
 _MAX_VALUE_ELEMENTS = 256  # small int tensors keep a partial value for shape inference

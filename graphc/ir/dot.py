@@ -17,8 +17,8 @@ import subprocess
 from collections.abc import Iterable
 from typing import Any
 
-from graphc.ir.program import Program, Value, format_shape
 from graphc import scalar as S
+from graphc.ir.program import Program, Value, format_shape
 
 _HEADER = [
     "  rankdir=TB;",

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from graphc import errors
+from graphc import registry as reg
 from graphc import symbolic as sym
 from graphc.frontend.graph import Graph, Operation, Tensor
 from graphc.ir.program import DimBinding, Node, Origin, Output, Param, Program, Value, canonicalize
-from graphc import registry as reg
 from graphc.symbolic import Dim
 
 _STATE_OPS = {"Assign", "AssignAdd", "AssignSub"}

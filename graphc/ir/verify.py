@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphc import registry as reg
 from graphc import symbolic as sym
 from graphc.ir.program import Node, Program, Value, format_shape
-from graphc import registry as reg
 
 
 class VerificationError(Exception):

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from graphc.frontend.graph import Operation, Tensor
 from graphc import registry as reg
 from graphc import scalar as S
+from graphc.frontend.graph import Operation, Tensor
 from graphc.ops.common import NUMERIC, convert_to_tensor, make, rand
 from graphc.ops.math_ops import (
     _c,

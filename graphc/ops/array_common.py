@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from graphc import dtypes as _dt
+from graphc import registry as reg
 from graphc.frontend.graph import Tensor
 from graphc.ops import core_ops
-from graphc import registry as reg
 from graphc.ops.common import as_int_list, check_dtypes, static_value
 
 # The array modules define tf.range and tf.slice, which shadow the builtins inside them.

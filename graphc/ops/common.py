@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from graphc import dtypes as _dt
-from graphc.frontend.graph import Operation, Tensor, get_default_graph
 from graphc import registry as reg
+from graphc.frontend.graph import Operation, Tensor, get_default_graph
 
 FLOATS = (_dt.float16, _dt.float32, _dt.float64)
 SIGNED_INTS = (_dt.int8, _dt.int16, _dt.int32, _dt.int64)

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 
 from graphc import dtypes as _dt
-from graphc.frontend.graph import Tensor
 from graphc import registry as reg
 from graphc import scalar as S
+from graphc.frontend.graph import Tensor
 from graphc.ops.common import NUMERIC, rand
 
 # math_ops imports this module part-way through (its gradients and Tensor operators use

@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 
 from graphc import dtypes as _dt
+from graphc import registry as reg
 from graphc import symbolic
 from graphc.frontend.graph import Operation, Tensor
 from graphc.frontend.tensor_shape import Dimension, TensorShape
 from graphc.ops import core_ops
-from graphc import registry as reg
 from graphc.ops.array_common import (
     _INDEX_DTYPES,
     _LAYOUT,

@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from graphc import dtypes as _dt
+from graphc import registry as reg
 from graphc import symbolic as sym
 from graphc.frontend.graph import Operation, Tensor
-from graphc import registry as reg
+from graphc.kernels import conv as _k
 from graphc.ops.common import (
     FLOATS,
     check_dtypes,
@@ -27,7 +28,6 @@ from graphc.ops.common import (
     rand,
     static_value,
 )
-from graphc.kernels import conv as _k
 from graphc.ops.nn_common import _INDEX_DTYPES, _expand_dims, _scope, _shape_input
 
 # =============================================================================

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 
 from graphc import dtypes as _dt
+from graphc import registry as reg
 from graphc.frontend.graph import Operation, Tensor, get_default_graph
 from graphc.frontend.tensor_shape import as_shape
-from graphc import registry as reg
 from graphc.ops.common import convert_to_tensor, make, make_op, rand, same_dtype, same_shape
 
 _MAX_CONST_VALUE = 256

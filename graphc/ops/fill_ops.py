@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from graphc import dtypes as _dt
-from graphc.frontend.graph import Operation, Tensor
-from graphc.ops import core_ops
 from graphc import registry as reg
 from graphc import scalar as S
+from graphc.frontend.graph import Operation, Tensor
+from graphc.ops import core_ops
 from graphc.ops.array_common import _MAX_VALUE, _fmt, _index_dtype, _shape_arg, _small
 from graphc.ops.common import (
     NUMERIC,

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from graphc import dtypes as _dt
-from graphc.frontend.graph import Operation, Tensor
 from graphc import registry as reg
+from graphc.frontend.graph import Operation, Tensor
 from graphc.ops.array_common import _fmt, _index_dtype, _shape_arg
 from graphc.ops.common import convert_to_tensor, make, rand, value_shape
 from graphc.ops.concat_ops import _shape_tensor

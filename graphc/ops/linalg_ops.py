@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 
 from graphc import dtypes as _dt
+from graphc import registry as reg
 from graphc import symbolic
 from graphc.frontend.graph import Operation, Tensor
 from graphc.frontend.location import user_location
-from graphc import registry as reg
 from graphc.ops.common import (
     FLOATS,
     as_int_list,

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from graphc import dtypes as _dt
-from graphc import symbolic
-from graphc.frontend.graph import Operation, Tensor
 from graphc import registry as reg
 from graphc import scalar as S
+from graphc import symbolic
+from graphc.frontend.graph import Operation, Tensor
 
 # The broadcasting pair lives in its own module; its API functions are re-exported here.
 from graphc.ops.broadcast_ops import broadcast_to, sum_to_shape, unbroadcast  # noqa: F401

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from graphc import dtypes as _dt
-from graphc.frontend.graph import Tensor
 from graphc import registry as reg
+from graphc.frontend.graph import Tensor
 from graphc.ops.common import (
     FLOATS,
     check_dtypes,

@@ -13,9 +13,10 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from graphc import dtypes as _dt
+from graphc import registry as reg
 from graphc import symbolic as sym
 from graphc.frontend.graph import Operation, Tensor
-from graphc import registry as reg
+from graphc.kernels import conv as _k
 from graphc.ops.common import (
     FLOATS,
     NUMERIC,
@@ -37,7 +38,6 @@ from graphc.ops.conv_ops import (
     _spatial4,
     _window_out,
 )
-from graphc.kernels import conv as _k
 from graphc.ops.nn_common import _INDEX_DTYPES, _shape_input
 
 

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from graphc import dtypes as _dt
-from graphc.frontend.graph import Tensor, get_default_graph
 from graphc import registry as reg
-from graphc.ops.common import FLOATS, INTS, convert_to_tensor, make, value_shape
+from graphc.frontend.graph import Tensor, get_default_graph
 from graphc.kernels import philox
+from graphc.ops.common import FLOATS, INTS, convert_to_tensor, make, value_shape
 
 DEFAULT_GRAPH_SEED = 87654321
 _MAXINT32 = 2**31 - 1

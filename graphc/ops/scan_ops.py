@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from graphc.frontend.graph import Operation, Tensor
 from graphc import registry as reg
+from graphc.frontend.graph import Operation, Tensor
 from graphc.ops.array_common import _api_axis, _static_int
 from graphc.ops.common import NUMERIC, check_dtypes, convert_to_tensor, make, rand
 

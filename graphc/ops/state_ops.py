@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from graphc.frontend.graph import Operation, Tensor
 from graphc import registry as reg
+from graphc.frontend.graph import Operation, Tensor
 from graphc.ops.common import check_same_dtypes, make, rand
 
 

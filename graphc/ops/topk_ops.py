@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from graphc import dtypes as _dt
-from graphc.frontend.graph import Operation, Tensor
 from graphc import registry as reg
+from graphc.frontend.graph import Operation, Tensor
 from graphc.ops.array_common import _shape_arg, _static_dims, _static_int
 from graphc.ops.common import NUMERIC, check_dtypes, convert_to_tensor, make, make_op, rand
 

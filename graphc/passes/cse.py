@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from graphc import dtypes as _dt
-from graphc.ir.program import Node, Program, Value, canonicalize
 from graphc import registry as reg
-from graphc.scalar import SExpr
+from graphc.ir.program import Node, Program, Value, canonicalize
 from graphc.passes.rewrite import copy_program
+from graphc.scalar import SExpr
 
 # Ops that are not registered but are pure (made by later passes).
 _PURE_UNREGISTERED = frozenset({"Fused"})

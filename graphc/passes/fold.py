@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from graphc.ir.program import Node, Program, Value, canonicalize
 from graphc import registry as reg
+from graphc.ir.program import Node, Program, Value, canonicalize
 from graphc.passes.rewrite import MAX_CONST_ELEMENTS, Rewriter, copy_program
 
 MAX_FOLD_ELEMENTS = MAX_CONST_ELEMENTS

@@ -50,10 +50,10 @@ from typing import Any
 
 import numpy as np
 
-from graphc import symbolic as sym
-from graphc.ir.program import Node, Program, Value, canonicalize, format_shape
 from graphc import registry as reg
 from graphc import scalar as S
+from graphc import symbolic as sym
+from graphc.ir.program import Node, Program, Value, canonicalize, format_shape
 from graphc.passes.rewrite import copy_program
 
 # Scalar primitives cheap enough to compute twice rather than store once.

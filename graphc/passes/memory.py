@@ -37,9 +37,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from graphc import registry as reg
 from graphc import symbolic as sym
 from graphc.ir.program import Node, Program, Value, canonicalize, format_shape
-from graphc import registry as reg
 from graphc.symbolic import Dim
 
 

@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 
 from graphc import dtypes as _dt
+from graphc import registry as reg
 from graphc import symbolic as sym
 from graphc.ir.program import Node, Origin, Output, Param, Program, Value, canonicalize
-from graphc import registry as reg
 
 MAX_ROUNDS = 64
 # The largest constant a pass may create (elements); folding and simplification share it.

@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.ir.program import Program, Value
 from graphc import registry as reg
+from graphc.ir.program import Program, Value
 from graphc.passes.rewrite import (
     MAX_CONST_ELEMENTS,
     Match,

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from graphc import errors
-from graphc.frontend.default_session import get_default_session, session_stack
+from graphc.frontend.default_session import session_stack
 from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
 from graphc.ir.lower import Lowered, lower
 from graphc.ir.verify import verify
