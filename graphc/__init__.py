@@ -183,8 +183,8 @@ from graphc.runtime.session import (
     GPUOptions,
     InteractiveSession,
     Session,
-    get_default_session,
 )
+from graphc.frontend.default_session import get_default_session
 from graphc.api_scopes import (
     add_to_collection,
     add_to_collections,
