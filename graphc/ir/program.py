@@ -67,6 +67,8 @@ class Node:
     attrs: dict[str, Any]
     outputs: list[Value]
     origin: Origin | None = None
+    # The device the op was placed on (``tf.device``), as the user wrote it; "" for none.
+    device: str = ""
 
 
 @dataclasses.dataclass(eq=False)
@@ -78,13 +80,45 @@ class Output:
 
 @dataclasses.dataclass(frozen=True)
 class DimBinding:
-    """Axis ``axis`` of param ``param`` has size ``dim`` (a symbol, an expression or an
-    int); ``origin`` names the op that tied it to another input's dim, if one did."""
+    """Where a symbol's value comes from at the program's entry.
+
+    ``source == "shape"``: axis ``axis`` of param ``param`` has size ``dim`` (a symbol, an
+    expression or an int). ``source == "value"``: element ``axis`` (flat index) of the
+    integer param ``param`` *is* ``dim`` (a fed scalar used as a size, as in
+    ``tf.range(n)`` or ``tf.tile(x, [k])``). ``origin`` names the op that tied it to
+    another input's dim, if one did. A binding whose ``dim`` is an expression rather than a
+    lone symbol is an equality checked at entry."""
 
     dim: Dim
     param: int
     axis: int
     origin: str = ""
+    source: str = "shape"
+
+
+@dataclasses.dataclass(frozen=True)
+class Assertion:
+    """An equality ``lhs == rhs`` between dims that lowering relied on and could not prove.
+
+    Every symbol in it is bound at the program's entry (from the params' shapes or
+    values), so the session checks it before any backend code runs. ``origin`` is the
+    user's op that needs the two to be equal."""
+
+    lhs: Dim
+    rhs: Dim
+    origin: Origin | None = None
+
+
+@dataclasses.dataclass(eq=False)
+class DefinedDim:
+    """Axis ``axis`` of ``value`` has a size that depends on data: only the node that
+    makes ``value`` knows it. ``dim`` is what the program assumes it is: a lone symbol
+    that this output defines (bound when the node has run), or an expression the actual
+    size must equal (checked when the node has run, before anything reads the value)."""
+
+    value: Value
+    axis: int
+    dim: Dim
 
 
 @dataclasses.dataclass(eq=False)
@@ -93,6 +127,8 @@ class Program:
     nodes: list[Node]
     outputs: list[Output]
     bindings: list[DimBinding] = dataclasses.field(default_factory=list)
+    assertions: list[Assertion] = dataclasses.field(default_factory=list)
+    defined_dims: list[DefinedDim] = dataclasses.field(default_factory=list)
     # Analyses attached by passes (fusion groups, memory plan); not part of the hash.
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -265,4 +301,7 @@ def canonicalize(program: Program) -> Program:
                 if v.producer is not None and id(v.producer) not in placed:
                     stack.append((v.producer, False))
     program.nodes = order
+    # A data-dependent dim is defined by its value's node: it goes when the node goes.
+    live = {id(v) for n in order for v in n.outputs}
+    program.defined_dims = [d for d in program.defined_dims if id(d.value) in live]
     return program

@@ -32,7 +32,7 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc import registry as reg
 from graphc import symbolic as sym
-from graphc.ir.program import Node, Origin, Output, Param, Program, Value, canonicalize
+from graphc.ir.program import DefinedDim, Node, Origin, Output, Param, Program, Value, canonicalize
 
 MAX_ROUNDS = 64
 # The largest constant a pass may create (elements); folding and simplification share it.
@@ -61,14 +61,17 @@ def copy_program(program: Program) -> Program:
         params.append(Param(v, p.kind, p.name))
     nodes: list[Node] = []
     for n in program.nodes:
-        new = Node(n.op, [vmap[id(v)] for v in n.inputs], dict(n.attrs), [], n.origin)
+        new = Node(n.op, [vmap[id(v)] for v in n.inputs], dict(n.attrs), [], n.origin, n.device)
         for i, v in enumerate(n.outputs):
             nv = Value(v.dtype, v.shape, new, i)
             vmap[id(v)] = nv
             new.outputs.append(nv)
         nodes.append(new)
     outputs = [Output(vmap[id(o.value)], o.kind, o.name) for o in program.outputs]
-    return Program(params, nodes, outputs, list(program.bindings), dict(program.meta))
+    defined = [DefinedDim(vmap[id(d.value)], d.axis, d.dim) for d in program.defined_dims]
+    return Program(
+        params, nodes, outputs, list(program.bindings), list(program.assertions), defined, dict(program.meta)
+    )
 
 
 def look_through(v: Value) -> Value:
