@@ -5,7 +5,8 @@ Guarantees: the returned program has the same params, outputs, dtypes and shapes
 its input, and wherever the input's outputs are finite the output values agree up
 to rounding; where the input overflows or takes log(0), the rewritten program is
 finite. The rule set reaches a fixpoint (each rule replaces a pattern by one with
-fewer nodes of the rewritten kinds), so the pass is idempotent.
+fewer nodes of the rewritten kinds, a gradient rule one with fewer divisions by the value
+it repairs), so the pass is idempotent.
 
 Forward rewrites (patterns look through Identity/StopGradient; a constant 1 may be a
 scalar, a broadcast, a fill or a ones_like):
@@ -23,17 +24,29 @@ scalar, a broadcast, a fill or a ones_like):
 
 Gradients were built before lowering, from the unstable forward graph, so a stable
 forward value alone would still leave inf/NaN in the backward graph. Three rules
-rewrite the gradient patterns the registered gradient rules produce:
+rewrite the gradient patterns the registered gradient rules produce. Log's gradient
+is ``g / s`` or ``g * reciprocal(s)`` (``reciprocal(s)`` once simplify drops a ``1 *``,
+then g is ones). Where s (or ``sum(e)``) has other uses too, the gradient reaching it
+is a sum (AddN or Add, nested, in any order; its terms of its shape) of log's gradient
+and the others' gradients h; the gradients of sigmoid, softmax and exp (through a Sum's broadcast) are linear in
+it, so each rule splits the sum, repairs log's terms (their g summed) and applies the
+original gradient to the rest:
 
-- softmax's gradient applied to ``g / softmax(z)`` (log's gradient):
-  ``(g/s - sum(g/s * s)) * s`` -> ``g - sum(g) * s``
-- sigmoid's gradient applied to ``g / sigmoid(x)``:
-  ``(g/s) * (s * (1 - s))`` -> ``g * sigmoid(-x)``
-- exp's gradient applied to the broadcast of ``g / sum(exp(x))``:
-  ``bcast(g / sum(e)) * e`` -> ``bcast(g) * exp(x - bcast(logsumexp(x)))``
+- softmax's gradient: ``(g/s + h - sum((g/s + h) * s)) * s`` ->
+  ``(g - sum(g) * s) + (h - sum(h * s)) * s``
+- sigmoid's gradient: ``(g/s + h) * (s * (1 - s))`` -> ``g * sigmoid(-x) + h * (s * (1 - s))``
+- exp's gradient of a sum of broadcasts of ``g / sum(e)`` (a broadcast of a sum is the
+  sum of the broadcasts): ``(bcast(g / sum(e)) + h) * e`` ->
+  ``bcast(g) * exp(x - bcast(logsumexp(x))) + h * e``
+
+Without h they are the single-use repairs ``g - sum(g) * s``, ``g * sigmoid(-x)`` and
+``bcast(g) * exp(x - bcast(logsumexp(x)))``. Each removes a division by s (or
+``sum(e)``) from a gradient and leaves h's part with none, so it does not match again.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from graphc.ir.program import Node, Program, Value
 from graphc.passes.rewrite import (
@@ -132,54 +145,164 @@ def _reduce_of_neg(rw: Rewriter, m: Match) -> Value:
 
 
 # -- gradient rewrites --------------------------------------------------------------------------
+# Gradients reaching a value from several uses are summed (AddN, or Add in a user's gradient);
+# the rules below split such a sum into log's gradient and the other terms.
+_SUMS = frozenset({"Add", "AddN"})
+
+
+def _sum_terms(v: Value) -> list[Value]:
+    """The terms of ``v`` as a sum, through nested Add and AddN whose inputs all have the
+    sum's shape (a broadcasting Add is one term); ``[v]`` when ``v`` is not such a sum."""
+    terms: list[Value] = []
+    stack = [look_through(v)]
+    while stack:
+        u = stack.pop()
+        n = u.producer
+        if n is not None and n.op in _SUMS and all(same_shape(x, u) for x in n.inputs):
+            stack.extend(look_through(x) for x in reversed(n.inputs))
+        else:
+            terms.append(u)
+    return terms
+
+
+def _log_grad(t: Value, is_x: Callable[[Value], bool]) -> tuple[Value | None, Value] | None:
+    """``(g, x)`` when ``t`` is log's gradient ``g / x`` or ``g * reciprocal(x)`` for an x
+    (looked through) that ``is_x``, with g, x and t of one shape; ``(None, x)`` for
+    ``reciprocal(x)`` (g is 1: simplify removes ``1 * ...``); else None."""
+    n = t.producer
+    if n is None:
+        return None
+    found: list[tuple[Value | None, Value]] = []
+    if n.op == "RealDiv":
+        found.append((n.inputs[0], look_through(n.inputs[1])))
+    elif n.op == "Reciprocal":
+        found.append((None, look_through(n.inputs[0])))
+    elif n.op == "Mul":
+        for g, r in (n.inputs, n.inputs[::-1]):
+            rn = look_through(r).producer
+            if rn is not None and rn.op == "Reciprocal":
+                found.append((g, look_through(rn.inputs[0])))
+    for g, x in found:
+        if is_x(x) and same_shape(x, t) and (g is None or same_shape(g, t)):
+            return g, x
+    return None
+
+
+def _numerator(rw: Rewriter, g: Value | None, x: Value) -> Value:
+    """Log's incoming gradient g (see _log_grad), ones of x's shape for None."""
+    return rw.make1("OnesLike", [x]) if g is None else g
+
+
+def _add_all(rw: Rewriter, vs: list[Value]) -> Value:
+    return vs[0] if len(vs) == 1 else rw.make1("AddN", vs)
+
+
+def _split_log_grads(rw: Rewriter, d: Value, s: Value) -> tuple[Value, Value | None]:
+    """The terms of the sum ``d`` that are log's gradient ``g_i / s``: the sum of their
+    ``g_i``, and the sum of the other terms (None when there are none)."""
+    logs: list[Value] = []
+    rest: list[Value] = []
+    for t in _sum_terms(d):
+        lg = _log_grad(t, lambda x: x is s)
+        if lg is not None:
+            logs.append(_numerator(rw, *lg))
+        else:
+            rest.append(t)
+    if not logs:
+        raise Decline("no term is log's gradient")
+    return _add_all(rw, logs), (_add_all(rw, rest) if rest else None)
+
+
 def _log_softmax_grad(rw: Rewriter, m: Match) -> Value:
-    """Softmax's gradient of log's gradient g/s: (g/s - sum(g/s * s)) * s = g - sum(g) * s."""
-    g, s, total = m["g"], m["s"], m["t"].producer
+    """Softmax's gradient of a sum d of log's gradient g/s and other terms h (softmax's
+    gradient is linear in d): (d - sum(d * s)) * s = (g - sum(g) * s) + (h - sum(h * s)) * s."""
+    d, s, total = m["d"], m["s"], m["t"].producer
     rank = len(s.shape)
     axis = s.producer.attrs["axis"] % rank  # type: ignore[union-attr]
-    if not same_shape(g, s) or total is None:
+    if not same_shape(d, s) or total is None:
         raise Decline("the gradient broadcasts")
     if normalized_axes(total.attrs["axis"], rank) != (axis,) or not total.attrs["keepdims"]:
         raise Decline("not softmax's gradient")
-    g_sum = rw.make1("Sum", [g], {"axis": (axis,), "keepdims": True})
-    return rw.make1("Sub", [g, rw.make1("Mul", [g_sum, s])])
+    g, h = _split_log_grads(rw, d, s)
+    reduce = {"axis": (axis,), "keepdims": True}
+    out = rw.make1("Sub", [g, rw.make1("Mul", [rw.make1("Sum", [g], reduce), s])])
+    if h is None:
+        return out
+    h_sum = rw.make1("Sum", [rw.make1("Mul", [h, s])], reduce)
+    return rw.make1("Add", [out, rw.make1("Mul", [rw.make1("Sub", [h, h_sum]), s])])
 
 
 def _log_sigmoid_grad(rw: Rewriter, m: Match) -> Value:
-    """Sigmoid's gradient of log's gradient g/s: (g/s) * s * (1 - s) = g * sigmoid(-x)."""
-    g, s = m["g"], m["s"]
-    if not same_shape(g, s):
+    """Sigmoid's gradient of a sum d of log's gradient g/s and other terms h:
+    d * (s * (1 - s)) = g * sigmoid(-x) + h * (s * (1 - s))."""
+    d, s = m["d"], m["s"]
+    if not same_shape(d, s):
         raise Decline("the gradient broadcasts")
-    return rw.make1("Mul", [g, rw.make1("Sigmoid", [rw.make1("Neg", [m["x"]])])])
+    g, h = _split_log_grads(rw, d, s)
+    out = rw.make1("Mul", [g, rw.make1("Sigmoid", [rw.make1("Neg", [m["x"]])])])
+    if h is None:
+        return out
+    return rw.make1("Add", [out, rw.make1("Mul", [h, m["ds"]])])
+
+
+def _broadcast_terms(v: Value) -> list[tuple[tuple[Node, ...], Value, Value | None]]:
+    """The terms of ``v`` as a sum of broadcasts (a broadcast of a sum is the sum of the
+    broadcasts): each as (the broadcast nodes applied to it, outermost first; the term; the
+    existing value that is the broadcast term, None when a sum was split below a broadcast)."""
+    out: list[tuple[tuple[Node, ...], Value, Value | None]] = []
+    v = look_through(v)
+    stack: list[tuple[tuple[Node, ...], Value, Value | None]] = [((), v, v)]
+    while stack:
+        chain, u, whole = stack.pop()
+        n = u.producer
+        if n is not None and n.op in _BROADCAST_CHAIN:
+            stack.append(((*chain, n), look_through(n.inputs[0]), whole))
+        elif n is not None and n.op in _SUMS and all(same_shape(x, u) for x in n.inputs):
+            for x in reversed(n.inputs):
+                x = look_through(x)
+                stack.append((chain, x, None if chain else x))
+        else:
+            out.append((chain, u, whole))
+    return out
 
 
 def _logsumexp_grad(rw: Rewriter, m: Match) -> Value:
-    """Exp's gradient of the broadcast of log's gradient g / sum(e):
-    bcast(g / sum(e)) * e = bcast(g) * exp(x - bcast(logsumexp(x)))."""
+    """Exp's gradient of a sum of broadcasts of log's gradient g / sum(e) and other terms h
+    (a Sum's gradient is a broadcast): bcast(g / sum(e)) * e + h * e =
+    bcast(g) * exp(x - bcast(logsumexp(x))) + h * e."""
     e, x = m["e"], m["x"]
-    chain: list[Node] = []
-    v = look_through(m["a"])
-    while v.producer is not None and v.producer.op in _BROADCAST_CHAIN:
-        chain.append(v.producer)
-        v = look_through(v.producer.inputs[0])
-    div = v.producer
-    if div is None or div.op != "RealDiv" or not same_shape(m["a"], e):
-        raise Decline("not log's gradient through a broadcast")
-    g, total = div.inputs[0], look_through(div.inputs[1])
-    reduce = total.producer
-    if reduce is None or reduce.op != "Sum" or look_through(reduce.inputs[0]) is not e:
-        raise Decline("not the gradient of log(sum(exp(x)))")
-    if not same_shape(g, total):
+    if not same_shape(m["a"], e):
         raise Decline("the gradient broadcasts")
-    lse = rw.make1("LogSumExp", [x], dict(reduce.attrs))
 
-    def rebroadcast(src: Value) -> Value:
+    def sums_e(v: Value) -> bool:
+        n = v.producer
+        return n is not None and n.op == "Sum" and look_through(n.inputs[0]) is e
+
+    logs: list[tuple[tuple[Node, ...], Value, Node]] = []  # (broadcasts, g, the Sum)
+    rest: list[tuple[tuple[Node, ...], Value, Value | None]] = []
+    for chain, t, whole in _broadcast_terms(m["a"]):
+        lg = _log_grad(t, sums_e)
+        if lg is None:
+            rest.append((chain, t, whole))
+        else:
+            logs.append((chain, _numerator(rw, *lg), lg[1].producer))  # type: ignore[arg-type]
+    if not logs:
+        raise Decline("not the gradient of log(sum(exp(x)))")
+
+    def rebroadcast(chain: tuple[Node, ...], src: Value) -> Value:
         for n in reversed(chain):
             src = rw.make1(n.op, [src, *n.inputs[1:]], dict(n.attrs), like=n.outputs[0])
         return src
 
-    shifted = rw.make1("Sub", [x, rebroadcast(lse)])
-    return rw.make1("Mul", [rebroadcast(g), rw.make1("Exp", [shifted])])
+    terms = []
+    for chain, g, reduce in logs:
+        lse = rw.make1("LogSumExp", [x], dict(reduce.attrs))
+        shifted = rw.make1("Sub", [x, rebroadcast(chain, lse)])
+        terms.append(rw.make1("Mul", [rebroadcast(chain, g), rw.make1("Exp", [shifted])]))
+    if rest:
+        h = _add_all(rw, [rebroadcast(chain, t) if whole is None else whole for chain, t, whole in rest])
+        terms.append(rw.make1("Mul", [h, e]))
+    return _add_all(rw, terms)
 
 
 _SOFTMAX = op("Softmax", var("z"), bind="s")
@@ -207,8 +330,8 @@ RULES: list[Rule] = [
             "Mul",
             op(
                 "Sub",
-                op("RealDiv", var("g"), _SOFTMAX, bind="d"),
-                op("Sum", op("Mul", var("d"), var("s"), commutative=True), bind="t"),
+                var("d"),
+                op("Sum", op("Mul", var("d"), _SOFTMAX, commutative=True), bind="t"),
             ),
             var("s"),
             commutative=True,
@@ -219,8 +342,8 @@ RULES: list[Rule] = [
         "log_sigmoid_grad",
         op(
             "Mul",
-            op("RealDiv", var("g"), _SIGMOID),
-            op("Mul", var("s"), op("Sub", const(1), var("s")), commutative=True),
+            var("d"),
+            op("Mul", _SIGMOID, op("Sub", const(1), var("s")), commutative=True, bind="ds"),
             commutative=True,
         ),
         _log_sigmoid_grad,
