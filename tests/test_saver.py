@@ -1,10 +1,15 @@
 """tf.train.Saver on graphc's checkpoint format: round trips, naming, state file,
-max_to_keep, failed restores that change nothing, and interrupted saves."""
+max_to_keep (and what it may delete), failed restores that change nothing, and
+interrupted or killed saves."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import textwrap
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -356,3 +361,181 @@ def test_session_graph_must_match(tmp_path: Path) -> None:
     saver = tf.train.Saver()
     with pytest.raises(ValueError, match="graph"):
         saver.save(tf.Session(graph=tf.Graph()), str(tmp_path / "m"))
+
+
+# -- what max_to_keep may delete -----------------------------------------------------------
+
+
+def _plant_state(directory: Path, paths: list[str]) -> list[str]:
+    """Overwrite the state file (as a user or an attacker could) and recover its paths
+    into a new Saver, as a restarted training job does."""
+    (directory / "checkpoint").write_text(
+        json.dumps({"model_checkpoint_path": paths[-1], "all_model_checkpoint_paths": paths})
+    )
+    return tf.train.get_checkpoint_state(str(directory)).all_model_checkpoint_paths
+
+
+def test_max_to_keep_never_deletes_files_outside_the_directory(tmp_path: Path) -> None:
+    _model()
+    run = tmp_path / "run"
+    run.mkdir()
+    victim = tmp_path / "victim"  # real checkpoints, but not in run/
+    ckpt.write_checkpoint(victim, {"x": np.zeros(1)})
+    (tmp_path / "elsewhere").mkdir()
+    absolute = tmp_path / "elsewhere" / "m-0"
+    ckpt.write_checkpoint(absolute, {"x": np.zeros(1)})
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        first = tf.train.Saver().save(sess, str(run / "m"), global_step=1)
+        listed = _plant_state(run, ["../victim", str(absolute), "m-1"])
+        saver = tf.train.Saver(max_to_keep=1)
+        saver.recover_last_checkpoints(listed)
+        assert saver.last_checkpoints == [str(victim), str(absolute), first]
+        with pytest.warns(UserWarning, match="not inside the checkpoint directory") as record:
+            second = saver.save(sess, str(run / "m"), global_step=2)
+    warned = " ".join(str(w.message) for w in record)
+    assert str(victim) in warned and str(absolute) in warned
+    assert victim.exists() and absolute.exists()
+    assert ckpt.read_checkpoint(victim)[0]["x"].shape == (1,)
+    # The Saver's own old checkpoint inside the directory still goes.
+    assert not os.path.exists(first)
+    assert saver.last_checkpoints == [second]
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt", reason="needs symbolic links")
+def test_max_to_keep_never_deletes_what_is_not_a_checkpoint(tmp_path: Path) -> None:
+    _model()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "notes.txt").write_text("my notes")  # no checkpoint magic
+    (run / "short").write_bytes(b"GRAP")
+    outside = tmp_path / "target"
+    ckpt.write_checkpoint(outside, {"x": np.zeros(1)})
+    os.symlink(outside, run / "link")  # a link inside to a checkpoint outside
+    (tmp_path / "other").mkdir()
+    ckpt.write_checkpoint(tmp_path / "other" / "m-0", {"x": np.zeros(1)})
+    os.symlink(tmp_path / "other", run / "sub")  # a directory link leading outside
+    names = ["notes.txt", "short", "link", "sub/m-0", "checkpoint"]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        saver = tf.train.Saver(max_to_keep=1)
+        saver.recover_last_checkpoints(_plant_state(run, names))
+        assert len(saver.last_checkpoints) == len(names)
+        with pytest.warns(UserWarning) as record:
+            latest = saver.save(sess, str(run / "m"), global_step=3)
+    assert len(record) == len(names)
+    assert (run / "notes.txt").read_text() == "my notes"
+    assert (run / "short").read_bytes() == b"GRAP"
+    assert os.path.islink(run / "link") and outside.exists()
+    assert (tmp_path / "other" / "m-0").exists()
+    # The state file itself was listed: it is still there and names the new checkpoint.
+    assert tf.train.latest_checkpoint(str(run)) == latest
+    assert tf.train.get_checkpoint_state(str(run)).all_model_checkpoint_paths == [latest]
+
+
+def test_max_to_keep_deletes_the_savers_own_checkpoints_in_an_earlier_directory(tmp_path: Path) -> None:
+    _model()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    saver = tf.train.Saver(max_to_keep=1)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        first = saver.save(sess, str(tmp_path / "a" / "m"), global_step=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            second = saver.save(sess, str(tmp_path / "b" / "m"), global_step=2)
+    assert not os.path.exists(first)
+    assert saver.last_checkpoints == [second]
+
+
+def test_checkpoint_listed_twice_is_not_deleted_while_still_kept(tmp_path: Path) -> None:
+    _model()
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        first = tf.train.Saver().save(sess, str(tmp_path / "m"), global_step=1)
+        saver = tf.train.Saver(max_to_keep=2)
+        saver.recover_last_checkpoints([first, first])
+        second = saver.save(sess, str(tmp_path / "m"), global_step=2)
+    assert saver.last_checkpoints == [first, second]
+    assert os.path.exists(first)
+
+
+# -- temporary files of killed saves ------------------------------------------------------
+
+
+def test_save_removes_stale_temp_files_of_its_prefix_only(tmp_path: Path) -> None:
+    _model()
+    token = iter(f"{i:016x}" for i in range(1, 100))
+    full = tmp_path / "full"
+    ckpt.write_checkpoint(full, {"x": np.zeros(3)})
+    stale = {
+        f".m-1.{next(token)}.tmp": b"GRAPHCKP\x01\x00",  # killed in the preamble
+        f".m.{next(token)}.tmp": b"",  # killed right after creating it
+        f".m-00000003.{next(token)}.tmp": b"GRA",
+        f".m--4.{next(token)}.tmp": full.read_bytes(),  # killed before the rename
+    }
+    kept = {
+        f".m-1.{next(token)}.tmp.bak": b"GRAPHCKP",
+        f".mx-1.{next(token)}.tmp": b"GRAPHCKP",
+        f".other-1.{next(token)}.tmp": b"GRAPHCKP",
+        f"m-1.{next(token)}.tmp": b"GRAPHCKP",
+        f".m-1.{'g' * 16}.tmp": b"GRAPHCKP",
+        f".m-1.{next(token)[:15]}.tmp": b"GRAPHCKP",
+        f".m-best.{next(token)}.tmp": b"GRAPHCKP",
+        f".m-1.{next(token)}.tmp": b"hello, not a checkpoint",
+        f".checkpoint.{next(token)}.tmp": b'{"model_checkpoint_path"',
+        "unrelated.txt": b"",
+    }
+    for name, content in {**stale, **kept}.items():
+        (tmp_path / name).write_bytes(content)
+    special = [f".m-2.{next(token)}.tmp"]
+    (tmp_path / special[0]).mkdir()
+    if hasattr(os, "symlink") and os.name != "nt":
+        special.append(f".m-5.{next(token)}.tmp")
+        os.symlink(full, tmp_path / special[1])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        tf.train.Saver().save(sess, str(tmp_path / "m"), global_step=6)
+    assert set(os.listdir(tmp_path)) == {*kept, *special, "full", "checkpoint", "m-6"}
+    for name, content in kept.items():
+        assert (tmp_path / name).read_bytes() == content
+    assert ckpt.read_checkpoint(full)[0]["x"].shape == (3,)
+
+
+_KILLED_WRITE = textwrap.dedent(
+    """
+    import os
+    import sys
+
+    import numpy as np
+
+    from graphc.train import checkpoint_format as ckpt
+
+    real_write = ckpt._write_bytes
+
+    def write_then_die(f, data):
+        real_write(f, data)
+        f.flush()
+        os._exit(17)  # the process is killed after writing the preamble
+
+    ckpt._write_bytes = write_then_die
+    ckpt.write_checkpoint(sys.argv[1], {"w": np.ones(8, np.float32)})
+    """
+)
+
+
+def test_temp_file_of_a_killed_save_is_removed_by_the_next_save(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED_WRITE, str(tmp_path / "m-1")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 17, proc.stderr
+    (leftover,) = os.listdir(tmp_path)
+    assert leftover.startswith(".m-1.") and leftover.endswith(".tmp")
+    _model()
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        tf.train.Saver().save(sess, str(tmp_path / "m"), global_step=2)
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint", "m-2"]

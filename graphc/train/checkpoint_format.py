@@ -53,7 +53,7 @@ Each numeric entry has:
     ``"<u8"`` or ``"|b1"`` (bool, one byte per element, 0 or 1).  Multi-byte
     types are always stored little-endian.
 ``shape``
-    List of non-negative ints; ``[]`` is a 0-d (scalar) array.
+    List of at most 32 non-negative ints; ``[]`` is a 0-d (scalar) array.
 ``offset``
     Start of the tensor's bytes, relative to the start of the data section.
     Always a multiple of 64, so the data can be memory-mapped with aligned
@@ -69,8 +69,10 @@ section.  Their entry has ``"dtype": "str"``, ``"offset": null`` and
 ``"nbytes": 0``, plus:
 
 ``string_dtype``
-    The original numpy dtype string (e.g. ``"<U5"`` or ``"|S8"``) so the
-    array is restored with the same item size.
+    The original numpy dtype string so the array is restored with the same
+    item size: ``"<U<n>"`` or ``">U<n>"`` (unicode, ``n`` code points) or
+    ``"|S<n>"`` (bytes, ``n`` bytes), with ``n >= 1``.  Every value fits in
+    ``n``.
 ``values``
     The elements flattened in C order, as a JSON list of strings.  For bytes
     arrays (``S``) each element is base64-encoded.
@@ -81,13 +83,57 @@ section.  Their entry has ``"dtype": "str"``, ``"offset": null`` and
 ``meta`` is an arbitrary JSON object supplied by the caller (e.g. the global
 step).  It must be strict JSON: NaN and infinities are rejected.
 
+Validation
+----------
+
+A file is only as trustworthy as its source, so the reader checks every
+declared size and position against the file's size before it allocates
+anything for it (checksums are verified after reading), and any violation
+raises :class:`CheckpointError` (a ``graphc.errors.DataLossError``, and a
+``ValueError``) naming the file:
+
+* magic and version as above; the header (``H`` bytes, at most 2 GiB) and
+  every tensor's bytes lie inside the file.
+* The header is UTF-8, strict JSON nested at most 64 levels deep (measured on
+  the raw bytes before parsing), with no duplicate keys in any object, every
+  integer in ``[-2**63, 2**63 - 1]`` and every number finite.
+* ``tensors`` is a list and ``meta`` an object; tensor names are unique.
+* ``shape``, ``offset`` and ``nbytes`` are ints (``true``/``false`` and
+  floats are not); ``sha256`` is 64 lower-case hex digits.
+* Numeric tensors: ``nbytes == prod(shape) * itemsize``; tensors with data
+  do not overlap; ``offset`` is a multiple of 64.
+* String tensors: ``offset`` is ``null``, ``nbytes`` is ``0``, ``values``
+  holds exactly ``prod(shape)`` strings, each fitting the item width.
+  Decoding them as fixed-width numpy arrays needs ``prod(shape) * itemsize``
+  bytes, which the values do not bound (short values, wide item), so all
+  string tensors of a file together may take at most 256 times the file's
+  size; the writer refuses to write a file that breaks this.
+* A tensor with no elements may still declare big dims; the product of its
+  non-zero dims times its item size must be below ``2**63`` (numpy's limit).
+
+So reading allocates at most the file's size for numeric data, 256 times the
+file's size for string data, and a small multiple of the header's size while
+parsing it.  The writer refuses (``ValueError``) ``meta``, shapes and string
+tensors that the reader would reject.
+
 Atomicity
 ---------
 
-:func:`write_checkpoint` and :func:`write_state` write to a temporary file in
-the destination directory, flush and ``fsync`` it, then ``os.replace`` it onto
-the final name.  A crash or exception at any point leaves either the old file
-or the new one, never a mix, and the temporary file is removed.
+:func:`write_checkpoint` and :func:`write_state` write to a temporary file
+``.<final name>.<16 hex digits>.tmp`` in the destination directory, flush and
+``fsync`` it, then ``os.replace`` it onto the final name.  A crash or
+exception at any point leaves either the old file or the new one, never a
+mix, and the temporary file is removed.  Where ``fcntl.flock`` exists the
+writer holds an exclusive lock on the temporary file until it is renamed.
+
+Only a killed process leaves a temporary file behind.
+:func:`remove_stale_temp_files` removes such leftovers: files named exactly as
+above whose final name matches a given pattern, that are regular files, whose
+content so far is a prefix of a checkpoint (they start with the magic, or a
+piece of it), and that no writer holds locked.  On systems without ``flock``
+an open file cannot be deleted, which protects a write in progress instead.
+:func:`remove_checkpoint` deletes a checkpoint file only if it is a regular
+file directly inside the given directory that starts with the magic.
 
 State file
 ----------
@@ -100,23 +146,36 @@ newest checkpoint and the ones still kept, but as JSON::
 
 Paths inside the directory are stored relative to it, so a checkpoint
 directory can be moved or copied as a whole; :func:`read_state` returns
-absolute paths.
+absolute paths.  A state file that is not such an object, is nested more than
+64 levels deep or is larger than 16 MiB reads as absent.  Its paths are not
+trusted: they may point anywhere, which is why deletion goes through
+:func:`remove_checkpoint`.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import hashlib
 import json
 import math
 import os
+import re
+import secrets
+import stat
 import struct
-import tempfile
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import numpy as np
+
+from graphc import errors
+
+try:
+    import fcntl
+except ImportError:  # not POSIX (e.g. Windows): there, open files cannot be deleted
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "FORMAT_VERSION",
@@ -126,6 +185,8 @@ __all__ = [
     "list_checkpoint",
     "read_checkpoint",
     "read_state",
+    "remove_checkpoint",
+    "remove_stale_temp_files",
     "write_checkpoint",
     "write_state",
 ]
@@ -162,10 +223,129 @@ _NUMERIC_DTYPES = frozenset(
 # Bound on header size we are willing to parse; protects against a corrupt
 # length field making us allocate an absurd buffer.
 _MAX_HEADER_BYTES = 1 << 31
+# Limits of the validation rules in the module docstring.
+_MAX_JSON_DEPTH = 64
+_MAX_RANK = 32  # numpy 1.x's limit (numpy 2 allows 64)
+_INT64_MIN = -(1 << 63)
+_INT64_MAX = (1 << 63) - 1
+_INT32_MAX = (1 << 31) - 1
+_STRING_EXPANSION = 256
+_MAX_STATE_BYTES = 16 << 20
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# The string dtypes the writer produces: unicode in either byte order, bytes.
+_STRING_DTYPE_FORM = re.compile(r"(?P<kind>[<>]U|\|S)(?P<width>[0-9]{1,10})")
+
+# Temporary files: "." + final name + "." + 16 hex digits + ".tmp".
+_TEMP_SUFFIX = ".tmp"
+_TEMP_NAME = re.compile(r"\.(?P<final>.+)\.[0-9a-f]{16}\.tmp", re.DOTALL)
+_TEMP_ATTEMPTS = 100
+
+_O_BINARY = getattr(os, "O_BINARY", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-class CheckpointError(ValueError):
-    """A checkpoint or state file is malformed, truncated or corrupted."""
+class CheckpointError(errors.DataLossError, ValueError):
+    """A checkpoint or state file is malformed, truncated or corrupted.
+
+    A ``DataLossError`` (what TF1 raises for a corrupt checkpoint) and, as
+    before, a ``ValueError``.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(None, None, message)
+
+
+# ---------------------------------------------------------------------------
+# Guarded JSON parsing
+# ---------------------------------------------------------------------------
+
+
+class _Malformed(Exception):
+    """Raised by the JSON guards; the caller says which file it was."""
+
+
+_DEPTH_CHUNK = 1 << 16
+
+
+def _json_depth_exceeds(raw: bytes, limit: int) -> bool:
+    """Whether the brackets outside strings in ``raw`` nest deeper than ``limit``.
+
+    ``json`` recurses once per level, so this is checked before parsing, on
+    the bytes, in chunks (bounded memory).  A quote starts or ends a string
+    unless an odd run of backslashes precedes it; that is JSON's rule up to
+    the first syntax error, and ``json`` never parses past that, so this
+    never counts fewer levels than ``json`` would enter.
+    """
+    depth = 0
+    inside = 0  # 1 while inside a string
+    last_plain = -1  # index of the last byte so far that is not a backslash
+    for start in range(0, len(raw), _DEPTH_CHUNK):
+        codes = np.frombuffer(raw, np.uint8, count=min(_DEPTH_CHUNK, len(raw) - start), offset=start)
+        index = np.arange(start, start + codes.size)
+        plain_upto = np.maximum.accumulate(np.where(codes == ord("\\"), last_plain, index))
+        plain_before = np.concatenate(([last_plain], plain_upto[:-1]))
+        quote = (codes == ord('"')) & ((index - 1 - plain_before) % 2 == 0)
+        outside = (np.cumsum(quote) + inside) % 2 == 0
+        opening = ((codes == ord("[")) | (codes == ord("{"))) & outside
+        closing = ((codes == ord("]")) | (codes == ord("}"))) & outside
+        levels = depth + np.cumsum(opening.astype(np.int64) - closing)
+        if int(levels.max()) > limit:
+            return True
+        depth, inside, last_plain = int(levels[-1]), int(not outside[-1]), int(plain_upto[-1])
+    return False
+
+
+def _clip(text: str, n: int = 30) -> str:
+    return text if len(text) <= n else text[:n] + "..."
+
+
+def _parse_int(text: str) -> int:
+    digits = text[1:] if text.startswith("-") else text
+    # 19 digits cover int64; longer ones are not even converted.
+    value = int(text) if len(digits) <= 19 else None
+    if value is None or not _INT64_MIN <= value <= _INT64_MAX:
+        raise _Malformed(f"integer {_clip(text)} is out of the int64 range")
+    return value
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Malformed(f"number {_clip(text)} is out of range")
+    return value
+
+
+def _parse_constant(text: str) -> Any:
+    raise _Malformed(f"{text} is not strict JSON")
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Malformed(f"duplicate key {_clip(key)!r} in a JSON object")
+            seen.add(key)
+    return obj
+
+
+def _loads_guarded(raw: bytes, max_depth: int = _MAX_JSON_DEPTH) -> Any:
+    """``json.loads`` under the header rules; raises ``_Malformed``."""
+    if _json_depth_exceeds(raw, max_depth):
+        raise _Malformed(f"JSON nested more than {max_depth} levels deep")
+    try:
+        return json.loads(
+            raw.decode("utf-8"),
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_parse_constant,
+            object_pairs_hook=_unique_object,
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _Malformed(f"not valid JSON ({exc})") from None
+    except RecursionError:  # not expected after the depth check; kept as a guard
+        raise _Malformed("JSON nested too deeply") from None
 
 
 # ---------------------------------------------------------------------------
@@ -197,6 +377,37 @@ def _fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
+def _create_temp(directory: str, final_name: str) -> tuple[int, str]:
+    """Create and (where possible) lock a new temporary file for ``final_name``.
+
+    Returns its descriptor and path.  The file is locked right after it is
+    created; :func:`remove_stale_temp_files` may delete it in between, which
+    the check after locking notices, and then another name is tried.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY | _O_NOFOLLOW
+    for _ in range(_TEMP_ATTEMPTS):
+        tmp_path = os.path.join(directory, f".{final_name}.{secrets.token_hex(8)}{_TEMP_SUFFIX}")
+        try:
+            fd = os.open(tmp_path, flags, 0o600)
+        except FileExistsError:
+            continue
+        if fcntl is None:
+            return fd, tmp_path
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:
+                return fd, tmp_path  # no locking on this filesystem: write unlocked
+            with contextlib.suppress(FileNotFoundError):
+                if os.path.samestat(os.fstat(fd), os.lstat(tmp_path)):
+                    return fd, tmp_path
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    raise FileExistsError(errno.EEXIST, "could not create a temporary file", directory)
+
+
 def _atomic_write(path: str, write_body: Callable[[BinaryIO], None]) -> None:
     """Write a file via a same-directory temp file and ``os.replace``.
 
@@ -205,7 +416,20 @@ def _atomic_write(path: str, write_body: Callable[[BinaryIO], None]) -> None:
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    fd, tmp_path = _create_temp(directory, os.path.basename(path))
+
+    def finish() -> None:
+        # The temp file is created 0600; keep the permissions of the file
+        # being replaced, or use conventional ones, so checkpoints stay
+        # shareable.
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except OSError:
+            mode = 0o644
+        with contextlib.suppress(OSError):
+            os.chmod(tmp_path, mode)
+        os.replace(tmp_path, path)
+
     try:
         try:
             f = os.fdopen(fd, "wb")
@@ -216,21 +440,125 @@ def _atomic_write(path: str, write_body: Callable[[BinaryIO], None]) -> None:
             write_body(f)
             f.flush()
             os.fsync(f.fileno())
-        # mkstemp creates 0600 files; keep the permissions of the file being
-        # replaced, or use conventional ones, so checkpoints stay shareable.
-        try:
-            mode = os.stat(path).st_mode & 0o7777
-        except OSError:
-            mode = 0o644
-        with contextlib.suppress(OSError):
-            os.chmod(tmp_path, mode)
-        os.replace(tmp_path, path)
+            if fcntl is not None:
+                # Rename while the lock is held, so a complete temp file is
+                # never taken for an abandoned one.
+                finish()
+        if fcntl is None:
+            # Without flock, rename after closing (Windows cannot rename an
+            # open file).
+            finish()
     except BaseException:
         # BaseException so that KeyboardInterrupt also cleans up.
         with contextlib.suppress(OSError):
             os.unlink(tmp_path)
         raise
     _fsync_directory(directory)
+
+
+def _same_file(before: os.stat_result, path: str) -> bool:
+    try:
+        return os.path.samestat(before, os.lstat(path))
+    except OSError:
+        return False
+
+
+def remove_stale_temp_files(directory: str, final_names: re.Pattern[str]) -> list[str]:
+    """Remove temporary files that killed writes left in ``directory``.
+
+    Only files named like this module's temporary files (see "Atomicity" in
+    the module docstring) whose final name fully matches ``final_names`` are
+    considered, and each is removed only if it is a regular file whose
+    content starts with a prefix of the magic (or is empty) and no writer
+    holds its lock.  Anything else is left alone.  Returns the removed paths.
+    """
+    directory = os.fspath(directory)
+    try:
+        names = sorted(entry.name for entry in os.scandir(directory))
+    except OSError:
+        return []
+    removed: list[str] = []
+    for name in names:
+        match = _TEMP_NAME.fullmatch(name)
+        if match is None or final_names.fullmatch(match["final"]) is None:
+            continue
+        path = os.path.join(directory, name)
+        if _remove_if_abandoned(path):
+            removed.append(path)
+    return removed
+
+
+def _remove_if_abandoned(path: str) -> bool:
+    try:
+        before = os.lstat(path)
+        if not stat.S_ISREG(before.st_mode):
+            return False
+        fd = os.open(path, os.O_RDONLY | _O_BINARY | _O_NOFOLLOW)
+        try:
+            if not os.path.samestat(before, os.fstat(fd)):
+                return False
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:  # a write in progress holds it (or no locking here)
+                    return False
+            if not MAGIC.startswith(os.read(fd, len(MAGIC))):
+                return False
+            if fcntl is not None:
+                # Unlink while holding the lock: a writer that was about to
+                # lock this file sees it gone and picks another name.
+                if not _same_file(before, path):
+                    return False
+                os.unlink(path)
+                return True
+        finally:
+            os.close(fd)
+        if not _same_file(before, path):
+            return False
+        os.unlink(path)  # fails while another process has it open (Windows)
+    except OSError:
+        return False
+    return True
+
+
+def remove_checkpoint(path: str, directory: str) -> str | None:
+    """Delete the checkpoint file ``path`` if it is safe to.
+
+    The file is deleted only if it lies directly inside ``directory`` (after
+    resolving symbolic links in both directory paths), is a regular file and
+    not a symbolic link, is not the state file, and starts with the magic.
+    Returns ``None`` if it was deleted or was already gone, otherwise the
+    reason it was left alone.
+    """
+    try:
+        path = os.fspath(path)
+        name = os.path.basename(path)
+        if name in ("", ".", "..", STATE_FILENAME):
+            return "it is not a checkpoint file name"
+        parent = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+        if parent != os.path.realpath(os.fspath(directory)):
+            return f"it is not inside the checkpoint directory {os.fspath(directory)!r}"
+        before = os.lstat(path)
+        if stat.S_ISLNK(before.st_mode):
+            return "it is a symbolic link"
+        if not stat.S_ISREG(before.st_mode):
+            return "it is not a regular file"
+        fd = os.open(path, os.O_RDONLY | _O_BINARY | _O_NOFOLLOW)
+        try:
+            opened = os.fstat(fd)
+            head = os.read(fd, len(MAGIC))
+        finally:
+            os.close(fd)
+        if head != MAGIC:
+            return "it is not a graphc checkpoint (no magic)"
+        if not (os.path.samestat(before, opened) and _same_file(before, path)):
+            return "it changed while it was checked"
+        os.unlink(path)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:  # ValueError: e.g. a NUL in the path
+        return f"it could not be checked ({exc})"
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -317,7 +645,10 @@ def write_checkpoint(path: str, tensors: dict[str, np.ndarray], meta: dict | Non
     Raises:
       TypeError: A tensor has an unsupported dtype, or ``meta`` is not JSON
         serialisable.  Nothing is written in that case.
-      ValueError: ``meta`` contains NaN/infinity.
+      ValueError: ``meta`` contains NaN/infinity or breaks another header
+        rule (nesting, integer range), a tensor has more than 32 dims, or the
+        string tensors would break the reader's size rule (see "Validation"
+        in the module docstring).  Nothing is written in that case.
       OSError: The file could not be written; any previous file at ``path``
         is left untouched.
     """
@@ -325,16 +656,29 @@ def write_checkpoint(path: str, tensors: dict[str, np.ndarray], meta: dict | Non
         meta = {}
     if not isinstance(meta, dict):
         raise TypeError(f"meta must be a dict, got {type(meta).__name__}")
+    # Refuse meta that the reader would reject (it sits one level below the
+    # header object).
+    try:
+        meta_text = json.dumps(meta, ensure_ascii=True, allow_nan=False, default=_json_default)
+        _loads_guarded(meta_text.encode("utf-8"), max_depth=_MAX_JSON_DEPTH - 1)
+    except _Malformed as exc:
+        raise ValueError(f"meta cannot be stored in a checkpoint: {exc}") from None
+    except RecursionError:
+        raise ValueError("meta cannot be stored in a checkpoint: nested too deeply") from None
 
     # Build the whole header (including every checksum) before touching the
     # filesystem, so invalid input can never leave a partial temp file.
     entries: list[dict[str, Any]] = []
     blobs: list[tuple[int, np.ndarray]] = []
     cursor = 0
+    string_bytes = 0
     for name, value in tensors.items():
         arr = _as_array(name, value)
+        if arr.ndim > _MAX_RANK:
+            raise ValueError(f"tensor {name!r}: {arr.ndim} dims; checkpoints hold at most {_MAX_RANK}")
         if arr.dtype.kind in "US":
             entries.append(_string_entry(name, arr))
+            string_bytes += arr.size * arr.dtype.itemsize
             continue
         arr = _prepare_numeric(name, arr)
         raw = arr.reshape(-1).view(np.uint8)
@@ -363,6 +707,13 @@ def write_checkpoint(path: str, tensors: dict[str, np.ndarray], meta: dict | Non
     data_start = _align_up(_PREAMBLE.size + len(header))
     header += b" " * (data_start - _PREAMBLE.size - len(header))
     preamble = _PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header))
+    file_size = data_start + cursor
+    if string_bytes > _STRING_EXPANSION * file_size:
+        raise ValueError(
+            f"string tensors would take {string_bytes} bytes in memory, more than "
+            f"{_STRING_EXPANSION} times the file's {file_size} bytes, which readers refuse; "
+            "store them with a narrower string dtype"
+        )
 
     def write_body(f: BinaryIO) -> None:
         _write_bytes(f, preamble)
@@ -391,50 +742,76 @@ def _read_exact(f: BinaryIO, n: int) -> bytes:
     return data if data is not None else b""
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_constructible(path: str, name: str, shape: list[int], itemsize: int) -> None:
+    # numpy refuses arrays whose non-zero dims times the item size reach
+    # 2**63, even when a zero dim means nothing is allocated.
+    if math.prod(d for d in shape if d) * max(itemsize, 1) > _INT64_MAX:
+        raise _fail(path, f"malformed header: shape of tensor {name!r} is too big")
+
+
+def _string_itemsize(string_dtype: Any) -> int | None:
+    """The item size of a valid ``string_dtype``, else None."""
+    match = _STRING_DTYPE_FORM.fullmatch(string_dtype) if isinstance(string_dtype, str) else None
+    if match is None:
+        return None
+    width = int(match["width"])
+    itemsize = width * (4 if match["kind"].endswith("U") else 1)
+    if width < 1 or itemsize > _INT32_MAX:  # numpy's limit on item sizes
+        return None
+    return itemsize
+
+
 def _validate_entry(path: str, i: int, entry: Any) -> dict[str, Any]:
-    """Type-check one header entry so later code can trust its fields."""
+    """Type-check one header entry so later code can trust its fields.
+
+    Checks that need the file size or the other entries are made by
+    :func:`_read_header`.
+    """
     if not isinstance(entry, dict):
         raise _fail(path, f"malformed header: tensor entry {i} is not an object")
     name = entry.get("name")
     if not isinstance(name, str):
         raise _fail(path, f"malformed header: tensor entry {i} has no name")
     shape = entry.get("shape")
-    if not isinstance(shape, list) or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
-    ):
+    if not isinstance(shape, list) or len(shape) > _MAX_RANK or not all(_is_int(d) and d >= 0 for d in shape):
         raise _fail(path, f"malformed header: bad shape for tensor {name!r}")
     digest = entry.get("sha256")
-    if not isinstance(digest, str) or len(digest) != 64:
+    if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest):
         raise _fail(path, f"malformed header: bad sha256 for tensor {name!r}")
     dtype = entry.get("dtype")
+    offset = entry.get("offset")
+    nbytes = entry.get("nbytes")
     count = math.prod(shape)
     if dtype == _STRING_DTYPE:
+        itemsize = _string_itemsize(entry.get("string_dtype"))
+        if itemsize is None:
+            raise _fail(path, f"malformed header: bad string_dtype for tensor {name!r}")
         values = entry.get("values")
-        string_dtype = entry.get("string_dtype")
         if (
             not isinstance(values, list)
             or len(values) != count
             or not all(isinstance(v, str) for v in values)
         ):
             raise _fail(path, f"malformed header: bad values for tensor {name!r}")
-        try:
-            kind = np.dtype(string_dtype).kind
-        except TypeError:
-            kind = ""
-        if kind not in ("U", "S"):
-            raise _fail(path, f"malformed header: bad string_dtype for tensor {name!r}")
+        if offset is not None or not _is_int(nbytes) or nbytes != 0:
+            raise _fail(path, f"malformed header: string tensor {name!r} must have offset null and nbytes 0")
+        _check_constructible(path, name, shape, itemsize)
         return entry
     if dtype not in _NUMERIC_DTYPES:
         raise _fail(path, f"unsupported dtype {dtype!r} for tensor {name!r}")
-    offset = entry.get("offset")
-    nbytes = entry.get("nbytes")
-    if not isinstance(offset, int) or offset < 0 or offset % _ALIGNMENT:
+    if not _is_int(offset) or offset < 0 or offset % _ALIGNMENT:
         raise _fail(path, f"malformed header: bad offset for tensor {name!r}")
-    if not isinstance(nbytes, int) or nbytes != count * np.dtype(dtype).itemsize:
+    itemsize = np.dtype(dtype).itemsize
+    if not _is_int(nbytes) or nbytes != count * itemsize:
         raise _fail(
             path,
             f"malformed header: nbytes of tensor {name!r} does not match its dtype and shape",
         )
+    _check_constructible(path, name, shape, itemsize)
     return entry
 
 
@@ -442,6 +819,8 @@ def _read_header(path: str, f: BinaryIO) -> tuple[list[dict[str, Any]], dict[str
     """Parse and validate everything up to the data section.
 
     Returns the tensor entries, the meta dict and the data section offset.
+    Nothing is allocated beyond the header itself until every rule of
+    "Validation" in the module docstring that needs no tensor data holds.
     """
     file_size = os.fstat(f.fileno()).st_size
     preamble = _read_exact(f, _PREAMBLE.size)
@@ -469,8 +848,8 @@ def _read_header(path: str, f: BinaryIO) -> tuple[list[dict[str, Any]], dict[str
     if len(raw_header) != header_len:
         raise _fail(path, "truncated file (short read in header)")
     try:
-        header = json.loads(raw_header.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        header = _loads_guarded(raw_header)
+    except _Malformed as exc:
         raise _fail(path, f"corrupt header ({exc})") from None
     if not isinstance(header, dict):
         raise _fail(path, "malformed header: not a JSON object")
@@ -481,12 +860,15 @@ def _read_header(path: str, f: BinaryIO) -> tuple[list[dict[str, Any]], dict[str
 
     entries = [_validate_entry(path, i, e) for i, e in enumerate(raw_entries)]
     seen: set[str] = set()
+    extents: list[tuple[int, int, str]] = []
+    string_bytes = 0
     for entry in entries:
         name = entry["name"]
         if name in seen:
             raise _fail(path, f"malformed header: duplicate tensor {name!r}")
         seen.add(name)
         if entry["dtype"] == _STRING_DTYPE:
+            string_bytes += len(entry["values"]) * _string_itemsize(entry["string_dtype"])  # type: ignore[operator]
             continue
         end = data_start + entry["offset"] + entry["nbytes"]
         if end > file_size:
@@ -494,6 +876,18 @@ def _read_header(path: str, f: BinaryIO) -> tuple[list[dict[str, Any]], dict[str
                 path,
                 f"truncated file (tensor {name!r} needs bytes up to {end}, file has {file_size})",
             )
+        if entry["nbytes"]:
+            extents.append((entry["offset"], entry["offset"] + entry["nbytes"], name))
+    extents.sort()
+    for (_, prev_end, prev), (start, _, name) in zip(extents, extents[1:]):
+        if start < prev_end:
+            raise _fail(path, f"malformed header: data of tensors {prev!r} and {name!r} overlap")
+    if string_bytes > _STRING_EXPANSION * file_size:
+        raise _fail(
+            path,
+            f"malformed header: string tensors would take {string_bytes} bytes in memory, "
+            f"more than {_STRING_EXPANSION} times the file's {file_size} bytes",
+        )
     return entries, meta, data_start
 
 
@@ -509,8 +903,12 @@ def _decode_strings(path: str, entry: dict[str, Any]) -> np.ndarray:
             items: list[Any] = [base64.b64decode(v, validate=True) for v in values]
         except ValueError:
             raise _fail(path, f"bad base64 data in tensor {name!r}") from None
+        width = dtype.itemsize
     else:
         items = values
+        width = dtype.itemsize // 4
+    if any(len(v) > width for v in items):
+        raise _fail(path, f"malformed header: a value of tensor {name!r} is wider than {dtype.str}")
     arr = np.empty(len(items), dtype=dtype)
     arr[...] = items
     return arr.reshape(entry["shape"])
@@ -539,8 +937,10 @@ def read_checkpoint(path: str) -> tuple[dict[str, np.ndarray], dict]:
       array; ``meta`` as stored.
 
     Raises:
-      CheckpointError: bad magic, unsupported version, truncated file,
-        malformed header, or a checksum mismatch (naming the tensor).
+      CheckpointError: (a ``graphc.errors.DataLossError``) bad magic,
+        unsupported version, truncated file, a header that breaks a rule of
+        "Validation" in the module docstring, or a checksum mismatch (naming
+        the tensor).  The message names the file.
       OSError: the file cannot be opened.
     """
     path = os.fspath(path)
@@ -622,13 +1022,18 @@ def read_state(directory: str) -> dict | None:
     Returns:
       ``{"model_checkpoint_path": str, "all_model_checkpoint_paths": [str]}``
       with every path absolute, or ``None`` if the file is absent or cannot
-      be parsed (so callers can simply start training from scratch).
+      be parsed (so callers can simply start training from scratch).  The
+      paths are as stored, not checked: they may point outside
+      ``directory``.
     """
     directory = os.path.abspath(os.fspath(directory))
     try:
         with open(os.path.join(directory, STATE_FILENAME), "rb") as f:
-            state = json.loads(f.read().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+            raw = f.read(_MAX_STATE_BYTES + 1)
+        if len(raw) > _MAX_STATE_BYTES:
+            return None
+        state = _loads_guarded(raw)
+    except (OSError, _Malformed):
         return None
     if not isinstance(state, dict):
         return None

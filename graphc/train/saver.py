@@ -4,12 +4,23 @@ A checkpoint is one file at exactly the path ``save`` returns (TF1 writes an
 index and data shards next to a prefix instead). Variables are read from and
 written to the session directly, without running the graph; a restore checks
 every variable before loading any, so a failed restore changes nothing.
+
+Deleting old checkpoints (``max_to_keep``) trusts no path it is given: the
+state file, ``recover_last_checkpoints`` and ``set_last_checkpoints_with_time``
+may name any file. A checkpoint's one file is deleted only if it lies directly
+in the directory being saved to (or, for a checkpoint this Saver wrote, the
+directory it wrote it to), is a regular file and starts with the checkpoint
+magic; anything else is left in place with a warning. Each save first removes
+the temporary files that killed saves of the same prefix left behind (see
+``checkpoint_format.remove_stale_temp_files``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,11 +30,11 @@ from graphc import errors
 from graphc.frontend.graph import GraphKeys, Tensor, get_default_graph
 from graphc.ops.variables import Variable
 from graphc.train import checkpoint_format as ckpt
+from graphc.train.optimizers import _as_variable
+from graphc.train.training_util import global_step as _read_step
 
 
 def _as_saveable(v: Any) -> Variable:
-    from graphc.train.optimizers import _as_variable
-
     try:
         return _as_variable(v)
     except TypeError:
@@ -98,6 +109,8 @@ class Saver:
         self._pad_step_number = pad_step_number
         self._filename = filename
         self._last_checkpoints: list[tuple[str, float]] = []
+        # Directory of each kept checkpoint this Saver wrote (by absolute path).
+        self._own_dirs: dict[str, str] = {}
         _ = (
             sharded,
             name,
@@ -173,14 +186,22 @@ class Saver:
         meta: dict[str, Any] = {"producer": "graphc"}
         if step is not None:
             meta["global_step"] = step
+        ckpt.remove_stale_temp_files(directory, _prefix_names(save_path))
         ckpt.write_checkpoint(path, tensors, meta)
         if write_state:
             kept, to_delete = self._record(path)
             ckpt.write_state(directory, path, [p for p, _ in kept])
             self._last_checkpoints = kept
+            kept_abs = {os.path.abspath(p) for p, _ in kept}
+            own_dirs = {**self._own_dirs, os.path.abspath(path): directory}
+            self._own_dirs = {p: d for p, d in own_dirs.items() if p in kept_abs}
             for old in to_delete:
-                if os.path.abspath(old) != os.path.abspath(path):
-                    _remove_quietly(old)
+                old_abs = os.path.abspath(old)
+                if old_abs in kept_abs:  # listed twice: still kept
+                    continue
+                reason = ckpt.remove_checkpoint(old, own_dirs.get(old_abs, directory))
+                if reason is not None:
+                    warnings.warn(f"Saver: not deleting old checkpoint {old!r}: {reason}", stacklevel=2)
         _ = (meta_graph_suffix, write_meta_graph, strip_default_attrs, save_debug_info)
         return path
 
@@ -256,16 +277,13 @@ def _checked_value(var: Variable, key: str, value: np.ndarray, path: str) -> np.
 
 
 def _eval_step(sess: Any, global_step: Any) -> int:
-    from graphc.train.training_util import global_step as read_step
-
-    return read_step(sess, global_step)
+    return _read_step(sess, global_step)
 
 
-def _remove_quietly(path: str) -> None:
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
+def _prefix_names(save_path: str) -> re.Pattern[str]:
+    """The file names ``save`` gives checkpoints of this prefix: the prefix, or the
+    prefix plus "-<step>" (the step possibly zero-padded or negative)."""
+    return re.compile(re.escape(os.path.basename(save_path)) + r"(?:--?[0-9]+)?")
 
 
 def checkpoint_exists(checkpoint_prefix: str) -> bool:
