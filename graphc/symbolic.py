@@ -145,9 +145,26 @@ def _norm(p: Poly) -> Dim:
     return p
 
 
-def symbol(name: str) -> Poly:
-    """A fresh-named dimension symbol."""
+# Symbols that may take negative values: a fed integer's value used as a size (tf.range(n))
+# may be negative, where every dim of an array is not. Names are unique per program.
+_SIGNED: set[str] = set()
+
+
+def symbol(name: str, signed: bool = False) -> Poly:
+    """A dimension symbol; ``signed`` for one whose value may be negative."""
+    if signed:
+        _SIGNED.add(name)
     return Poly.atom(Atom(name))
+
+
+def provably_nonnegative(d: Dim) -> bool:
+    """Whether ``d >= 0`` for every value of its symbols: no negative coefficient and no
+    signed symbol (dims, and floordiv/max/min of dims, are never negative)."""
+    if isinstance(d, int):
+        return d >= 0
+    if any(c < 0 for c in d.terms.values()):
+        return False
+    return not (free_symbols(d) & _SIGNED)
 
 
 def as_symbol(d: Dim | None) -> str | None:
@@ -208,6 +225,10 @@ def maximum(a: Dim, b: Dim) -> Dim:
         return max(a, b)
     if a == b:
         return a
+    if b == 0 and provably_nonnegative(a):
+        return a
+    if a == 0 and provably_nonnegative(b):
+        return b
     lo, hi = sorted((a, b), key=str)
     return Poly.atom(Atom("max", (lo, hi)))
 

@@ -12,6 +12,7 @@ from graphc import dtypes as _dt
 from graphc import registry as reg
 from graphc import symbolic as sym
 from graphc.ir.program import Node, Origin, Output, Param, Program, Value
+from graphc.runtime.backend import get_backend, run_program
 
 
 def as_list(out: Any) -> list[np.ndarray]:
@@ -104,12 +105,7 @@ def one_node_program(opdef: reg.OpDef, sample: reg.Sample) -> Program:
 
 
 def run_on_backend(backend_name: str, opdef: reg.OpDef, sample: reg.Sample) -> list[np.ndarray]:
-    from graphc.runtime.backend import get_backend
-
-    backend = get_backend(backend_name)
-    exe = backend.compile(one_node_program(opdef, sample))
-    outs = exe.run([backend.to_device(np.asarray(x)) for x in sample.inputs])
-    return [backend.to_host(o) for o in outs]
+    return run_program(get_backend(backend_name), one_node_program(opdef, sample), sample.inputs)
 
 
 def wrt_indices(sample: reg.Sample) -> list[int]:

@@ -22,7 +22,7 @@ from graphc.ir.lower import lower
 from graphc.ir.program import Node, Program, Value
 from graphc.ir.verify import VerificationError, verify
 from graphc.passes.fuse import MAX_EXPR_DEPTH, expr_depth, format_expr, fuse
-from graphc.runtime.backend import get_backend
+from graphc.runtime.backend import get_backend, run_program
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -53,8 +53,7 @@ def fused_nodes(program: Program) -> list[Node]:
 
 
 def run(program: Program, inputs: Sequence[Any]) -> list[np.ndarray]:
-    exe = get_backend("numpy").compile(program)
-    return [np.asarray(x) for x in exe.run([np.asarray(x) for x in inputs])]
+    return [np.asarray(x) for x in run_program(get_backend("numpy"), program, inputs)]
 
 
 def random_inputs(program: Program, env: dict[str, int], seed: int = 0) -> list[np.ndarray]:

@@ -24,7 +24,7 @@ from graphc.ir.verify import verify
 from graphc.ops.common import make
 from graphc.passes import pipeline
 from graphc.passes.rewrite import copy_program
-from graphc.runtime.backend import get_backend
+from graphc.runtime.backend import get_backend, run_program
 
 SETTINGS = settings(
     max_examples=30,
@@ -270,7 +270,7 @@ def _lower(built: Built) -> tuple[Program, list[np.ndarray]]:
 
 def _run(program: Program, inputs: list[np.ndarray]) -> list[np.ndarray]:
     program.bind_dims([x.shape for x in inputs])
-    return [np.asarray(x) for x in get_backend("numpy").compile(program).run(inputs)]
+    return [np.asarray(x) for x in run_program(get_backend("numpy"), program, inputs)]
 
 
 def _assert_same(got: list[np.ndarray], want: list[np.ndarray]) -> None:

@@ -25,7 +25,7 @@ from graphc.passes.fold import MAX_FOLD_ELEMENTS, fold
 from graphc.passes.rewrite import Rule, const, copy_program, match, op, rewrite, var
 from graphc.passes.simplify import simplify
 from graphc.passes.stabilize import stabilize
-from graphc.runtime.backend import get_backend
+from graphc.runtime.backend import get_backend, run_program
 
 Pass = Callable[[Program], Program]
 
@@ -51,8 +51,7 @@ def ops(program: Program) -> list[str]:
 
 
 def run(program: Program, *inputs: Any) -> list[np.ndarray]:
-    exe = get_backend("numpy").compile(program)
-    return [np.asarray(x) for x in exe.run([np.asarray(x) for x in inputs])]
+    return [np.asarray(x) for x in run_program(get_backend("numpy"), program, inputs)]
 
 
 def returns_param(program: Program, fetch: int = 0) -> bool:

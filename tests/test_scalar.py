@@ -13,7 +13,7 @@ from graphc import dtypes
 from graphc import scalar as S
 from graphc.ir.program import Node, Output, Param, Program, Value
 from graphc.ir.verify import verify
-from graphc.runtime.backend import get_backend
+from graphc.runtime.backend import get_backend, run_program
 
 # Primitive signatures by kind of value: "f" float, "i" integer, "b" bool.
 _UNARY = {
@@ -163,7 +163,7 @@ def test_fused_node_shapes(expr: S.SExpr, want: Any) -> None:
     a, b = rng.normal(size=(3, 4)), rng.normal(size=(4,))
     exe = get_backend("numpy").compile(_fused_program(expr, [(3, 4), (4,)]))
     with np.errstate(all="raise"):  # the run ignores floating-point errors itself
-        (got,) = exe.run([a, b])
+        (got,) = exe.run([a, b], {})
     with np.errstate(all="ignore"):
         expected = np.asarray(want(a, b))
     assert got.shape == expected.shape and got.dtype == np.float64
@@ -179,5 +179,5 @@ def test_fused_node_with_a_reduction_epilogue() -> None:
         (S.call("exp", S.inp(1)), np.broadcast_to(np.exp(b), (3, 4)).sum(axis=1)),
     ]:
         program = _fused_program(expr, [(3, 4), (4,)], reduce="Sum", axis=(1,), keepdims=False)
-        (got,) = get_backend("numpy").compile(program).run([a, b])
+        (got,) = run_program(get_backend("numpy"), program, [a, b])
         np.testing.assert_allclose(got, want, rtol=1e-15)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from graphc import errors, scalar
 from graphc import registry as reg
+from graphc.ir.entry import DimState
 from graphc.ir.program import Node, Program
+from graphc.runtime.backend import CompileOptions
 
 # Ops this backend runs differently from the op's reference, in one visible table.
 # Everything else runs the registered reference. A lowering is prepared once per node,
@@ -99,6 +101,11 @@ class NumpyExecutable:
             self._steps.append((node, fn, ins, outs, dtypes))
         self._n_slots = n
         self._out_slots = [slot[id(o.value)] for o in program.outputs]
+        # Output k updates the variable of param i (by name): where a donated buffer goes.
+        var_param = {p.name: i for i, p in enumerate(program.params) if p.kind == "variable"}
+        self._update_param = {
+            k: var_param[o.name] for k, o in enumerate(program.outputs) if o.kind == "update" and o.name in var_param
+        }
 
     @staticmethod
     def _function(node: Node) -> Kernel:
@@ -108,9 +115,15 @@ class NumpyExecutable:
         attrs = node.attrs
         return lambda ins: ref(ins, attrs)
 
-    def run(self, inputs: Sequence[Any]) -> list[Any]:
+    def run(
+        self, inputs: Sequence[Any], dims: Mapping[str, int], donated: frozenset[int] = frozenset()
+    ) -> list[Any]:
+        """Run the program (protocol v2): ``dims`` were bound and checked at entry; each
+        data-defined dim is bound or checked as its node runs; a donated variable buffer
+        receives its variable's new value only after every node succeeded."""
         if len(inputs) != len(self.program.params):
             raise ValueError(f"expected {len(self.program.params)} inputs, got {len(inputs)}")
+        state = DimState(self.program, dims) if self.program.defined_dims else None
         slots: list[Any] = [None] * self._n_slots
         slots[: len(inputs)] = inputs
         # Floating-point errors give inf/nan as in compiled code: ignored for the whole run,
@@ -121,16 +134,49 @@ class NumpyExecutable:
                     results = fn([slots[i] for i in ins])
                 except errors.OpError:
                     raise
+                except MemoryError as exc:
+                    raise errors.ResourceExhaustedError(
+                        None, node.origin, f"out of memory computing this op's outputs ({exc})"
+                    ) from None
                 except Exception as exc:  # noqa: BLE001  (any failure is reported against the user's op)
                     raise errors.InvalidArgumentError(
                         None, node.origin, f"{type(exc).__name__}: {exc}"
                     ) from exc
-                for o, r, dt in zip(outs, results, dtypes):
+                for o, r, dt, v in zip(outs, results, dtypes, node.outputs):
                     arr = np.asarray(r)
                     if dt is not None and arr.dtype != dt:
                         arr = arr.astype(dt)
+                    if state is not None and state.has_defined(v):
+                        state.after_node(v, arr.shape, node.origin)
                     slots[o] = arr
-        return [slots[i] for i in self._out_slots]
+        results = [slots[i] for i in self._out_slots]
+        return self._donate(inputs, results, donated)
+
+    def _donate(self, inputs: Sequence[Any], results: list[Any], donated: frozenset[int]) -> list[Any]:
+        """Write each donated variable's new value into its buffer (nothing can fail now)."""
+        if not donated:
+            return results
+        for k, r in enumerate(results):
+            i = self._update_param.get(k)
+            if i is None or i not in donated:
+                continue
+            buf = inputs[i]
+            if r is buf:
+                continue
+            if (
+                not isinstance(buf, np.ndarray)
+                or not buf.flags.writeable
+                or buf.shape != np.shape(r)
+                or buf.dtype != np.asarray(r).dtype
+            ):
+                continue
+            # Results that read the old value (a fetch of the variable) keep it: copy them first.
+            for j, other in enumerate(results):
+                if j != k and isinstance(other, np.ndarray) and np.shares_memory(other, buf):
+                    results[j] = other.copy()
+            np.copyto(buf, r)
+            results[k] = buf
+        return results
 
 
 class NumpyBackend:
@@ -139,7 +185,10 @@ class NumpyBackend:
     def is_available(self) -> bool:
         return True
 
-    def compile(self, program: Program, options: dict[str, Any] | None = None) -> NumpyExecutable:
+    def supported_ops(self) -> frozenset[str] | None:
+        return None  # every registered op: their references are this backend's kernels
+
+    def compile(self, program: Program, options: CompileOptions | None = None) -> NumpyExecutable:
         return NumpyExecutable(program)
 
     def to_device(self, array: np.ndarray) -> np.ndarray:

@@ -16,33 +16,57 @@ from typing import Any
 
 import numpy as np
 
+from graphc import dtypes as _dt
 from graphc import errors
 from graphc import registry as reg
 from graphc import symbolic as sym
 from graphc.frontend.graph import Graph, Operation, Tensor
-from graphc.ir.program import DimBinding, Node, Origin, Output, Param, Program, Value, canonicalize
+from graphc.ir.program import (
+    Assertion,
+    DefinedDim,
+    DimBinding,
+    Node,
+    Origin,
+    Output,
+    Param,
+    Program,
+    Value,
+    canonicalize,
+)
 from graphc.symbolic import Dim
 
 _STATE_OPS = {"Assign", "AssignAdd", "AssignSub"}
+# A fed integer vector up to this length gets a symbol per element (see feed_param).
+_MAX_VALUE_SYMBOLS = 8
 
 
 class LoweringDims(reg.DimEnv):
-    """Dims unify: requiring two symbols to be equal makes them one symbol."""
+    """Dims unify: requiring two symbols to be equal makes them one symbol.
+
+    Symbols are named by where their value comes from: ``N``/``V`` from a fed array's or
+    a variable's shape, ``K`` from a fed integer's value, ``D`` from data (a shape rule
+    that cannot tell the size before the run: the node that makes the value defines
+    it). An equality that unification cannot express (``N0 + N1 == N2 + N3``) is kept
+    as an assertion that the session checks at the program's entry.
+    """
 
     def __init__(self) -> None:
         self.subst: dict[str, Dim] = {}
         self._n = 0
-        self.constraints: list[tuple[Dim, Dim]] = []
+        self.assertions: list[tuple[Dim, Dim, Origin | None]] = []
         self.origin: Origin | None = None  # the op whose rules are running
         self.why: dict[str, Origin] = {}  # symbol -> the op that tied it to another dim
+        self.fresh_names: list[str] = []  # the data symbols, in order of creation
 
     def new_symbol(self, prefix: str = "N") -> Dim:
         name = f"{prefix}{self._n}"
         self._n += 1
-        return sym.symbol(name)
+        return sym.symbol(name, signed=prefix == "K")
 
     def fresh(self, hint: str = "d") -> Dim:
-        return self.new_symbol("D")
+        d = self.new_symbol("D")
+        self.fresh_names.append(sym.as_symbol(d))  # type: ignore[arg-type]
+        return d
 
     def resolve(self, d: Dim) -> Dim:
         for _ in range(64):
@@ -65,7 +89,7 @@ class LoweringDims(reg.DimEnv):
                 if self.origin is not None:
                     self.why[name] = self.origin
                 return y
-        self.constraints.append((a, b))
+        self.assertions.append((a, b, self.origin))
         return a
 
 
@@ -106,6 +130,9 @@ class _Lowering:
         self.var_params: dict[int, Value] = {}  # id(var op) -> param value
         self.nodes: list[Node] = []
         self.original_dims: list[tuple[int, int, Dim]] = []
+        self.value_dims: list[tuple[int, int, Dim]] = []  # (param, flat index, symbol)
+        self.defined: list[tuple[Value, int, Dim]] = []  # data-dependent output dims
+        self.device = ""  # the device of the op being lowered
 
     # -- which ops run --------------------------------------------------------------
     def needed_ops(self) -> dict[int, Operation]:
@@ -197,6 +224,19 @@ class _Lowering:
         self.params.append(Param(v, "feed", t.name))
         self.feed_tensors.append(t)
         self.values[id(t)] = v
+        if t.dtype.is_integer and (
+            not shape or (len(shape) == 1 and isinstance(shape[0], int) and shape[0] <= _MAX_VALUE_SYMBOLS)
+        ):
+            # A fed integer scalar (or short vector) may be used as a size: tf.range(n),
+            # tf.tile(x, [k]). Its elements become symbols bound from the fed value at entry,
+            # so such sizes are checked before the run and a new value never recompiles.
+            n = 1 if not shape else shape[0]
+            elems = []
+            for i in range(n):
+                k = self.dims.new_symbol("K")
+                elems.append(k)
+                self.value_dims.append((pidx, i, k))
+            self.pvalues[id(v)] = np.array(elems, dtype=object).reshape(tuple(shape))
         return v
 
     def var_value(self, var: Operation) -> Value:
@@ -259,6 +299,7 @@ class _Lowering:
         if all(id(t) in self.fed_ids for t in op.outputs) and op.outputs:
             return
         origin = Origin(op.name, op.type, str(op.location))
+        self.device = op.device
         if op.type == "Assign":
             # A plain assignment does not read the variable: it may be uninitialized.
             self.values[id(op.outputs[0])] = self.assigned_value(op, self.value_of(op.inputs[1], op))
@@ -309,6 +350,7 @@ class _Lowering:
     ) -> list[Value]:
         opdef = reg.get(op_type)
         self.dims.origin = origin
+        n_fresh = len(self.dims.fresh_names)
         n = len(inputs) if n_frontend_inputs is None else n_frontend_inputs
         ctx = reg.InferenceContext(
             op_type,
@@ -324,7 +366,8 @@ class _Lowering:
             pvals = opdef.value(ctx) if opdef.value is not None else None
         except (reg.ShapeError, ValueError, TypeError) as exc:
             raise errors.InvalidArgumentError(None, origin, f"{op_type}: {exc}") from None
-        node = Node(op_type, list(inputs), attrs, [], origin)
+        node = Node(op_type, list(inputs), attrs, [], origin, self.device)
+        made_here = set(self.dims.fresh_names[n_fresh:])
         for i, (dt, shp) in enumerate(zip(dtypes, shapes)):
             if shp is None:
                 raise errors.UnimplementedError(
@@ -332,6 +375,9 @@ class _Lowering:
                 )
             v = Value(dt, tuple(shp), node, i)
             node.outputs.append(v)
+            for axis, d in enumerate(shp):
+                if sym.free_symbols(d) & made_here:
+                    self.defined.append((v, axis, d))
             if pvals is not None and pvals[i] is not None:
                 self.pvalues[id(v)] = pvals[i]
         self.nodes.append(node)
@@ -360,8 +406,19 @@ class _Lowering:
         bindings = [
             DimBinding(self.dims.resolve(d), p, axis, self._why(d)) for p, axis, d in self.original_dims
         ]
-
-        program = Program(self.params, self.nodes, outputs, bindings)
+        bindings += [
+            DimBinding(self.dims.resolve(d), p, i, self._why(d), "value") for p, i, d in self.value_dims
+        ]
+        assertions = []
+        seen: set[tuple[str, str]] = set()
+        for a, b, origin in self.dims.assertions:
+            a, b = self.dims.resolve(a), self.dims.resolve(b)
+            key = (str(a), str(b))
+            if a != b and key not in seen:
+                seen.add(key)
+                assertions.append(Assertion(a, b, origin))
+        defined = [DefinedDim(v, axis, self.dims.resolve(d)) for v, axis, d in self.defined]
+        program = Program(self.params, self.nodes, outputs, bindings, assertions, defined)
         canonicalize(program)
         return Lowered(program, self.feed_tensors, self.var_ops, self.rng_ops, fetch_index, update_vars)
 
@@ -385,9 +442,4 @@ class _Lowering:
 
 
 def _uint64() -> Any:
-    from graphc import dtypes
-
-    return dtypes.uint64
-
-
-_ = np
+    return _dt.uint64

@@ -13,8 +13,9 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc import registry as reg
 from graphc import scalar as S
+from graphc import symbolic as sym
 from graphc.frontend.graph import Operation, Tensor
-from graphc.ops import core_ops
+from graphc.ops import build, core_ops
 from graphc.ops.array_common import _MAX_VALUE, _fmt, _index_dtype, _shape_arg, _small
 from graphc.ops.common import (
     NUMERIC,
@@ -27,6 +28,7 @@ from graphc.ops.common import (
     value_shape,
 )
 from graphc.ops.concat_ops import _shape_tensor
+from graphc.ops.math_ops import cast
 
 
 # =============================================================================================
@@ -53,9 +55,7 @@ def _fill_value(ctx: reg.InferenceContext) -> list[Any] | None:
 
 
 def _fill_grad(op: Operation, g: Tensor) -> list[Any]:
-    from graphc.ops.reduction_ops import reduce_sum
-
-    return [None, reduce_sum(g)]
+    return [None, build.reduce_sum(g)]
 
 
 reg.register(
@@ -202,7 +202,8 @@ def _range_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
         if all(isinstance(x, int) for x in (start, limit, delta)):
             return [(_range_len(start, limit, delta, a["dtype"]),)]
         if start == 0 and delta == 1 and limit is not None:
-            return [(limit,)]
+            # TF1's range(n) is empty for n < 0: the length is max(n, 0), never negative.
+            return [(limit if isinstance(limit, int) else sym.maximum(limit, 0),)]
     return [(ctx.fresh(),)]
 
 
@@ -285,8 +286,6 @@ def range(  # noqa: A001  (TF's name)
                 raise TypeError(f"range arguments must be ints or floats, got {k.name}")
         dt = builtins.max(kinds, key=_RANGE_ORDER.index)
     if dynamic:
-        from graphc.ops.math_ops import cast
-
         bounds = [
             cast(convert_to_tensor(a), dt) if isinstance(a, Tensor) else convert_to_tensor(a, dtype=dt)
             for a in args

@@ -1,34 +1,91 @@
-"""The Backend protocol and backend discovery.
+"""The Backend protocol (version 2) and backend discovery.
 
 A backend turns a Program into an Executable and owns its device arrays. The
 core never imports a backend by name: backends are found through the
 ``graphc.backends`` entry-point group, so a third party can add one.
+
+The protocol, in full (ARCHITECTURE.md has a guide to writing a backend):
+
+- ``Backend.compile(program, options: CompileOptions) -> Executable``. The program
+  has been verified and optimised; it states everything a backend may rely on
+  (dtypes, shapes as formulas in the dim symbols, assertions already checked by the
+  caller, data-defined dims, the memory plan). ``options.cache_key()`` is stable
+  text naming every option that changes code.
+- ``Backend.supported_ops() -> frozenset[str] | None``: the ops it compiles (None:
+  all registered ops). The caller runs the others on the NumPy backend as separate,
+  visible segments (the partition pass), so a backend never calls back into Python.
+- ``Executable.run(inputs, dims, donated) -> outputs``: ``inputs`` are device arrays
+  in ``program.params`` order; ``dims`` holds the value of every symbol bound at
+  entry (the caller computed and checked them: shapes agree, assertions hold);
+  ``donated`` is the set of param indices (variables only) whose buffers the
+  executable may overwrite with those variables' new values. Outputs come back in
+  ``program.outputs`` order. A run that raises must leave every input unchanged: an
+  executable writes a donated buffer only once nothing after the write can fail.
+- ``to_device`` / ``to_host`` copy (the caller's arrays never alias a backend's).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from graphc.ir.entry import bind_entry
 from graphc.ir.program import Program
 
 ENTRY_POINT_GROUP = "graphc.backends"
 DEFAULT_BACKEND_ENV = "GRAPHC_BACKEND"
+PROTOCOL_VERSION = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class CompileOptions:
+    """Options that change what a backend compiles; frozen, so they can key a cache.
+
+    ``disable_passes``: pass names switched off (the pipeline's, sorted);
+    ``backend_options``: backend-specific settings as sorted ``(name, value)`` pairs of
+    JSON-serialisable values (for example an LLVM backend's optimisation level)."""
+
+    disable_passes: tuple[str, ...] = ()
+    backend_options: tuple[tuple[str, Any], ...] = ()
+
+    @staticmethod
+    def make(disable_passes: Collection[str] | None = None, **backend_options: Any) -> CompileOptions:
+        return CompileOptions(
+            tuple(sorted(set(disable_passes or ()))), tuple(sorted(backend_options.items()))
+        )
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """A backend-specific option's value."""
+        return dict(self.backend_options).get(name, default)
+
+    def cache_key(self) -> str:
+        """Stable text: equal options give equal keys, in every process."""
+        return json.dumps(
+            {
+                "protocol": PROTOCOL_VERSION,
+                "disable_passes": list(self.disable_passes),
+                "backend_options": [[k, v] for k, v in self.backend_options],
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
 
 
 @runtime_checkable
 class Executable(Protocol):
-    """A compiled program. ``run`` takes device arrays in ``program.params`` order
-    and returns device arrays in ``program.outputs`` order; it never mutates its
-    inputs (the session commits variable updates only after a run succeeds)."""
+    """A compiled program (see the module docstring for the contract of ``run``)."""
 
     program: Program
 
-    def run(self, inputs: Sequence[Any]) -> list[Any]: ...
+    def run(
+        self, inputs: Sequence[Any], dims: Mapping[str, int], donated: frozenset[int] = frozenset()
+    ) -> list[Any]: ...
 
 
 @runtime_checkable
@@ -37,11 +94,24 @@ class Backend(Protocol):
 
     def is_available(self) -> bool: ...
 
-    def compile(self, program: Program, options: dict[str, Any] | None = None) -> Executable: ...
+    def supported_ops(self) -> frozenset[str] | None: ...
+
+    def compile(self, program: Program, options: CompileOptions) -> Executable: ...
 
     def to_device(self, array: np.ndarray) -> Any: ...
 
     def to_host(self, array: Any) -> np.ndarray: ...
+
+
+def run_program(backend: Backend, program: Program, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Compile ``program`` on ``backend`` and run it once on host arrays: the entry check,
+    the transfers and the protocol's call, as the session makes them (for tools and tests
+    that hold a Program rather than a graph)."""
+    arrays = [np.asarray(x) for x in inputs]
+    dims = bind_entry(program, [a.shape for a in arrays], dict(enumerate(arrays)))
+    exe = backend.compile(program, CompileOptions())
+    outs = exe.run([backend.to_device(a) for a in arrays], dims)
+    return [backend.to_host(o) for o in outs]
 
 
 _loaded: dict[str, Backend] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,11 +18,13 @@ import numpy as np
 from graphc import errors
 from graphc.frontend.default_session import session_stack
 from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
+from graphc.ir.entry import bind_entry
 from graphc.ir.lower import Lowered, lower
 from graphc.ir.verify import verify
 from graphc.passes import pipeline
 from graphc.runtime import nest
-from graphc.runtime.backend import Backend, Executable, get_backend
+from graphc.runtime.backend import Backend, CompileOptions, Executable, get_backend
+from graphc.runtime.rwlock import ReadWriteLock
 
 
 class ConfigProto:
@@ -41,6 +44,18 @@ class _Compiled:
         self.lowered = lowered
         self.executable = executable
         self.n_fetch = len(lowered.program.fetches)
+        program = lowered.program
+        # Params whose value the entry check reads (fed integers used as sizes).
+        self.value_params = sorted({b.param for b in program.bindings if b.source == "value"})
+        # Variable params whose buffers the executable may overwrite with their own new
+        # value: the variable is updated by this run, and no other param is it.
+        updated = {v._id for v in lowered.update_vars}
+        self.donatable = frozenset(
+            i
+            for i, (p, var) in enumerate(zip(_variable_params(program), _variable_ops(lowered)))
+            if p is not None and var is not None and var._id in updated
+        )
+        self.writes = bool(lowered.update_vars)
 
 
 class Session:
@@ -61,10 +76,17 @@ class Session:
         )
         self._options = opts
         self._backend = get_backend(backend or opts.get("backend"))
+        self._compile_options = CompileOptions.make(opts.get("disable_passes"))
         self._variables: dict[int, Any] = {}  # VariableV2 op id -> device array
         self._rng_counters: dict[int, int] = {}
         self._cache: dict[Any, _Compiled] = {}
         self._executables: dict[str, Executable] = {}
+        # Runs that update variables are serialised and exclude every other run (they may
+        # overwrite variable buffers in place); read-only runs go on together, each on the
+        # variables as they were when it started. ``_state`` guards the dicts themselves.
+        self._run_lock = ReadWriteLock()
+        self._state = threading.Lock()
+        self._compile_lock = threading.Lock()
         self._closed = False
         self._default_cm: Any = None
         self.stats = {"lowerings": 0, "compiles": 0, "runs": 0}
@@ -170,64 +192,94 @@ class Session:
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        lowered = lower(self._graph, targets, {t: (t.dtype, v.shape) for t, v in feeds.items()})
-        self.stats["lowerings"] += 1
-        if _verify_enabled():
-            verify(lowered.program)
-        lowered.program = self._optimize(lowered.program)
-        h = lowered.program.content_hash()
-        exe = self._executables.get(h)
-        if exe is None:
-            exe = self._backend.compile(lowered.program, self._options)
-            self.stats["compiles"] += 1
-            self._executables[h] = exe
-        compiled = _Compiled(lowered, exe)
-        self._cache[key] = compiled
-        return compiled
-
-    def _optimize(self, program: Any) -> Any:
-        return pipeline.optimize(program, disabled=self._options.get("disable_passes"))
+        with self._compile_lock:  # one thread compiles a program; the others then find it
+            hit = self._cache.get(key)
+            if hit is not None:
+                return hit
+            lowered = lower(self._graph, targets, {t: (t.dtype, v.shape) for t, v in feeds.items()})
+            self.stats["lowerings"] += 1
+            if _verify_enabled():
+                verify(lowered.program)
+            lowered.program = pipeline.optimize(
+                lowered.program, disabled=self._compile_options.disable_passes
+            )
+            h = lowered.program.content_hash()
+            exe = self._executables.get(h)
+            if exe is None:
+                exe = self._backend.compile(lowered.program, self._compile_options)
+                self.stats["compiles"] += 1
+                self._executables[h] = exe
+            compiled = _Compiled(lowered, exe)
+            self._cache[key] = compiled
+            return compiled
 
     def _execute(self, compiled: _Compiled, feeds: dict[Tensor, np.ndarray]) -> list[Any]:
+        lock = self._run_lock.write if compiled.writes else self._run_lock.read
+        with lock():
+            return self._execute_locked(compiled, feeds)
+
+    def _execute_locked(self, compiled: _Compiled, feeds: dict[Tensor, np.ndarray]) -> list[Any]:
         low = compiled.lowered
         program = low.program
-        inputs: list[Any] = []
-        feed_i = var_i = rng_i = 0
-        for p in program.params:
-            if p.kind == "feed":
-                inputs.append(self._backend.to_device(feeds[low.feeds[feed_i]]))
-                feed_i += 1
-            elif p.kind == "variable":
-                var = low.variables[var_i]
-                var_i += 1
-                if var._id not in self._variables:
-                    raise errors.FailedPreconditionError(
-                        None, var, f"Attempting to use uninitialized value {var.name}"
-                    )
-                inputs.append(self._variables[var._id])
-            else:
-                op = low.rng_ops[rng_i]
-                rng_i += 1
-                inputs.append(
-                    self._backend.to_device(np.array(self._rng_counters.get(op._id, 0), dtype=np.uint64))
-                )
+        # Every check comes before any backend code: the variables exist, every dim binds
+        # and every assumption on dims holds.
+        host: list[Any] = []  # fed arrays (host) and variable buffers (device), in param order
+        feed_i = var_i = 0
+        with self._state:
+            for p in program.params:
+                if p.kind == "feed":
+                    host.append(feeds[low.feeds[feed_i]])
+                    feed_i += 1
+                elif p.kind == "variable":
+                    var = low.variables[var_i]
+                    var_i += 1
+                    if var._id not in self._variables:
+                        raise errors.FailedPreconditionError(
+                            None, var, f"Attempting to use uninitialized value {var.name}"
+                        )
+                    host.append(self._variables[var._id])
+                else:
+                    host.append(None)
+            # Each random op's counter for this run is reserved now, atomically, so
+            # concurrent runs never draw the same numbers.
+            counters = []
+            for op in low.rng_ops:
+                c = self._rng_counters.get(op._id, 0)
+                self._rng_counters[op._id] = c + 1
+                counters.append(c)
         try:
-            env = program.bind_dims([tuple(np.shape(x)) for x in inputs])
-        except ValueError as exc:
-            raise errors.InvalidArgumentError(None, None, str(exc)) from None
-        outputs = compiled.executable.run(inputs)
+            shapes = [() if x is None else tuple(np.shape(x)) for x in host]
+            env = bind_entry(program, shapes, {i: host[i] for i in compiled.value_params})
+            inputs: list[Any] = []
+            rng_i = 0
+            for p, x in zip(program.params, host):
+                if p.kind == "feed":
+                    inputs.append(self._backend.to_device(x))
+                elif p.kind == "variable":
+                    inputs.append(x)
+                else:
+                    inputs.append(self._backend.to_device(np.array(counters[rng_i], dtype=np.uint64)))
+                    rng_i += 1
+            outputs = compiled.executable.run(inputs, env, compiled.donatable)
+        except BaseException:
+            self._release_counters(low.rng_ops, counters)
+            raise
         self.stats["runs"] += 1
         # Commit state only now that the whole run succeeded. A variable must never share
         # a buffer with another input (assign(v, w) returns w's array): copy such updates.
+        # Its own donated buffer, updated in place, is fine.
         n_fetch = compiled.n_fetch
+        var_param = {v._id: i for i, v in _variable_index(low)}
         held = {id(x) for x in inputs}
-        for var, new in zip(low.update_vars, outputs[n_fetch:]):
-            if id(new) in held:
-                new = self._backend.to_device(self._backend.to_host(new))
-            held.add(id(new))
-            self._variables[var._id] = new
-        for op in low.rng_ops:
-            self._rng_counters[op._id] = self._rng_counters.get(op._id, 0) + 1
+        with self._state:
+            for var, new in zip(low.update_vars, outputs[n_fetch:]):
+                own = var_param.get(var._id)
+                if id(new) in held and not (
+                    own is not None and new is inputs[own] and own in compiled.donatable
+                ):
+                    new = self._backend.to_device(self._backend.to_host(new))
+                held.add(id(new))
+                self._variables[var._id] = new
         plan = program.meta.get("memory_plan")
         if plan is not None:
             # The plan is a formula in the symbolic dims: evaluated per run, never recompiled.
@@ -239,14 +291,45 @@ class Session:
                 self.stats["peak_bytes"] = None
         return [_to_python(self._backend.to_host(v)) for v in outputs[:n_fetch]]
 
+    def _release_counters(self, rng_ops: list[Operation], counters: list[int]) -> None:
+        """Undo a failed run's counter reservations where no later run reserved after it
+        (a failed run changes no counter; a concurrent one that went on keeps its own)."""
+        with self._state:
+            for op, c in zip(rng_ops, counters):
+                if self._rng_counters.get(op._id) == c + 1:
+                    self._rng_counters[op._id] = c
+
     def _load_variable(self, var: Any, value: Any) -> None:
         op = var.op
-        arr = _check_feed(var._variable, value)
-        self._variables[op._id] = self._backend.to_device(arr)
+        arr = self._backend.to_device(_check_feed(var._variable, value))
+        with self._run_lock.write(), self._state:
+            self._variables[op._id] = arr
 
     def _variable_value(self, var_op: Operation) -> np.ndarray | None:
         v = self._variables.get(var_op._id)
         return None if v is None else self._backend.to_host(v)
+
+
+def _variable_index(low: Lowered) -> list[tuple[int, Operation]]:
+    """(param index, VariableV2 op) for each variable param."""
+    out = []
+    var_i = 0
+    for i, p in enumerate(low.program.params):
+        if p.kind == "variable":
+            out.append((i, low.variables[var_i]))
+            var_i += 1
+    return out
+
+
+def _variable_params(program: Any) -> list[Any]:
+    return [p if p.kind == "variable" else None for p in program.params]
+
+
+def _variable_ops(low: Lowered) -> list[Operation | None]:
+    ops: list[Operation | None] = [None] * len(low.program.params)
+    for i, var in _variable_index(low):
+        ops[i] = var
+    return ops
 
 
 def _verify_enabled() -> bool:
