@@ -66,28 +66,18 @@ from graphc.ops.math_ops import (
     cos,
     div,
     divide,
-    equal,
     erf,
     exp,
     expm1,
     floor,
     floordiv,
     floormod,
-    greater,
-    greater_equal,
-    less,
-    less_equal,
     log,
     log1p,
-    logical_and,
-    logical_not,
-    logical_or,
-    logical_xor,
     maximum,
     minimum,
     multiply,
     negative,
-    not_equal,
     pow,  # noqa: A004
     reciprocal,
     round,  # noqa: A004
@@ -104,6 +94,18 @@ from graphc.ops.math_ops import (
     truediv,
     where,
     where_v2,
+)
+from graphc.ops.compare_ops import (
+    equal,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    not_equal,
 )
 from graphc.ops.math_ops import floormod as mod
 from graphc.ops.math_ops import multiply as mul
@@ -151,6 +153,7 @@ from graphc.ops.reduction_ops import (
     reduce_sum,
 )
 from graphc.ops.linalg_ops import matmul, tensordot
+from graphc.ops import operators as _operators  # noqa: F401  (installs Tensor's Python operators)
 from graphc.ops.random_ops import (
     random_normal,
     random_uniform,

@@ -403,17 +403,17 @@ def test_moments_and_batch_norm() -> None:
 def test_embedding_lookup() -> None:
     params = np.arange(12.0).reshape(4, 3)
     ids = np.array([[0, 3], [2, 2]], np.int32)
-    e = nn_ops.embedding_lookup(params, ids)
+    e = tf.nn.embedding_lookup(params, ids)
     assert e.shape.as_list() == [2, 2, 3]
     np.testing.assert_allclose(_run(e), params[ids])
-    np.testing.assert_allclose(_run(nn_ops.embedding_lookup([params], ids)), params[ids])
-    clipped = _run(nn_ops.embedding_lookup(params, ids, max_norm=5.0))
+    np.testing.assert_allclose(_run(tf.nn.embedding_lookup([params], ids)), params[ids])
+    clipped = _run(tf.nn.embedding_lookup(params, ids, max_norm=5.0))
     norms = np.linalg.norm(params[ids], axis=-1, keepdims=True)
     np.testing.assert_allclose(clipped, params[ids] * 5.0 / np.maximum(norms, 5.0))
     with pytest.raises(NotImplementedError, match="sharded"):
-        nn_ops.embedding_lookup([params, params], ids)
+        tf.nn.embedding_lookup([params, params], ids)
     p = tf.constant(params)
-    (gp,) = tf.gradients(tf.reduce_sum(nn_ops.embedding_lookup(p, ids)), [p])
+    (gp,) = tf.gradients(tf.reduce_sum(tf.nn.embedding_lookup(p, ids)), [p])
     np.testing.assert_allclose(
         np.asarray(_run(tf.convert_to_tensor(gp))), [[1, 1, 1], [0, 0, 0], [2, 2, 2], [1, 1, 1]]
     )

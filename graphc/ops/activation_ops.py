@@ -1,5 +1,5 @@
 """Activation ops (elementwise; tf.nn exposes them): Relu, Relu6, LeakyRelu, Elu, Selu,
-Softplus and their TF1 API functions. graphc.ops.math_ops re-exports the API functions.
+Softplus and their TF1 API functions.
 """
 
 from __future__ import annotations
@@ -11,21 +11,10 @@ import numpy as np
 from graphc import registry as reg
 from graphc import scalar as S
 from graphc.frontend.graph import Operation, Tensor
+from graphc.ops import build
 from graphc.ops.common import NUMERIC, convert_to_tensor, make, rand
-from graphc.ops.math_ops import (
-    _c,
-    _elementwise,
-    _unary_api,
-    _unary_grad,
-    add,
-    greater,
-    less,
-    logical_and,
-    multiply,
-    sigmoid,
-    where,
-    zeros_like_,
-)
+from graphc.ops.compare_ops import greater, less, logical_and
+from graphc.ops.math_ops import _c, _elementwise, _unary_api, _unary_grad, add, multiply, sigmoid, where
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -35,7 +24,7 @@ _elementwise(
     1,
     lambda x: np.maximum(x, 0),
     lambda x: S.call("max", x, 0),
-    _unary_grad(lambda op, g, x, y: where(greater(x, zeros_like_(x)), g, zeros_like_(g))),
+    _unary_grad(lambda op, g, x, y: where(greater(x, build.zeros_like(x)), g, build.zeros_like(g))),
     NUMERIC,
     domains=["offgrid"],
 )
@@ -46,7 +35,7 @@ _elementwise(
     lambda x: S.call("min", S.call("max", x, 0), 6),
     _unary_grad(
         lambda op, g, x, y: where(
-            logical_and(greater(x, zeros_like_(x)), less(x, _c(6.0, x))), g, zeros_like_(g)
+            logical_and(greater(x, build.zeros_like(x)), less(x, _c(6.0, x))), g, build.zeros_like(g)
         )
     ),
     NUMERIC,
@@ -57,7 +46,7 @@ _elementwise(
 def _leaky_grad(op: Operation, g: Tensor) -> list[Any]:
     x = op.inputs[0]
     alpha = op.attrs["alpha"]
-    return [where(greater(x, zeros_like_(x)), g, multiply(g, _c(alpha, g)))]
+    return [where(greater(x, build.zeros_like(x)), g, multiply(g, _c(alpha, g)))]
 
 
 _elementwise(
@@ -73,7 +62,9 @@ _elementwise(
     1,
     lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
     lambda x: S.call("select", S.call("gt", x, 0), x, S.call("expm1", S.call("min", x, 0))),
-    _unary_grad(lambda op, g, x, y: where(greater(x, zeros_like_(x)), g, multiply(g, add(y, _c(1.0, y))))),
+    _unary_grad(
+        lambda op, g, x, y: where(greater(x, build.zeros_like(x)), g, multiply(g, add(y, _c(1.0, y))))
+    ),
     domains=["offgrid"],
 )
 _elementwise(
@@ -86,7 +77,7 @@ _elementwise(
     ),
     _unary_grad(
         lambda op, g, x, y: where(
-            greater(x, zeros_like_(x)),
+            greater(x, build.zeros_like(x)),
             multiply(g, _c(SELU_SCALE, g)),
             multiply(g, add(y, _c(SELU_SCALE * SELU_ALPHA, y))),
         )

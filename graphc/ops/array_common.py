@@ -57,11 +57,6 @@ def _static_ints(v: Any, what: str) -> list[int]:
     return as_int_list(arr, what) if arr.size else []
 
 
-def _api_axis(axis: int, ndim: int | None, what: str = "axis") -> int:
-    """An axis attr: non-negative when the rank is known (ValueError when out of range)."""
-    return axis if ndim is None else reg.normalize_axis(axis, ndim, what)
-
-
 def _index_dtype(ctx: reg.InferenceContext, which: Sequence[int]) -> None:
     check_dtypes(ctx, _INDEX_DTYPES, which)
 

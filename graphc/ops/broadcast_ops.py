@@ -10,6 +10,7 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc import registry as reg
 from graphc.frontend.graph import Operation, Tensor
+from graphc.ops import build, core_ops
 from graphc.ops.common import convert_to_tensor, make, rand, value_shape
 
 
@@ -26,9 +27,7 @@ def _broadcast_to_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
 
 
 def _broadcast_to_grad(op: Operation, g: Tensor) -> list[Any]:
-    from graphc.ops.core_ops import shape
-
-    return [sum_to_shape(g, shape(op.inputs[0])), None]
+    return [sum_to_shape(g, core_ops.shape(op.inputs[0])), None]
 
 
 def _sum_to_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
@@ -49,9 +48,7 @@ def _sum_to_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
 
 
 def _sum_to_grad(op: Operation, g: Tensor) -> list[Any]:
-    from graphc.ops.core_ops import shape
-
-    return [broadcast_to(g, shape(op.inputs[0])), None]
+    return [broadcast_to(g, core_ops.shape(op.inputs[0])), None]
 
 
 def _shape_samples(in_shape: tuple[int, ...], to: tuple[int, ...], reverse: bool) -> reg.Sample:
@@ -108,14 +105,10 @@ def unbroadcast(g: Tensor | None, x: Tensor) -> Tensor | None:
             return g
         lead = len(gl) - len(xl)
         axes = list(range(lead)) + [lead + i for i, d in enumerate(xl) if d == 1 and gl[lead + i] != 1]
-        from graphc.ops.array_ops import reshape
-        from graphc.ops.reduction_ops import reduce_sum
-
-        return reshape(reduce_sum(g, axis=axes, keepdims=True), xl) if axes else reshape(g, xl)
+        summed = build.reduce_sum(g, axis=axes, keepdims=True) if axes else g
+        return build.reshape(summed, xl)
     if gs.ndims is not None and gs.ndims == xs.ndims and gs.as_list() == xs.as_list():
         # Dims left None that meet in a broadcast are taken to be equal (see ir/lower.py),
         # so equal static shapes mean nothing was broadcast.
         return g
-    from graphc.ops.core_ops import shape
-
-    return sum_to_shape(g, shape(x))
+    return sum_to_shape(g, core_ops.shape(x))

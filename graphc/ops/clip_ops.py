@@ -11,12 +11,12 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc.frontend.graph import Tensor
 from graphc.ops.common import convert_to_tensor
+from graphc.ops.compare_ops import greater, less_equal
 from graphc.ops.core_ops import size
+from graphc.ops.fill_ops import ones_like
 from graphc.ops.math_ops import (
     add_n,
     cast,
-    greater,
-    less_equal,
     maximum,
     minimum,
     multiply,
@@ -26,7 +26,8 @@ from graphc.ops.math_ops import (
     truediv,
     where_v2,
 )
-from graphc.ops.nn_common import _ones_like, _scope
+from graphc.ops.nn_common import _scope
+from graphc.ops.nn_ops import l2_loss
 from graphc.ops.reduction_ops import reduce_sum
 
 
@@ -53,7 +54,7 @@ def clip_by_norm(t: Any, clip_norm: Any, axes: Any = None, name: str | None = No
         positive = greater(l2sum, convert_to_tensor(0, dtype=l2sum.dtype))
         # sqrt only of positive sums: where(l2sum > 0, sqrt(l2sum), 0) alone would still give a
         # NaN gradient at 0 through the unused branch.
-        l2sum_safe = where_v2(positive, l2sum, _ones_like(l2sum))
+        l2sum_safe = where_v2(positive, l2sum, ones_like(l2sum))
         l2norm = where_v2(positive, sqrt(l2sum_safe), l2sum)
         intermediate = multiply(values, cn)
         _check_no_broadcast(values, intermediate, "clip_by_norm")
@@ -67,8 +68,6 @@ def _tensor_list(t_list: Any, api: str) -> list[Tensor | None]:
 
 
 def _global_norm(values: list[Tensor | None]) -> Tensor:
-    from graphc.ops.nn_ops import l2_loss
-
     halves = [l2_loss(v) for v in values if v is not None]
     if not halves:
         raise ValueError("global_norm needs at least one tensor that is not None")

@@ -1,4 +1,6 @@
-"""Shared pieces for op definitions: rule helpers, sample makers, op building."""
+"""Shared pieces for op definitions: building ops (and constants, and converting values to
+tensors), axis normalisation, rule helpers, sample makers. Every op module builds on this
+one, so it imports no other op module."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc import registry as reg
 from graphc.frontend.graph import Operation, Tensor, get_default_graph
+from graphc.frontend.tensor_shape import as_shape
 
 FLOATS = (_dt.float16, _dt.float32, _dt.float64)
 SIGNED_INTS = (_dt.int8, _dt.int16, _dt.int32, _dt.int64)
@@ -38,11 +41,51 @@ def make(
     return make_op(op_type, inputs, attrs, name).outputs[0]
 
 
+def constant(
+    value: Any, dtype: Any = None, shape: Any = None, name: str = "Const", verify_shape: bool = False
+) -> Tensor:
+    """tf.constant: a Python float becomes float32, an int int32 (TF1), unless ``dtype`` says."""
+    if isinstance(value, Tensor):
+        raise TypeError("tf.constant takes a Python or NumPy value, not a Tensor")
+    dt = _dt.as_dtype(dtype) if dtype is not None else _dt.infer_dtype(value)
+    if dt.is_string:
+        arr = np.asarray(value, dtype=object)
+        arr = (
+            np.vectorize(lambda s: s.encode() if isinstance(s, str) else s, otypes=[object])(arr)
+            if arr.size
+            else arr
+        )
+    else:
+        src = np.asarray(value)
+        if src.dtype.kind in "fc" and dt.is_integer and np.any(src != np.round(src)):
+            raise TypeError(f"Expected {dt.name}, got {value!r} of type {src.dtype.name} instead.")
+        if src.dtype.kind in "USO":
+            raise TypeError(f"Expected {dt.name}, got {value!r} (strings need dtype tf.string)")
+        arr = src.astype(dt.np)
+    if shape is not None:
+        target = tuple(as_shape(shape).as_list())
+        if arr.shape != target:
+            if verify_shape:
+                raise TypeError(f"Expected Tensor's shape: {target}, got {arr.shape}.")
+            if arr.size == 1:
+                arr = np.full(target, arr.reshape(()), dtype=arr.dtype)
+            elif arr.size == int(np.prod(target)):
+                arr = arr.reshape(target)
+            else:
+                raise TypeError(
+                    f"Eager execution of tf.constant with unsupported shape: value has "
+                    f"{arr.size} elements, shape is {target} with {int(np.prod(target))} elements."
+                )
+    arr.setflags(write=False)
+    return make_op("Const", [], {"value": arr, "dtype": dt}, name=name).outputs[0]
+
+
 def convert_to_tensor(
     value: Any, dtype: Any = None, name: str | None = None, preferred_dtype: Any = None
 ) -> Tensor:
     """TF1's convert_to_tensor: Tensors pass through (dtype checked), Variables read,
-    anything else becomes a constant (of ``dtype`` if given)."""
+    a (nested) list holding tensors is stacked, anything else becomes a constant (of
+    ``dtype`` if given)."""
     if hasattr(value, "_as_graph_element") and not isinstance(value, Tensor):
         value = value._as_graph_element()
     if isinstance(value, Tensor):
@@ -55,11 +98,9 @@ def convert_to_tensor(
     if isinstance(value, Operation):
         raise TypeError(f"Can't convert Operation {value.name!r} to Tensor")
     if isinstance(value, list | tuple) and any(_contains_tensor(v) for v in value):
-        from graphc.ops.array_ops import stack
-
-        return stack([convert_to_tensor(v, dtype) for v in value], name=name or "packed")
-    from graphc.ops.core_ops import constant
-
+        # tf.stack along axis 0 (concat_ops.stack builds the same op).
+        parts = [convert_to_tensor(v, dtype) for v in value]
+        return make("Pack", parts, {"axis": 0}, name=name or "packed")
     if dtype is None and preferred_dtype is not None:
         try:
             return constant(value, dtype=preferred_dtype, name=name)
@@ -92,6 +133,31 @@ def convert_pair(x: Any, y: Any) -> tuple[Tensor, Tensor]:
 
 def _is_tensorish(v: Any) -> bool:
     return isinstance(v, Tensor) or hasattr(v, "_as_graph_element")
+
+
+# -- axes ------------------------------------------------------------------------------
+def normalize_axis(axis: int, rank: int | None, what: str = "axis") -> int:
+    """``axis`` in [-rank, rank) as a non-negative int, or ShapeError (a ValueError). A
+    scalar has no axis, as in TF1 (``tf.reduce_sum(x, 0)`` of a scalar x is an error).
+    With an unknown rank (None) the axis is kept as given; the op's rules normalise it
+    once the rank is known."""
+    if rank is None:
+        return axis
+    if not -rank <= axis < rank:
+        raise reg.ShapeError(
+            f"Invalid {what} {axis} for input with {rank} dimensions (out of range [-{rank}, {rank}))"
+        )
+    return axis % rank
+
+
+def normalize_axes(axes: Sequence[int], rank: int | None, what: str = "axis") -> tuple[int, ...]:
+    """Distinct axes (ShapeError on a repeated one), sorted and non-negative as
+    normalize_axis makes them; with an unknown rank, as given."""
+    out = [normalize_axis(a, rank, what) for a in axes]
+    for i, a in enumerate(out):
+        if a in out[:i]:
+            raise reg.ShapeError(f"Invalid {what}s {list(axes)}: duplicate dimension {a}")
+    return tuple(out) if rank is None else tuple(sorted(out))
 
 
 # -- rule helpers ---------------------------------------------------------------

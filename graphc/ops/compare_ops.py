@@ -1,5 +1,5 @@
 """Comparison and logical ops (Less ... NotEqual, LogicalAnd / LogicalOr / LogicalNot) and
-their TF1 API functions, logical_xor included. graphc.ops.math_ops re-exports the API functions."""
+their TF1 API functions, logical_xor included."""
 
 from __future__ import annotations
 
@@ -12,9 +12,6 @@ from graphc import registry as reg
 from graphc import scalar as S
 from graphc.frontend.graph import Tensor
 from graphc.ops.common import NUMERIC, rand
-
-# math_ops imports this module part-way through (its gradients and Tensor operators use
-# comparisons), once the helpers imported here exist there.
 from graphc.ops.math_ops import _COMMUTATIVE, _binary_api, _elementwise, _unary_api
 
 _CMP = reg.NotDifferentiable("comparisons have no gradient")

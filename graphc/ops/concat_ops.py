@@ -14,11 +14,10 @@ from graphc import registry as reg
 from graphc import symbolic
 from graphc.frontend.graph import Operation, Tensor
 from graphc.frontend.tensor_shape import Dimension, TensorShape
-from graphc.ops import core_ops
+from graphc.ops import build, core_ops
 from graphc.ops.array_common import (
     _INDEX_DTYPES,
     _LAYOUT,
-    _api_axis,
     _copy,
     _fmt,
     _has_static_value,
@@ -34,6 +33,7 @@ from graphc.ops.common import (
     convert_to_tensor,
     make,
     make_op,
+    normalize_axis,
     rand,
     static_value,
 )
@@ -105,10 +105,7 @@ def _same_dtypes(ctx: reg.InferenceContext) -> list[_dt.DType]:
 
 def _grads_or_zeros(op: Operation, grads: Sequence[Tensor | None]) -> list[Tensor]:
     """Output gradients with None (an unused output) replaced by zeros."""
-    # Imported here: fill_ops imports this module (for _shape_tensor).
-    from graphc.ops.fill_ops import zeros_like
-
-    return [zeros_like(op.outputs[i]) if g is None else g for i, g in enumerate(grads)]
+    return [build.zeros_like(op.outputs[i]) if g is None else g for i, g in enumerate(grads)]
 
 
 def _value_or_fresh(ctx: reg.InferenceContext, i: int) -> np.ndarray | None:
@@ -159,7 +156,7 @@ def _concat_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
         return [None]
     if ndim == 0:
         raise reg.ShapeError("can't concatenate scalars (use tf.stack instead)")
-    ax = reg.normalize_axis(ctx.attrs["axis"], ndim)
+    ax = normalize_axis(ctx.attrs["axis"], ndim)
     out = _unify(ctx, ndim, ax, "dimensions of concat inputs (other than the concat axis)")
     total: Dim = 0
     for s in ctx.shapes:
@@ -183,7 +180,7 @@ def _concat_value(ctx: reg.InferenceContext) -> list[Any] | None:
 def _concat_grad(op: Operation, g: Tensor) -> list[Any]:
     xs = op.inputs
     ndim = next((x.shape.ndims for x in xs if x.shape.ndims is not None), None)
-    ax = op.attrs["axis"] if ndim is None else reg.normalize_axis(op.attrs["axis"], ndim)
+    ax = op.attrs["axis"] if ndim is None else normalize_axis(op.attrs["axis"], ndim)
     sizes = [None if x.shape.ndims is None else x.shape.as_list()[ax] for x in xs]
     unknown = sum(d is None for d in sizes)
     if unknown <= 1:
@@ -225,7 +222,7 @@ def concat(values: Any, axis: Any, name: str = "concat") -> Tensor:
     ndim = next((t.shape.ndims for t in ts if t.shape.ndims is not None), None)
     if ndim == 0:
         raise ValueError("Can't concatenate scalars (use tf.stack instead)")
-    return make("ConcatV2", ts, {"axis": _api_axis(ax, ndim)}, name=name)
+    return make("ConcatV2", ts, {"axis": normalize_axis(ax, ndim)}, name=name)
 
 
 def _pack_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
@@ -233,7 +230,7 @@ def _pack_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
     if ndim is None:
         return [None]
     out = _unify(ctx, ndim, None, "shapes of stacked tensors")
-    ax = reg.normalize_axis(ctx.attrs["axis"], ndim + 1, "stack axis")
+    ax = normalize_axis(ctx.attrs["axis"], ndim + 1, "stack axis")
     out.insert(ax, len(ctx.shapes))
     return [tuple(out)]
 
@@ -275,7 +272,7 @@ def stack(values: Any, axis: int = 0, name: str = "stack") -> Tensor:
     ndim = next((t.shape.ndims for t in ts if t.shape.ndims is not None), None)
     ax = _static_int(axis, "the axis of stack")
     if ndim is not None:
-        ax = reg.normalize_axis(ax, ndim + 1, "stack axis")
+        ax = normalize_axis(ax, ndim + 1, "stack axis")
     return make("Pack", ts, {"axis": ax}, name=name)
 
 
@@ -285,7 +282,7 @@ def _unpack_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
         return [None] * num
     if not x:
         raise reg.ShapeError("can't unstack a scalar")
-    ax = reg.normalize_axis(ctx.attrs["axis"], len(x))
+    ax = normalize_axis(ctx.attrs["axis"], len(x))
     d = x[ax]
     if isinstance(d, int) and d != num:
         raise reg.ShapeError(f"unstack of {num} tensors along axis {ax}, but the dimension is {d}")
@@ -297,7 +294,7 @@ def _unpack_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
 
 def _unpack_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
     x = ins[0]
-    ax = reg.normalize_axis(attrs["axis"], x.ndim)
+    ax = normalize_axis(attrs["axis"], x.ndim)
     if x.shape[ax] != attrs["num"]:
         raise ValueError(f"unstack of {attrs['num']} tensors along axis {ax} of an array of shape {x.shape}")
     return [_copy(np.take(x, i, axis=ax)) for i in _pyrange(attrs["num"])]
@@ -307,7 +304,7 @@ def _unpack_value(ctx: reg.InferenceContext) -> list[Any] | None:
     v = ctx.value(0)
     if v is None or v.ndim == 0:
         return None
-    ax = reg.normalize_axis(ctx.attrs["axis"], v.ndim)
+    ax = normalize_axis(ctx.attrs["axis"], v.ndim)
     if v.shape[ax] != ctx.attrs["num"]:
         return None
     return [np.asarray(np.take(v, i, axis=ax), dtype=object) for i in _pyrange(ctx.attrs["num"])]
@@ -341,7 +338,7 @@ def unstack(value: Any, num: int | None = None, axis: int = 0, name: str = "unst
     if ndim is not None:
         if ndim == 0:
             raise ValueError(f"Cannot unstack a scalar tensor {x.name}")
-        ax = reg.normalize_axis(ax, ndim)
+        ax = normalize_axis(ax, ndim)
     if num is None:
         d = None if ndim is None else x.shape.as_list()[ax]
         if d is None:
@@ -381,13 +378,13 @@ def _split_shapes(ctx: reg.InferenceContext, sizes: Sequence[Dim]) -> list[reg.S
         return [None] * len(sizes)
     if not x:
         raise reg.ShapeError("can't split a scalar")
-    ax = reg.normalize_axis(ctx.attrs["axis"], len(x))
+    ax = normalize_axis(ctx.attrs["axis"], len(x))
     pieces = _split_dims(ctx, x[ax], sizes)
     return [tuple(x[:ax]) + (p,) + tuple(x[ax + 1 :]) for p in pieces]
 
 
 def _split_np(x: np.ndarray, axis: int, sizes: Sequence[int]) -> list[np.ndarray]:
-    ax = reg.normalize_axis(axis, x.ndim)
+    ax = normalize_axis(axis, x.ndim)
     holes = [i for i, s in enumerate(sizes) if s == -1]
     if holes:
         rest = x.shape[ax] - sum(s for s in sizes if s != -1)
@@ -480,7 +477,7 @@ def split(
     the sizes (one may be -1); sizes known only when the graph runs need ``num`` or a static length."""
     x = convert_to_tensor(value)
     ndim = x.shape.ndims
-    ax = _api_axis(_static_int(axis, "the axis of split"), ndim)
+    ax = normalize_axis(_static_int(axis, "the axis of split"), ndim)
     if isinstance(num_or_size_splits, list | tuple) and any(_is_tensorish(v) for v in num_or_size_splits):
         num_or_size_splits = _shape_tensor(list(num_or_size_splits), "num_or_size_splits")
     if isinstance(num_or_size_splits, Tensor) and not _has_static_value(num_or_size_splits):

@@ -28,7 +28,8 @@ from graphc.ops.common import (
     rand,
     static_value,
 )
-from graphc.ops.nn_common import _INDEX_DTYPES, _expand_dims, _scope, _shape_input
+from graphc.ops.layout_ops import expand_dims, squeeze
+from graphc.ops.nn_common import _INDEX_DTYPES, _scope, _shape_input
 
 # =============================================================================
 # Convolution
@@ -476,8 +477,6 @@ def conv1d(
     dilations: Any = None,
 ) -> Tensor:
     """tf.nn.conv1d ('NWC' only): as TF, a conv2d over [N, 1, W, C] with a [1, k, C, O] filter."""
-    from graphc.ops.array_ops import squeeze
-
     if data_format not in (None, "NWC"):
         if data_format == "NCW":
             raise NotImplementedError(
@@ -489,7 +488,7 @@ def conv1d(
     d = _conv1d_param(dilations, "dilations", 1)
     with _scope(name, "conv1d"):
         x, w = _floats_pair(v, filters)
-        y = conv2d(_expand_dims(x, 1), _expand_dims(w, 0), (1, 1, s, 1), padding, dilations=(1, 1, d, 1))
+        y = conv2d(expand_dims(x, 1), expand_dims(w, 0), (1, 1, s, 1), padding, dilations=(1, 1, d, 1))
         return squeeze(y, [1])
 
 

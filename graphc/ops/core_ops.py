@@ -9,9 +9,17 @@ import numpy as np
 
 from graphc import dtypes as _dt
 from graphc import registry as reg
+from graphc import symbolic
 from graphc.frontend.graph import Operation, Tensor, get_default_graph
 from graphc.frontend.tensor_shape import as_shape
-from graphc.ops.common import convert_to_tensor, make, make_op, rand, same_dtype, same_shape
+from graphc.ops.common import (  # noqa: F401  (constant: tf.constant, defined with convert_to_tensor)
+    constant,
+    convert_to_tensor,
+    make,
+    rand,
+    same_dtype,
+    same_shape,
+)
 
 _MAX_CONST_VALUE = 256
 
@@ -20,7 +28,7 @@ def _no_inputs_grad(op: Operation, *grads: Any) -> list[Any]:
     return []
 
 
-# -- Const -----------------------------------------------------------------------
+# -- Const (tf.constant itself is in common, which convert_to_tensor needs it in) --------
 def _const_value(ctx: reg.InferenceContext) -> list[Any] | None:
     v = ctx.attrs["value"]
     if v.dtype.kind in "iu" and v.size <= _MAX_CONST_VALUE:
@@ -40,45 +48,6 @@ reg.register(
         samples=lambda rng: [reg.Sample([], {"value": rand(rng, (2, 3)), "dtype": _dt.float64})],
     )
 )
-
-
-def constant(
-    value: Any, dtype: Any = None, shape: Any = None, name: str = "Const", verify_shape: bool = False
-) -> Tensor:
-    """tf.constant: a Python float becomes float32, an int int32 (TF1), unless ``dtype`` says."""
-    if isinstance(value, Tensor):
-        raise TypeError("tf.constant takes a Python or NumPy value, not a Tensor")
-    dt = _dt.as_dtype(dtype) if dtype is not None else _dt.infer_dtype(value)
-    if dt.is_string:
-        arr = np.asarray(value, dtype=object)
-        arr = (
-            np.vectorize(lambda s: s.encode() if isinstance(s, str) else s, otypes=[object])(arr)
-            if arr.size
-            else arr
-        )
-    else:
-        src = np.asarray(value)
-        if src.dtype.kind in "fc" and dt.is_integer and np.any(src != np.round(src)):
-            raise TypeError(f"Expected {dt.name}, got {value!r} of type {src.dtype.name} instead.")
-        if src.dtype.kind in "USO":
-            raise TypeError(f"Expected {dt.name}, got {value!r} (strings need dtype tf.string)")
-        arr = src.astype(dt.np)
-    if shape is not None:
-        target = tuple(as_shape(shape).as_list())
-        if arr.shape != target:
-            if verify_shape:
-                raise TypeError(f"Expected Tensor's shape: {target}, got {arr.shape}.")
-            if arr.size == 1:
-                arr = np.full(target, arr.reshape(()), dtype=arr.dtype)
-            elif arr.size == int(np.prod(target)):
-                arr = arr.reshape(target)
-            else:
-                raise TypeError(
-                    f"Eager execution of tf.constant with unsupported shape: value has "
-                    f"{arr.size} elements, shape is {target} with {int(np.prod(target))} elements."
-                )
-    arr.setflags(write=False)
-    return make_op("Const", [], {"value": arr, "dtype": dt}, name=name).outputs[0]
 
 
 # -- Placeholder -----------------------------------------------------------------
@@ -271,8 +240,6 @@ def _size_value(ctx: reg.InferenceContext) -> list[Any] | None:
     s = ctx.shapes[0]
     if s is None:
         return None
-    from graphc import symbolic
-
     return [np.array(symbolic.product(s), dtype=object)]
 
 

@@ -201,9 +201,10 @@ def _range_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
         start, limit, delta = (v.reshape(()).item() for v in vals)  # type: ignore[union-attr]
         if all(isinstance(x, int) for x in (start, limit, delta)):
             return [(_range_len(start, limit, delta, a["dtype"]),)]
-        if start == 0 and delta == 1 and limit is not None:
-            # TF1's range(n) is empty for n < 0: the length is max(n, 0), never negative.
-            return [(limit if isinstance(limit, int) else sym.maximum(limit, 0),)]
+        if isinstance(delta, int) and delta > 0 and start is not None and limit is not None:
+            # TF1's range is empty when limit <= start: the length is never negative.
+            n = sym.ceildiv(limit - start, delta)
+            return [(n if isinstance(n, int) else sym.maximum(n, 0),)]
     return [(ctx.fresh(),)]
 
 

@@ -11,14 +11,21 @@ from graphc import dtypes as _dt
 from graphc import registry as reg
 from graphc.frontend.graph import Operation, Tensor
 from graphc.ops.array_common import (
-    _api_axis,
     _fmt,
     _index_dtype,
     _pyslice,
     _shape_arg,
     _static_int,
 )
-from graphc.ops.common import check_dtypes, convert_to_tensor, make, rand, static_value, value_shape
+from graphc.ops.common import (
+    check_dtypes,
+    convert_to_tensor,
+    make,
+    normalize_axis,
+    rand,
+    static_value,
+    value_shape,
+)
 
 _GATHER = frozenset({"gather"})
 
@@ -39,7 +46,7 @@ def _gather_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
         return [None]
     if not p:
         raise reg.ShapeError("params must be at least a vector")
-    ax = reg.normalize_axis(ctx.attrs["axis"], len(p))
+    ax = normalize_axis(ctx.attrs["axis"], len(p))
     v = ctx.value(1)
     if v is not None and isinstance(p[ax], int):
         known = np.array([x for x in v.flat if isinstance(x, int)], dtype=np.int64)
@@ -59,7 +66,7 @@ def _gather_dtype(ctx: reg.InferenceContext) -> list[_dt.DType]:
 
 def _gather_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
     p, idx = ins
-    ax = reg.normalize_axis(attrs["axis"], p.ndim)
+    ax = normalize_axis(attrs["axis"], p.ndim)
     _check_indices(idx, p.shape[ax])
     return [np.take(p, idx, axis=ax)]
 
@@ -68,7 +75,7 @@ def _gather_value(ctx: reg.InferenceContext) -> list[Any] | None:
     vp, vi = ctx.value(0), ctx.value(1)
     if vp is None or vi is None or vp.ndim == 0 or not all(isinstance(x, int) for x in vi.flat):
         return None
-    ax = reg.normalize_axis(ctx.attrs["axis"], vp.ndim)
+    ax = normalize_axis(ctx.attrs["axis"], vp.ndim)
     idx = np.array(vi.tolist(), dtype=np.int64).reshape(vi.shape)
     if np.any((idx < 0) | (idx >= vp.shape[ax])):
         return None
@@ -118,7 +125,7 @@ def gather(
         raise NotImplementedError("tf.gather with batch_dims != 0 is not supported by graphc")
     p = convert_to_tensor(params)
     idx = convert_to_tensor(indices)
-    ax = _api_axis(_static_int(0 if axis is None else axis, "the axis of gather"), p.shape.ndims)
+    ax = normalize_axis(_static_int(0 if axis is None else axis, "the axis of gather"), p.shape.ndims)
     return make("GatherV2", [p, idx], {"axis": ax}, name=name or "GatherV2")
 
 
@@ -129,7 +136,7 @@ def _scatter_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
     out = value_shape(ctx, 2, "shape")
     if out is None:
         return [None]
-    ax = reg.normalize_axis(ctx.attrs["axis"], len(out))
+    ax = normalize_axis(ctx.attrs["axis"], len(out))
     if u is not None and i is not None:
         expected = tuple(out[:ax]) + tuple(i) + tuple(out[ax + 1 :])
         if len(expected) != len(u) or any(
@@ -147,7 +154,7 @@ def _scatter_dtype(ctx: reg.InferenceContext) -> list[_dt.DType]:
 def _scatter_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
     updates, idx, dims = ins
     out = np.zeros(tuple(int(d) for d in dims), dtype=updates.dtype)
-    ax = reg.normalize_axis(attrs["axis"], out.ndim)
+    ax = normalize_axis(attrs["axis"], out.ndim)
     _check_indices(idx, out.shape[ax])
     np.add.at(out, (_pyslice(None),) * ax + (idx,), updates)
     return [out]

@@ -17,7 +17,10 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc.frontend.graph import Tensor
 from graphc.frontend.tensor_shape import TensorShape
+from graphc.ops.broadcast_ops import broadcast_to
 from graphc.ops.common import static_value
+from graphc.ops.core_ops import constant
+from graphc.ops.random_ops import get_seed, random_normal, random_uniform, truncated_normal
 
 # Above this many elements a scalar fill is built as BroadcastTo(scalar) instead of a
 # Const holding every element: TF1's tf.zeros makes the same switch (Const vs Fill).
@@ -56,11 +59,9 @@ def _assert_float_dtype(dtype: _dt.DType) -> _dt.DType:
 
 
 def _fill(value: Any, shape: tuple[int, ...], dtype: _dt.DType, name: str) -> Tensor:
-    from graphc.ops.core_ops import constant
 
     if math.prod(shape) <= _FILL_THRESHOLD:
         return constant(value, dtype=dtype, shape=shape, name=name)
-    from graphc.ops.math_ops import broadcast_to
 
     return broadcast_to(constant(value, dtype=dtype, name="Const"), list(shape), name=name)
 
@@ -147,7 +148,6 @@ class Constant(Initializer):
     def __call__(
         self, shape: Any, dtype: Any = None, partition_info: Any = None, verify_shape: bool | None = None
     ) -> Tensor:
-        from graphc.ops.core_ops import constant
 
         dims = _static_shape(shape)
         dt = self._dtype(dtype)
@@ -174,7 +174,6 @@ class RandomUniform(Initializer):
         self.dtype = _dt.as_dtype(dtype)
 
     def __call__(self, shape: Any, dtype: Any = None, partition_info: Any = None) -> Tensor:
-        from graphc.ops.random_ops import random_uniform
 
         return random_uniform(
             _static_shape(shape), self.minval, self.maxval, self._dtype(dtype), seed=self.seed
@@ -196,7 +195,6 @@ class RandomNormal(Initializer):
         self.dtype = _assert_float_dtype(_dt.as_dtype(dtype))
 
     def __call__(self, shape: Any, dtype: Any = None, partition_info: Any = None) -> Tensor:
-        from graphc.ops.random_ops import random_normal
 
         dt = _assert_float_dtype(self._dtype(dtype))
         return random_normal(_static_shape(shape), self.mean, self.stddev, dt, seed=self.seed)
@@ -218,7 +216,6 @@ class TruncatedNormal(Initializer):
         self.dtype = _assert_float_dtype(_dt.as_dtype(dtype))
 
     def __call__(self, shape: Any, dtype: Any = None, partition_info: Any = None) -> Tensor:
-        from graphc.ops.random_ops import truncated_normal
 
         dt = _assert_float_dtype(self._dtype(dtype))
         return truncated_normal(_static_shape(shape), self.mean, self.stddev, dt, seed=self.seed)
@@ -237,7 +234,6 @@ class UniformUnitScaling(Initializer):
         self.dtype = _assert_float_dtype(_dt.as_dtype(dtype))
 
     def __call__(self, shape: Any, dtype: Any = None, partition_info: Any = None) -> Tensor:
-        from graphc.ops.random_ops import random_uniform
 
         dims = _static_shape(shape)
         input_size = max(float(math.prod(_scale_shape(dims, partition_info)[:-1])), 1.0)
@@ -279,7 +275,6 @@ class VarianceScaling(Initializer):
         self.dtype = _assert_float_dtype(_dt.as_dtype(dtype))
 
     def __call__(self, shape: Any, dtype: Any = None, partition_info: Any = None) -> Tensor:
-        from graphc.ops.random_ops import random_normal, random_uniform, truncated_normal
 
         dims = _static_shape(shape)
         dt = _assert_float_dtype(self._dtype(dtype))
@@ -347,8 +342,6 @@ class Orthogonal(Initializer):
         self.dtype = _assert_float_dtype(_dt.as_dtype(dtype))
 
     def __call__(self, shape: Any, dtype: Any = None, partition_info: Any = None) -> Tensor:
-        from graphc.ops.core_ops import constant
-        from graphc.ops.random_ops import get_seed
 
         dims = _static_shape(shape)
         dt = _assert_float_dtype(self._dtype(dtype))

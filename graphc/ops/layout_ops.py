@@ -14,6 +14,7 @@ from graphc import dtypes as _dt
 from graphc import registry as reg
 from graphc import symbolic
 from graphc.frontend.graph import Operation, Tensor
+from graphc.ops import build
 from graphc.ops.array_common import (
     _LAYOUT,
     _copy,
@@ -24,8 +25,8 @@ from graphc.ops.array_common import (
     _static_int,
     _static_ints,
 )
-from graphc.ops.common import as_int_list, convert_to_tensor, make, rand, static_value
-from graphc.ops.concat_ops import _shape_tensor
+from graphc.ops.common import as_int_list, convert_to_tensor, make, normalize_axis, rand, static_value
+from graphc.ops.concat_ops import _shape_tensor, stack
 from graphc.ops.core_ops import identity
 from graphc.ops.slicing_ops import _dim_arg, strided_slice_spec
 from graphc.symbolic import Dim
@@ -63,6 +64,7 @@ def _reshape_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
                 f"cannot reshape a tensor of shape {_fmt(x)} ({total} elements) to shape "
                 f"{_fmt(target)} ({n} elements)"
             )
+        ctx.equal(total, n, "the numbers of elements before and after the reshape")
         return [tuple(target)]
     k = holes[0]
     rest = [d for i, d in enumerate(target) if i != k]
@@ -86,7 +88,11 @@ def _infer_hole(
             )
         return total // known
     q = symbolic.floordiv(total, known)
-    if q * known == total or not isinstance(ctx.env, reg.FrontendDims):
+    if q * known == total:
+        return q
+    if not isinstance(ctx.env, reg.FrontendDims):
+        # The elements must divide evenly: an assumption checked at the program's entry.
+        ctx.equal(q * known, total, "the number of elements and a multiple of the other dimensions")
         return q
     # When the graph is built each unknown dim is its own symbol, so N*784 // M is opaque.
     # Like TF's shape inference, take one unknown dim on each side to be the same one:
@@ -154,7 +160,7 @@ def _perm(perm: tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
         return tuple(reversed(_pyrange(ndim)))
     if len(perm) != ndim:
         raise reg.ShapeError(f"perm {list(perm)} has {len(perm)} entries for a tensor of rank {ndim}")
-    out = tuple(reg.normalize_axis(p, ndim, "perm entry") for p in perm)
+    out = tuple(normalize_axis(p, ndim, "perm entry") for p in perm)
     if sorted(out) != list(_pyrange(ndim)):
         raise reg.ShapeError(f"perm {list(perm)} is not a permutation of 0..{ndim - 1}")
     return out
@@ -275,7 +281,7 @@ def expand_dims(input: Any, axis: Any = None, name: str | None = None, dim: Any 
 
 
 def _squeeze_axes(axis: tuple[int, ...], ndim: int) -> tuple[int, ...]:
-    out = sorted({reg.normalize_axis(a, ndim, "squeeze axis") for a in axis})
+    out = sorted({normalize_axis(a, ndim, "squeeze axis") for a in axis})
     return tuple(out)
 
 
@@ -387,9 +393,6 @@ def _tile_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
 
 def _tile_grad(op: Operation, g: Tensor) -> list[Any]:
     """Each input element is copied once per tile: view dim i as (multiple, dim) and sum the copies."""
-    from graphc.ops.concat_ops import stack
-    from graphc.ops.reduction_ops import reduce_sum
-
     x = op.inputs[0]
     mult = op.attrs["multiples"]
     if mult is None:
@@ -399,7 +402,7 @@ def _tile_grad(op: Operation, g: Tensor) -> list[Any]:
             raise ValueError(f"the gradient of tile {op.name!r} needs the input's rank to be known")
         m = op.inputs[1]
         split = stack([d for i in builtins.range(rank) for d in (m[i], _dim_arg(x, i))])
-        return [reduce_sum(reshape(g, split), axis=list(builtins.range(0, 2 * rank, 2))), None]
+        return [build.reduce_sum(reshape(g, split), axis=list(builtins.range(0, 2 * rank, 2))), None]
     if all(m == 1 for m in mult):
         return [g]
     dims = x.shape.as_tuple() or (None,) * len(mult)
@@ -410,7 +413,7 @@ def _tile_grad(op: Operation, g: Tensor) -> list[Any]:
             axes.append(len(split_dims))
             split_dims.append(m)
         split_dims.append(_dim_arg(x, i) if d is None else d)
-    return [reduce_sum(reshape(g, split_dims), axis=axes)]
+    return [build.reduce_sum(reshape(g, split_dims), axis=axes)]
 
 
 reg.register(
@@ -442,8 +445,6 @@ def tile(input: Any, multiples: Any, name: str | None = None) -> Tensor:
     try:
         mult = tuple(_static_ints(multiples, "multiples"))
     except TypeError:
-        from graphc import dtypes as _dt
-
         m = convert_to_tensor(multiples, dtype=_dt.int32) if not isinstance(multiples, Tensor) else multiples
         if m.shape.ndims != 1:
             raise ValueError(f"multiples must be a vector, got shape {m.shape}") from None
@@ -616,7 +617,7 @@ def pad(
 # =============================================================================================
 # ReverseV2
 def _reverse_axes(axis: tuple[int, ...], ndim: int) -> tuple[int, ...]:
-    out = [reg.normalize_axis(a, ndim, "reverse axis") for a in axis]
+    out = [normalize_axis(a, ndim, "reverse axis") for a in axis]
     if len(set(out)) != len(out):
         raise reg.ShapeError(f"axis {list(axis)} contains a duplicate dimension")
     return tuple(out)

@@ -11,6 +11,7 @@ from graphc import registry as reg
 from graphc import symbolic
 from graphc.frontend.graph import Operation, Tensor
 from graphc.frontend.location import user_location
+from graphc.ops.broadcast_ops import sum_to_shape, unbroadcast
 from graphc.ops.common import (
     FLOATS,
     as_int_list,
@@ -21,6 +22,11 @@ from graphc.ops.common import (
     rand,
     static_value,
 )
+from graphc.ops.concat_ops import concat, stack
+from graphc.ops.core_ops import constant, shape
+from graphc.ops.gather_ops import gather
+from graphc.ops.layout_ops import reshape, transpose
+from graphc.ops.reduction_ops import reduce_prod
 
 MATMUL_DTYPES = (*FLOATS, _dt.int32, _dt.int64)
 
@@ -83,9 +89,6 @@ def _matmul_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray
 
 def _sum_batch(g: Tensor, x: Tensor) -> Tensor:
     """Sum the gradient of a batch-broadcast operand back over the batch dims it was broadcast along."""
-    from graphc.ops.core_ops import shape
-    from graphc.ops.math_ops import sum_to_shape, unbroadcast
-
     xs, gs = x.shape, g.shape
     if xs.ndims is not None and xs.ndims == gs.ndims:
         # Batch dims known and not 1 cannot have been broadcast: nothing to sum.
@@ -228,10 +231,6 @@ def _product(dims: list[int | None]) -> int | None:
 
 def _dims_tensor(t: Tensor, axes: list[int]) -> Tensor:
     """The product of ``t``'s dims at ``axes``, as an int32 scalar computed at run time."""
-    from graphc.ops.array_ops import gather
-    from graphc.ops.core_ops import constant, shape
-    from graphc.ops.reduction_ops import reduce_prod
-
     return reduce_prod(gather(shape(t), constant(axes, dtype=_dt.int32)))
 
 
@@ -239,8 +238,6 @@ def _to_matrix(
     t: Tensor, row_axes: list[int], col_axes: list[int], rows: list[Any], cols: list[Any]
 ) -> Tensor:
     """``t`` (already transposed to rows-then-cols order) as a [prod(rows), prod(cols)] matrix."""
-    from graphc.ops.array_ops import reshape, stack
-
     if len(rows) == 1 and len(cols) == 1:
         return t
     r, c = _product(rows), _product(cols)
@@ -261,9 +258,6 @@ def _to_matrix(
 def tensordot(a: Any, b: Any, axes: Any, name: str | None = None) -> Tensor:
     """tf.tensordot (TF1): a transpose, reshape to matrices, matmul and reshape back. Both
     inputs need a known rank, and ``axes`` must be known when the graph is built."""
-    from graphc.ops.array_ops import concat, gather, reshape, transpose
-    from graphc.ops.core_ops import constant, shape
-
     x, y = convert_pair(a, b)
     rank_a, rank_b = x.shape.ndims, y.shape.ndims
     if rank_a is None or rank_b is None:

@@ -9,21 +9,23 @@ when there are none.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 from graphc import dtypes as _dt
 from graphc.frontend.graph import GraphKeys, Tensor, get_default_graph
 from graphc.ops import nn_ops
 from graphc.ops.common import convert_to_tensor
+from graphc.ops.compare_ops import equal
 from graphc.ops.core_ops import shape, size, stop_gradient
+from graphc.ops.fill_ops import ones_like, zeros_like
+from graphc.ops.gather_ops import gather
+from graphc.ops.layout_ops import squeeze
 from graphc.ops.math_ops import (
     abs,  # noqa: A004  (TF's name)
     add,
     add_n,
     cast,
-    equal,
     log,
     minimum,
     multiply,
@@ -33,6 +35,8 @@ from graphc.ops.math_ops import (
     subtract,
     where,
 )
+from graphc.ops.nn_common import _c, _scope
+from graphc.ops.reduction_ops import reduce_sum
 
 
 class Reduction:
@@ -56,30 +60,6 @@ class Reduction:
 
 
 # -- helpers ---------------------------------------------------------------------------
-@contextlib.contextmanager
-def _scope(name: str | None, default: str) -> Iterator[str]:
-    with get_default_graph().name_scope(name or default) as s:
-        yield s
-
-
-def _reduce_sum(x: Tensor, axis: Any = None) -> Tensor:
-    from graphc.ops.reduction_ops import reduce_sum
-
-    return reduce_sum(x, axis=axis)
-
-
-def _ones_like(x: Tensor) -> Tensor:
-    from graphc.ops.array_ops import ones_like
-
-    return ones_like(x)
-
-
-def _zeros_like(x: Tensor) -> Tensor:
-    from graphc.ops.array_ops import zeros_like
-
-    return zeros_like(x)
-
-
 def _compute_dtype(dt: _dt.DType) -> _dt.DType:
     # TF1 computes every loss in float32; float64 is kept here so that double-precision
     # models (and gradient checks) lose nothing.
@@ -89,10 +69,6 @@ def _compute_dtype(dt: _dt.DType) -> _dt.DType:
 def _as_float(x: Any, dtype: _dt.DType | None = None) -> Tensor:
     t = convert_to_tensor(x)
     return cast(t, dtype or _compute_dtype(t.dtype))
-
-
-def _c(v: float, like: Tensor) -> Tensor:
-    return convert_to_tensor(v, dtype=like.dtype)
 
 
 def _check_not_none(**values: Any) -> None:
@@ -126,17 +102,17 @@ def _check_broadcastable(weights: Tensor, losses: Tensor) -> None:
 
 def _safe_div(num: Tensor, den: Tensor) -> Tensor:
     """num / den, or 0 where den == 0 (TF's div_no_nan), with a finite gradient either way."""
-    zero = _zeros_like(den)
+    zero = zeros_like(den)
     is_zero = equal(den, zero)
-    return where(is_zero, zero, real_div(num, where(is_zero, _ones_like(den), den)))
+    return where(is_zero, zero, real_div(num, where(is_zero, ones_like(den), den)))
 
 
 def _num_present(losses: Tensor, weights: Tensor, weights_value: Any) -> Tensor:
     """The number of loss elements whose broadcast weight is non-zero."""
     if isinstance(weights_value, int | float) and not isinstance(weights_value, bool) and weights_value != 0:
         return cast(size(losses), losses.dtype)
-    present = where(equal(weights, _zeros_like(weights)), _zeros_like(weights), _ones_like(weights))
-    return _reduce_sum(multiply(present, _ones_like(losses)))
+    present = where(equal(weights, zeros_like(weights)), zeros_like(weights), ones_like(weights))
+    return reduce_sum(multiply(present, ones_like(losses)))
 
 
 # -- the core ---------------------------------------------------------------------------
@@ -163,9 +139,9 @@ def compute_weighted_loss(
         if reduction == Reduction.NONE:
             loss = weighted
         else:
-            loss = _reduce_sum(weighted)
+            loss = reduce_sum(weighted)
             if reduction == Reduction.MEAN:
-                loss = _safe_div(loss, _reduce_sum(multiply(_ones_like(lt), wt)))
+                loss = _safe_div(loss, reduce_sum(multiply(ones_like(lt), wt)))
             elif reduction == Reduction.SUM_OVER_NONZERO_WEIGHTS:
                 loss = _safe_div(loss, _num_present(lt, wt, weights))
             elif reduction == Reduction.SUM_OVER_BATCH_SIZE:
@@ -213,6 +189,31 @@ def get_total_loss(
 
 
 # -- the losses ------------------------------------------------------------------------------
+def _weighted(
+    default_scope: str,
+    labels: Any,
+    inputs: Any,
+    weights: Any,
+    scope: str | None,
+    loss_collection: str | None,
+    reduction: str,
+    per_element: Callable[[Tensor, Tensor], Tensor],
+    names: tuple[str, str] = ("labels", "predictions"),
+    logits: bool = False,
+) -> Tensor:
+    """What the losses of ``inputs`` (predictions or logits) against ``labels`` share:
+    both must be given; in the scope, the inputs become a tensor of the compute dtype
+    (logits keep theirs), the labels are cast to it and must have a compatible shape;
+    ``per_element(inputs, labels)`` is weighted and reduced by compute_weighted_loss."""
+    labels_name, inputs_name = names
+    _check_not_none(**{labels_name: labels, inputs_name: inputs})
+    with _scope(scope, default_scope) as s:
+        x = convert_to_tensor(inputs) if logits else _as_float(inputs)
+        y = _as_float(labels, x.dtype)
+        _check_compatible(x, y, inputs_name, labels_name)
+        return compute_weighted_loss(per_element(x, y), weights, s, loss_collection, reduction)
+
+
 def mean_squared_error(
     labels: Any,
     predictions: Any,
@@ -222,12 +223,16 @@ def mean_squared_error(
     reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
 ) -> Tensor:
     """tf.losses.mean_squared_error: weighted (predictions - labels) ** 2."""
-    _check_not_none(labels=labels, predictions=predictions)
-    with _scope(scope, "mean_squared_error") as s:
-        p = _as_float(predictions)
-        y = _as_float(labels, p.dtype)
-        _check_compatible(p, y, "predictions", "labels")
-        return compute_weighted_loss(squared_difference(p, y), weights, s, loss_collection, reduction)
+    return _weighted(
+        "mean_squared_error",
+        labels,
+        predictions,
+        weights,
+        scope,
+        loss_collection,
+        reduction,
+        squared_difference,
+    )
 
 
 def absolute_difference(
@@ -239,12 +244,16 @@ def absolute_difference(
     reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
 ) -> Tensor:
     """tf.losses.absolute_difference: weighted |predictions - labels|."""
-    _check_not_none(labels=labels, predictions=predictions)
-    with _scope(scope, "absolute_difference") as s:
-        p = _as_float(predictions)
-        y = _as_float(labels, p.dtype)
-        _check_compatible(p, y, "predictions", "labels")
-        return compute_weighted_loss(abs(subtract(p, y)), weights, s, loss_collection, reduction)
+    return _weighted(
+        "absolute_difference",
+        labels,
+        predictions,
+        weights,
+        scope,
+        loss_collection,
+        reduction,
+        lambda p, y: abs(subtract(p, y)),
+    )
 
 
 def log_loss(
@@ -257,18 +266,16 @@ def log_loss(
     reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
 ) -> Tensor:
     """tf.losses.log_loss: -y log(p + eps) - (1 - y) log(1 - p + eps)."""
-    _check_not_none(labels=labels, predictions=predictions)
-    with _scope(scope, "log_loss") as s:
-        p = _as_float(predictions)
-        y = _as_float(labels, p.dtype)
-        _check_compatible(p, y, "predictions", "labels")
+
+    def losses(p: Tensor, y: Tensor) -> Tensor:
         eps = _c(epsilon, p)
         one = _c(1.0, p)
-        losses = subtract(
+        return subtract(
             negative(multiply(y, log(add(p, eps)))),
             multiply(subtract(one, y), log(add(subtract(one, p), eps))),
         )
-        return compute_weighted_loss(losses, weights, s, loss_collection, reduction)
+
+    return _weighted("log_loss", labels, predictions, weights, scope, loss_collection, reduction, losses)
 
 
 def huber_loss(
@@ -281,17 +288,15 @@ def huber_loss(
     reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
 ) -> Tensor:
     """tf.losses.huber_loss: 0.5 x^2 for |x| <= delta, else delta (|x| - delta / 2), x = p - y."""
-    _check_not_none(labels=labels, predictions=predictions)
-    with _scope(scope, "huber_loss") as s:
-        p = _as_float(predictions)
-        y = _as_float(labels, p.dtype)
-        _check_compatible(p, y, "predictions", "labels")
+
+    def losses(p: Tensor, y: Tensor) -> Tensor:
         abs_error = abs(subtract(p, y))
         d = _c(delta, p)
         quadratic = minimum(abs_error, d)
         linear = subtract(abs_error, quadratic)
-        losses = add(multiply(_c(0.5, p), multiply(quadratic, quadratic)), multiply(d, linear))
-        return compute_weighted_loss(losses, weights, s, loss_collection, reduction)
+        return add(multiply(_c(0.5, p), multiply(quadratic, quadratic)), multiply(d, linear))
+
+    return _weighted("huber_loss", labels, predictions, weights, scope, loss_collection, reduction, losses)
 
 
 def hinge_loss(
@@ -303,15 +308,15 @@ def hinge_loss(
     reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
 ) -> Tensor:
     """tf.losses.hinge_loss: max(0, 1 - (2y - 1) * logits) for labels y in {0, 1}."""
-    _check_not_none(labels=labels, logits=logits)
-    with _scope(scope, "hinge_loss") as s:
-        x = _as_float(logits)
-        y = _as_float(labels, x.dtype)
-        _check_compatible(x, y, "logits", "labels")
+
+    def losses(x: Tensor, y: Tensor) -> Tensor:
         one = _c(1.0, x)
         signs = subtract(multiply(_c(2.0, x), y), one)
-        losses = nn_ops.relu(subtract(one, multiply(signs, x)))
-        return compute_weighted_loss(losses, weights, s, loss_collection, reduction)
+        return nn_ops.relu(subtract(one, multiply(signs, x)))
+
+    return _weighted(
+        "hinge_loss", labels, logits, weights, scope, loss_collection, reduction, losses, ("labels", "logits")
+    )
 
 
 def cosine_distance(
@@ -331,15 +336,16 @@ def cosine_distance(
     axis = axis if axis is not None else dim
     if axis is None:
         raise ValueError("You must specify 'axis'.")
-    _check_not_none(labels=labels, predictions=predictions)
-    from graphc.ops.reduction_ops import reduce_sum
-
-    with _scope(scope, "cosine_distance_loss") as s:
-        p = _as_float(predictions)
-        y = _as_float(labels, p.dtype)
-        _check_compatible(p, y, "predictions", "labels")
-        losses = subtract(_c(1.0, p), reduce_sum(multiply(p, y), axis=axis, keepdims=True))
-        return compute_weighted_loss(losses, weights, s, loss_collection, reduction)
+    return _weighted(
+        "cosine_distance_loss",
+        labels,
+        predictions,
+        weights,
+        scope,
+        loss_collection,
+        reduction,
+        lambda p, y: subtract(_c(1.0, p), reduce_sum(multiply(p, y), axis=axis, keepdims=True)),
+    )
 
 
 def softmax_cross_entropy(
@@ -353,18 +359,27 @@ def softmax_cross_entropy(
 ) -> Tensor:
     """tf.losses.softmax_cross_entropy: labels smoothed to y (1 - s) + s / classes, under
     stop_gradient, then softmax_cross_entropy_with_logits_v2 per example."""
-    _check_not_none(onehot_labels=onehot_labels, logits=logits)
-    with _scope(scope, "softmax_cross_entropy_loss") as s:
-        x = convert_to_tensor(logits)
-        y = cast(convert_to_tensor(onehot_labels), x.dtype)
-        _check_compatible(x, y, "logits", "onehot_labels")
+
+    def losses(x: Tensor, y: Tensor) -> Tensor:
         if label_smoothing > 0:
             y = add(
                 multiply(y, _c(1.0 - label_smoothing, x)), real_div(_c(label_smoothing, x), _num_classes(y))
             )
         y = stop_gradient(y, name="labels_stop_gradient")
-        losses = nn_ops.softmax_cross_entropy_with_logits_v2(labels=y, logits=x, name="xentropy")
-        return compute_weighted_loss(losses, weights, s, loss_collection, reduction)
+        return nn_ops.softmax_cross_entropy_with_logits_v2(labels=y, logits=x, name="xentropy")
+
+    return _weighted(
+        "softmax_cross_entropy_loss",
+        onehot_labels,
+        logits,
+        weights,
+        scope,
+        loss_collection,
+        reduction,
+        losses,
+        ("onehot_labels", "logits"),
+        logits=True,
+    )
 
 
 def _num_classes(labels: Tensor) -> Tensor:
@@ -374,8 +389,6 @@ def _num_classes(labels: Tensor) -> Tensor:
     last = labels.shape.as_list()[-1]
     if last is not None:
         return _c(float(last), labels)
-    from graphc.ops.array_ops import gather
-
     return cast(gather(shape(labels), rank - 1), labels.dtype)
 
 
@@ -409,8 +422,6 @@ def _squeeze_last_if(t: Tensor, logits_rank: int | None) -> Tensor:
         return t
     if t.shape.as_list()[-1] not in (1, None):
         return t
-    from graphc.ops.array_ops import squeeze
-
     return squeeze(t, [-1])
 
 
@@ -425,15 +436,24 @@ def sigmoid_cross_entropy(
 ) -> Tensor:
     """tf.losses.sigmoid_cross_entropy: labels smoothed to y (1 - s) + s / 2, then
     sigmoid_cross_entropy_with_logits per element."""
-    _check_not_none(multi_class_labels=multi_class_labels, logits=logits)
-    with _scope(scope, "sigmoid_cross_entropy_loss") as s:
-        x = convert_to_tensor(logits)
-        y = cast(convert_to_tensor(multi_class_labels), x.dtype)
-        _check_compatible(x, y, "logits", "multi_class_labels")
+
+    def losses(x: Tensor, y: Tensor) -> Tensor:
         if label_smoothing > 0:
             y = add(multiply(y, _c(1.0 - label_smoothing, x)), _c(0.5 * label_smoothing, x))
-        losses = nn_ops.sigmoid_cross_entropy_with_logits(labels=y, logits=x, name="xentropy")
-        return compute_weighted_loss(losses, weights, s, loss_collection, reduction)
+        return nn_ops.sigmoid_cross_entropy_with_logits(labels=y, logits=x, name="xentropy")
+
+    return _weighted(
+        "sigmoid_cross_entropy_loss",
+        multi_class_labels,
+        logits,
+        weights,
+        scope,
+        loss_collection,
+        reduction,
+        losses,
+        ("multi_class_labels", "logits"),
+        logits=True,
+    )
 
 
 __all__ = [

@@ -1,6 +1,8 @@
-"""Elementwise ops (with NumPy broadcasting), add_n, cast, where, clip. The broadcasting pair
-(broadcast_ops) and the comparison and logical ops (compare_ops) live in their own modules;
-their API functions are re-exported here."""
+"""Elementwise ops (with NumPy broadcasting), add_n, cast, where, clip, and the helpers
+that define elementwise ops (``_elementwise``, ``_binary_api``, ``_unary_api``), which
+compare_ops and activation_ops build on. The broadcasting pair (broadcast_ops) lives in
+its own module; its API functions are re-exported here. Tensor's Python operators are
+installed by graphc.ops.operators."""
 
 from __future__ import annotations
 
@@ -13,14 +15,14 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc import registry as reg
 from graphc import scalar as S
-from graphc import symbolic
 from graphc.frontend.graph import Operation, Tensor
+from graphc.kernels import special
+from graphc.ops import build, core_ops
 
 # The broadcasting pair lives in its own module; its API functions are re-exported here.
 from graphc.ops.broadcast_ops import broadcast_to, sum_to_shape, unbroadcast  # noqa: F401
 from graphc.ops.common import (
     FLOATS,
-    INTS,
     NUMERIC,
     check_dtypes,
     check_same_dtypes,
@@ -154,17 +156,20 @@ def _pow_grad(op: Operation, g: Tensor) -> list[Any]:
     z = op.outputs[0]
     one = convert_to_tensor(1, dtype=y.dtype)
     gx = multiply(g, multiply(y, pow(x, subtract(y, one))))
-    zero = zeros_like_(x)
-    safe_log = where(greater(x, zero), log(where(greater(x, zero), x, ones_like_(x))), zero)
+    zero = build.zeros_like(x)
+    positive = make("Greater", [x, zero])
+    safe_log = where(positive, log(where(positive, x, build.ones_like(x))), zero)
     gy = multiply(g, multiply(z, safe_log))
     return _binary_grads(op, gx, gy)
 
 
-def _maxmin_grad(cmp: Callable[[Any, Any], Tensor]) -> Callable[..., list[Any]]:
+def _maxmin_grad(cmp: str) -> Callable[..., list[Any]]:
+    """The gradient goes to x where ``cmp(x, y)`` (GreaterEqual for Maximum), else to y."""
+
     def grad(op: Operation, g: Tensor) -> list[Any]:
         x, y = op.inputs
-        mask = cmp(x, y)
-        zero = zeros_like_(g)
+        mask = make(cmp, [x, y])
+        zero = build.zeros_like(g)
         return _binary_grads(op, where(mask, g, zero), where(mask, zero, g))
 
     return grad
@@ -176,27 +181,11 @@ def _sqdiff_grad(op: Operation, g: Tensor) -> list[Any]:
     return _binary_grads(op, d, negative(d))
 
 
-def _no_grad_binary(reason: str) -> reg.NotDifferentiable:
-    return reg.NotDifferentiable(reason)
-
-
 def _unary_grad(fn: Callable[[Operation, Tensor, Tensor, Tensor], Tensor | None]) -> Callable[..., list[Any]]:
     def grad(op: Operation, g: Tensor) -> list[Any]:
         return [fn(op, g, op.inputs[0], op.outputs[0])]
 
     return grad
-
-
-def zeros_like_(x: Tensor) -> Tensor:
-    from graphc.ops.array_ops import zeros_like
-
-    return zeros_like(x)
-
-
-def ones_like_(x: Tensor) -> Tensor:
-    from graphc.ops.array_ops import ones_like
-
-    return ones_like(x)
 
 
 def _c(v: float, like: Tensor) -> Tensor:
@@ -253,7 +242,7 @@ _elementwise(
     2,
     np.maximum,
     lambda x, y: S.call("max", x, y),
-    _maxmin_grad(lambda a, b: greater_equal(a, b)),
+    _maxmin_grad("GreaterEqual"),
     NUMERIC,
 )
 _elementwise(
@@ -261,7 +250,7 @@ _elementwise(
     2,
     np.minimum,
     lambda x, y: S.call("min", x, y),
-    _maxmin_grad(lambda a, b: less_equal(a, b)),
+    _maxmin_grad("LessEqual"),
     NUMERIC,
 )
 _elementwise(
@@ -272,23 +261,6 @@ _elementwise(
     _sqdiff_grad,
     NUMERIC,
     traits=_COMMUTATIVE,
-)
-
-# The comparison and logical ops live in their own module, which builds on the helpers
-# above; their API functions are re-exported here. Imported here, not at the top: it needs
-# _elementwise & co. from this module, and this module's gradients and Tensor operators
-# need comparisons (resolved when called, or by _install_operators below).
-from graphc.ops.compare_ops import (  # noqa: E402, F401
-    equal,
-    greater,
-    greater_equal,
-    less,
-    less_equal,
-    logical_and,
-    logical_not,
-    logical_or,
-    logical_xor,
-    not_equal,
 )
 
 # -- unary ---------------------------------------------------------------------------------
@@ -307,7 +279,7 @@ _elementwise(
     1,
     np.sign,
     lambda x: S.call("sign", x),
-    _unary_grad(lambda op, g, x, y: zeros_like_(x)),
+    _unary_grad(lambda op, g, x, y: build.zeros_like(x)),
     NUMERIC,
     domains=["nonzero"],
 )
@@ -411,44 +383,21 @@ _elementwise(
 )
 
 
-def _erf_ref(x: np.ndarray) -> np.ndarray:
-    from graphc.kernels.special import erf
-
-    return erf(x)
-
-
 _elementwise(
     "Erf",
     1,
-    _erf_ref,
+    special.erf,
     lambda x: S.call("erf", x),
     _unary_grad(lambda op, g, x, y: multiply(g, multiply(_c(2.0 / _SQRT_PI, x), exp(negative(square(x)))))),
 )
-_PIECEWISE = "piecewise constant: TF1 gives None"
-_elementwise(
-    "Floor",
-    1,
-    np.floor,
-    lambda x: S.call("floor", x),
-    _unary_grad(lambda op, g, x, y: None),
-    domains=["offgrid"],
+# TF1 registers Floor, Ceil and Round as not differentiable: tf.gradients through them
+# gives None (no contribution), not zeros.
+_PIECEWISE = reg.NotDifferentiable(
+    "piecewise constant: the gradient is zero almost everywhere and undefined at the steps"
 )
-_elementwise(
-    "Ceil",
-    1,
-    np.ceil,
-    lambda x: S.call("ceil", x),
-    _unary_grad(lambda op, g, x, y: None),
-    domains=["offgrid"],
-)
-_elementwise(
-    "Round",
-    1,
-    np.round,
-    lambda x: S.call("round", x),
-    _unary_grad(lambda op, g, x, y: None),
-    domains=["offgrid"],
-)
+_elementwise("Floor", 1, np.floor, lambda x: S.call("floor", x), _PIECEWISE, domains=["offgrid"])
+_elementwise("Ceil", 1, np.ceil, lambda x: S.call("ceil", x), _PIECEWISE, domains=["offgrid"])
+_elementwise("Round", 1, np.round, lambda x: S.call("round", x), _PIECEWISE, domains=["offgrid"])
 
 
 # -- cast, where, clip, add_n -------------------------------------------------------------
@@ -506,7 +455,7 @@ def _select_dtype(ctx: reg.InferenceContext) -> list[_dt.DType]:
 
 def _select_grad(op: Operation, g: Tensor) -> list[Any]:
     c, x, y = op.inputs
-    zero = zeros_like_(g)
+    zero = build.zeros_like(g)
     return [None, unbroadcast(where(c, g, zero), x), unbroadcast(where(c, zero, g), y)]
 
 
@@ -551,18 +500,16 @@ def where(condition: Any, x: Any = None, y: Any = None, name: str | None = None)
     a, b = convert_pair(x, y)
     rank_c, rank_x = c.shape.ndims, a.shape.ndims
     if rank_c == 1 and rank_x is not None and rank_x > 1:
-        from graphc.ops.array_ops import reshape
-
-        c = reshape(c, [-1] + [1] * (rank_x - 1))
+        c = build.reshape(c, [-1] + [1] * (rank_x - 1))
     return make("Select", [c, a, b], name=name or "Select")
 
 
 def _clip_grad(op: Operation, g: Tensor) -> list[Any]:
     x, lo, hi = op.inputs
-    zero = zeros_like_(g)
-    below = less(x, lo)
-    above = greater(x, hi)
-    gx = where(logical_or(below, above), zero, g)
+    zero = build.zeros_like(g)
+    below = make("Less", [x, lo])
+    above = make("Greater", [x, hi])
+    gx = where(make("LogicalOr", [below, above]), zero, g)
     return [
         unbroadcast(gx, x),
         unbroadcast(where(below, g, zero), lo),
@@ -629,14 +576,8 @@ def add_n(inputs: Sequence[Any], name: str | None = None) -> Tensor:
         raise ValueError("add_n needs at least one input")
     ts = [convert_to_tensor(t) for t in inputs]
     if len(ts) == 1:
-        return identity_(ts[0], name)
+        return core_ops.identity(ts[0], name=name)
     return make("AddN", ts, name=name or "AddN")
-
-
-def identity_(t: Tensor, name: str | None) -> Tensor:
-    from graphc.ops.core_ops import identity
-
-    return identity(t, name=name)
 
 
 # -- public API ---------------------------------------------------------------------------------
@@ -702,63 +643,3 @@ def floordiv(x: Any, y: Any, name: str | None = None) -> Tensor:
 
 def scalar_mul(scalar: Any, x: Any, name: str | None = None) -> Tensor:
     return multiply(scalar, x, name=name)
-
-
-# -- Python operators on Tensor ---------------------------------------------------------------
-def _install_operators() -> None:
-    # Operators name their ops in lower case ("add", "mul", ...), tf.add & co. after the
-    # op type ("Add", "Mul", ...), as TF1 does.
-    def bin_(fn: Callable[..., Tensor], name: str | None, reflected: bool = False) -> Callable[..., Any]:
-        if reflected:
-            return lambda self, other: fn(other, self, name=name)
-        return lambda self, other: fn(self, other, name=name)
-
-    def _logical(f_bool: Callable[..., Tensor], symbol: str) -> Callable[..., Tensor]:
-        def op(x: Any, y: Any, name: str | None = None) -> Tensor:
-            a, b = convert_pair(x, y)
-            if a.dtype != _dt.bool_:
-                raise TypeError(f"operator {symbol} needs bool tensors, got {a.dtype.name}")
-            return f_bool(a, b, name=name)
-
-        return op
-
-    def matmul_(a: Any, b: Any, name: str | None = None) -> Tensor:
-        from graphc.ops.linalg_ops import matmul
-
-        return matmul(a, b, name=name)
-
-    ops = {
-        "add": add,
-        "sub": subtract,
-        "mul": multiply,
-        "truediv": truediv,
-        "floordiv": floordiv,
-        "mod": floormod,
-        "pow": pow,
-        "matmul": matmul_,
-        "and": _logical(logical_and, "&"),
-        "or": _logical(logical_or, "|"),
-        "xor": _logical(logical_xor, "^"),
-    }
-    lower_case = {"add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"}
-    for key, fn in ops.items():
-        name = key if key in lower_case else None
-        setattr(Tensor, f"__{key}__", bin_(fn, name))
-        setattr(Tensor, f"__r{key}__", bin_(fn, name, reflected=True))
-    Tensor.__neg__ = lambda self: negative(self)  # type: ignore[method-assign]
-    Tensor.__abs__ = lambda self: abs(self)  # type: ignore[method-assign]
-    Tensor.__invert__ = lambda self: logical_not(self)  # type: ignore[method-assign]
-    Tensor.__lt__ = lambda self, o: less(self, o)  # type: ignore[method-assign,assignment]
-    Tensor.__le__ = lambda self, o: less_equal(self, o)  # type: ignore[method-assign,assignment]
-    Tensor.__gt__ = lambda self, o: greater(self, o)  # type: ignore[method-assign,assignment]
-    Tensor.__ge__ = lambda self, o: greater_equal(self, o)  # type: ignore[method-assign,assignment]
-
-
-_install_operators()
-
-_ = (INTS, symbolic)
-
-# The activations live in their own module, which builds on the helpers above; their API
-# functions are re-exported here, where the rest of graphc and its users import them from.
-# Last, so that everything activation_ops imports from this module exists.
-from graphc.ops.activation_ops import elu, leaky_relu, relu, relu6, selu, softplus  # noqa: E402, F401

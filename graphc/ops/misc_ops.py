@@ -10,9 +10,14 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc.frontend.graph import Tensor
 from graphc.ops.array_common import _static_int
+from graphc.ops.broadcast_ops import broadcast_to
 from graphc.ops.common import convert_to_tensor
-from graphc.ops.core_ops import constant
-from graphc.ops.math_ops import add, cast, equal, less, multiply, real_div, subtract, where_v2
+from graphc.ops.compare_ops import equal, less
+from graphc.ops.concat_ops import concat
+from graphc.ops.core_ops import constant, shape
+from graphc.ops.fill_ops import range as range_
+from graphc.ops.layout_ops import expand_dims
+from graphc.ops.math_ops import add, cast, multiply, real_div, subtract, where_v2
 from graphc.ops.nn_common import _scope
 
 
@@ -63,9 +68,6 @@ def eye(
 ) -> Tensor:
     """tf.eye (TF1): ones on the diagonal of a [*batch_shape, num_rows, num_columns] tensor.
     The sizes may be run-time int tensors; batch_shape must be known when the graph is built."""
-    from graphc.ops.array_ops import broadcast_to, concat, expand_dims, shape
-    from graphc.ops.array_ops import range as range_
-
     dt = _dt.as_dtype(dtype)
     with _scope(name, "eye"):
         rows = _count(num_rows, "num_rows")
@@ -107,9 +109,6 @@ def linspace(start: Any, stop: Any, num: Any, name: str | None = None) -> Tensor
     """tf.linspace / tf.lin_space (TF1): ``num`` evenly spaced values from start to stop, both
     included (the last is exactly stop; num=1 gives [start]). start and stop may be tensors;
     num must be known when the graph is built (TF also takes a run-time tensor)."""
-    from graphc.ops.array_ops import expand_dims
-    from graphc.ops.array_ops import range as range_
-
     n = _static_int(num, "num of linspace")
     if n <= 0:
         raise ValueError(f"linspace requires num > 0, got {n}")
@@ -153,9 +152,6 @@ def sequence_mask(
     """tf.sequence_mask (TF1): ``mask[..., j] = j < lengths[...]`` for j in [0, maxlen). maxlen
     may be a run-time tensor; without it maxlen is max(lengths), which graphc supports only
     when lengths are known while building (otherwise the shape would depend on the data)."""
-    from graphc.ops.array_ops import expand_dims
-    from graphc.ops.array_ops import range as range_
-
     with _scope(name, "SequenceMask"):
         if maxlen is None:
             known = _static_lengths(lengths)

@@ -16,43 +16,6 @@ from graphc.ops.core_ops import constant, shape
 _INDEX_DTYPES = (_dt.int32, _dt.int64)
 
 
-# -- lazily imported siblings (written alongside this module) ----------------------------
-def _reduce_sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    from graphc.ops.reduction_ops import reduce_sum
-
-    return reduce_sum(x, axis=axis, keepdims=keepdims)
-
-
-def _reduce_mean(x: Any, axis: Any = None, keepdims: bool = False, name: str | None = None) -> Tensor:
-    from graphc.ops.reduction_ops import reduce_mean
-
-    return reduce_mean(x, axis=axis, keepdims=keepdims, name=name)
-
-
-def _expand_dims(x: Tensor, axis: int) -> Tensor:
-    from graphc.ops.array_ops import expand_dims
-
-    return expand_dims(x, axis)
-
-
-def _reshape(x: Tensor, new_shape: Any, name: str | None = None) -> Tensor:
-    from graphc.ops.array_ops import reshape
-
-    return reshape(x, new_shape, name=name)
-
-
-def _zeros_like(x: Tensor) -> Tensor:
-    from graphc.ops.array_ops import zeros_like
-
-    return zeros_like(x)
-
-
-def _ones_like(x: Tensor) -> Tensor:
-    from graphc.ops.array_ops import ones_like
-
-    return ones_like(x)
-
-
 @contextlib.contextmanager
 def _scope(name: str | None, default: str) -> Iterator[str]:
     with get_default_graph().name_scope(name or default) as s:
@@ -74,7 +37,3 @@ def _alias(new: Any, old: Any, new_name: str, old_name: str) -> Any:
     if new is not None and old is not None:
         raise ValueError(f"Cannot specify both '{new_name}' and '{old_name}'.")
     return new if new is not None else old
-
-
-def _static_rank(t: Tensor) -> int | None:
-    return t.shape.ndims

@@ -17,6 +17,14 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc import registry as reg
 from graphc.frontend.graph import Tensor
+from graphc.ops.activation_ops import (  # noqa: F401  (re-exported as tf.nn.*)
+    elu,
+    leaky_relu,
+    relu,
+    relu6,
+    selu,
+    softplus,
+)
 from graphc.ops.common import (
     FLOATS,
     check_dtypes,
@@ -33,22 +41,21 @@ from graphc.ops.conv_ops import (  # noqa: F401  (re-exported)
     conv2d_transpose,
 )
 from graphc.ops.core_ops import shape, stop_gradient
-from graphc.ops.math_ops import (  # noqa: F401  (re-exported as tf.nn.*)
+from graphc.ops.gather_ops import gather
+from graphc.ops.layout_ops import reshape, squeeze
+from graphc.ops.linalg_ops import matmul
+from graphc.ops.math_ops import (  # noqa: F401  (sigmoid and tanh re-exported as tf.nn.*)
     add,
     cast,
-    elu,
     exp,
-    leaky_relu,
+    floor,
     log1p,
     maximum,
     multiply,
     negative,
-    relu,
-    relu6,
+    real_div,
     rsqrt,
-    selu,
     sigmoid,
-    softplus,
     sqrt,
     square,
     squared_difference,
@@ -56,18 +63,10 @@ from graphc.ops.math_ops import (  # noqa: F401  (re-exported as tf.nn.*)
     tanh,
     where,
 )
-from graphc.ops.nn_common import (
-    _INDEX_DTYPES,
-    _alias,
-    _c,
-    _reduce_mean,
-    _reduce_sum,
-    _reshape,
-    _scope,
-    _shape_input,
-    _static_rank,
-)
+from graphc.ops.nn_common import _INDEX_DTYPES, _alias, _c, _scope, _shape_input
 from graphc.ops.pool_ops import avg_pool, max_pool  # noqa: F401  (re-exported)
+from graphc.ops.random_ops import random_uniform
+from graphc.ops.reduction_ops import reduce_mean, reduce_sum
 from graphc.ops.softmax_ops import (  # noqa: F401  (re-exported)
     _float_dtype,
     _rank2,
@@ -205,14 +204,12 @@ def bias_add(value: Any, bias: Any, data_format: str | None = None, name: str | 
     if channels_first:
         if v.shape.ndims is None:
             raise ValueError("bias_add with a channels-first data_format needs the rank of value to be known")
-        b = _reshape(b, [-1] + [1] * (v.shape.ndims - 2))
+        b = reshape(b, [-1] + [1] * (v.shape.ndims - 2))
     return add(v, b, name=name or "BiasAdd")
 
 
 def xw_plus_b(x: Any, weights: Any, biases: Any, name: str | None = None) -> Tensor:
     """tf.nn.xw_plus_b: matmul(x, weights) + biases."""
-    from graphc.ops.linalg_ops import matmul
-
     with _scope(name, "xw_plus_b"):
         return bias_add(matmul(x, weights), biases)
 
@@ -248,29 +245,15 @@ def dropout(
             )
         if keep_prob == 1:
             return xt
-    from graphc.ops.random_ops import random_uniform
-
     with _scope(name, "dropout"):
         kp = convert_to_tensor(keep_prob, dtype=xt.dtype, name="keep_prob")
         if kp.shape.ndims not in (None, 0):
             raise ValueError(f"keep_prob must be a scalar, got shape {kp.shape}")
         uniform = random_uniform(_noise_shape(xt, noise_shape), dtype=xt.dtype, seed=seed)
-        binary = _floor(add(kp, uniform))
-        out = multiply(_div(xt, kp), binary)
+        binary = floor(add(kp, uniform))
+        out = multiply(real_div(xt, kp), binary)
     out.set_shape(xt.shape)
     return out
-
-
-def _floor(x: Tensor) -> Tensor:
-    from graphc.ops.math_ops import floor
-
-    return floor(x)
-
-
-def _div(x: Tensor, y: Tensor) -> Tensor:
-    from graphc.ops.math_ops import real_div
-
-    return real_div(x, y)
 
 
 def _noise_shape(x: Tensor, noise_shape: Any) -> Any:
@@ -286,8 +269,6 @@ def _noise_shape(x: Tensor, noise_shape: Any) -> Any:
             raise ValueError(f"noise_shape {noise_shape} does not have the rank of x {x.shape}")
         filled = [xd if d is None else d for d, xd in zip(dims, xs, strict=True)]
         if any(d is None for d in filled):
-            from graphc.ops.array_ops import gather
-
             shp = shape(x)
             return convert_to_tensor(
                 [gather(shp, i) if d is None else d for i, d in enumerate(filled)], dtype=_dt.int32
@@ -311,13 +292,11 @@ def moments(
     axes_list = [int(a) for a in np.asarray(static_value(axes, "axes")).reshape(-1)]
     with _scope(name, "moments"):
         y = cast(xt, _dt.float32) if xt.dtype == _dt.float16 else xt
-        mean = _reduce_mean(y, axes_list, keepdims=True, name="mean")
-        variance = _reduce_mean(
+        mean = reduce_mean(y, axes_list, keepdims=True, name="mean")
+        variance = reduce_mean(
             squared_difference(y, stop_gradient(mean)), axes_list, keepdims=True, name="variance"
         )
         if not keep:
-            from graphc.ops.array_ops import squeeze
-
             mean, variance = squeeze(mean, axes_list), squeeze(variance, axes_list)
         if xt.dtype == _dt.float16:
             mean, variance = cast(mean, _dt.float16), cast(variance, _dt.float16)
@@ -349,44 +328,6 @@ def batch_normalization(
         return add(multiply(xt, cast(inv, xt.dtype)), cast(shift, xt.dtype))
 
 
-def embedding_lookup(
-    params: Any,
-    ids: Any,
-    partition_strategy: str = "mod",
-    name: str | None = None,
-    validate_indices: bool = True,
-    max_norm: float | None = None,
-) -> Tensor:
-    """tf.nn.embedding_lookup for one params tensor (or a list of one): gather(params, ids);
-    with max_norm, each embedding is clipped to that L2 norm (TF's clip_by_norm).
-    Sharded params (a list of several) raise NotImplementedError."""
-    from graphc.ops.array_ops import gather
-
-    if partition_strategy not in ("mod", "div"):
-        raise ValueError(f"Unrecognized partition strategy: {partition_strategy}")
-    if isinstance(params, list | tuple):
-        if not params:
-            raise ValueError("Need at least one param")
-        if len(params) > 1:
-            raise NotImplementedError(
-                f"embedding_lookup over {len(params)} sharded params is not supported; concatenate "
-                f"them (tf.concat(params, 0)) and pass one tensor"
-            )
-        params = params[0]
-    with _scope(name, "embedding_lookup"):
-        p = convert_to_tensor(params)
-        i = convert_to_tensor(ids)
-        result = gather(p, i)
-        if max_norm is None:
-            return result
-        r, ir = _static_rank(result), _static_rank(i)
-        if r is None or ir is None:
-            raise NotImplementedError("embedding_lookup with max_norm needs ids and params of known rank")
-        from graphc.ops.clip_ops import clip_by_norm
-
-        return clip_by_norm(result, max_norm, axes=list(range(ir, r)))
-
-
 def l2_normalize(
     x: Any, axis: Any = None, epsilon: float = 1e-12, name: str | None = None, dim: Any = None
 ) -> Tensor:
@@ -394,7 +335,7 @@ def l2_normalize(
     axis = _alias(axis, dim, "axis", "dim")
     xt = convert_to_tensor(x)
     with _scope(name, "l2_normalize"):
-        square_sum = _reduce_sum(square(xt), axis, keepdims=True)
+        square_sum = reduce_sum(square(xt), axis, keepdims=True)
         inv_norm = rsqrt(maximum(square_sum, convert_to_tensor(epsilon, dtype=xt.dtype)))
         return multiply(xt, inv_norm)
 
@@ -410,7 +351,6 @@ __all__ = [
     "conv2d_transpose",
     "dropout",
     "elu",
-    "embedding_lookup",
     "in_top_k",
     "l2_loss",
     "l2_normalize",

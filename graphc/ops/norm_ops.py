@@ -10,6 +10,7 @@ import numpy as np
 
 from graphc.frontend.graph import Tensor
 from graphc.ops.common import convert_to_tensor
+from graphc.ops.layout_ops import reshape, squeeze
 from graphc.ops.math_ops import abs as abs_
 from graphc.ops.math_ops import multiply, pow, sqrt, square, subtract
 from graphc.ops.nn_common import _alias, _scope
@@ -90,8 +91,6 @@ def norm(
             result = pow(reduce_sum(pow(abs_(x), p), axes, keepdims=True), inv_p)
         if keep:
             return result
-        from graphc.ops.array_ops import reshape, squeeze
-
         return reshape(result, []) if axes is None else squeeze(result, axes)
 
 

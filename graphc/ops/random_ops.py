@@ -15,11 +15,12 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc import registry as reg
 from graphc.frontend.graph import Tensor, get_default_graph
+from graphc.frontend.tensor_shape import TensorShape
 from graphc.kernels import philox
-from graphc.ops.common import FLOATS, INTS, convert_to_tensor, make, value_shape
+from graphc.ops.common import FLOATS, convert_to_tensor, make, value_shape
+from graphc.ops.math_ops import add, multiply, subtract
 
 DEFAULT_GRAPH_SEED = 87654321
-_MAXINT32 = 2**31 - 1
 
 
 def set_random_seed(seed: int | None) -> None:
@@ -111,8 +112,6 @@ for _name, _ref, _extra in [
 def _shape_tensor(shape: Any) -> Tensor:
     if isinstance(shape, Tensor):
         return shape
-    from graphc.frontend.tensor_shape import TensorShape
-
     if isinstance(shape, TensorShape):
         shape = shape.as_list()
     return convert_to_tensor(shape, dtype=_dt.int32) if not _has_tensor(shape) else convert_to_tensor(shape)
@@ -163,8 +162,6 @@ def random_uniform(
         maxval = 1
     if _is_python_number(minval) and _is_python_number(maxval) and minval == 0 and maxval == 1:
         return u
-    from graphc.ops.math_ops import add, multiply, subtract
-
     lo = convert_to_tensor(minval, dtype=dt)
     hi = convert_to_tensor(maxval, dtype=dt)
     return add(multiply(u, subtract(hi, lo)), lo)
@@ -202,13 +199,8 @@ def truncated_normal(
 
 
 def _scale(z: Tensor, mean: Any, stddev: Any) -> Tensor:
-    from graphc.ops.math_ops import add, multiply
-
     if not (_is_python_number(stddev) and stddev == 1):
         z = multiply(z, convert_to_tensor(stddev, dtype=z.dtype))
     if not (_is_python_number(mean) and mean == 0):
         z = add(z, convert_to_tensor(mean, dtype=z.dtype))
     return z
-
-
-_ = (INTS, _MAXINT32)

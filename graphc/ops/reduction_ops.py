@@ -22,6 +22,8 @@ from graphc import registry as reg
 from graphc import symbolic
 from graphc.frontend.graph import Operation, Tensor
 from graphc.frontend.location import user_location
+from graphc.ops.array_common import _static_dims
+from graphc.ops.broadcast_ops import broadcast_to
 from graphc.ops.common import (
     FLOATS,
     NUMERIC,
@@ -29,29 +31,26 @@ from graphc.ops.common import (
     check_dtypes,
     convert_to_tensor,
     make,
+    normalize_axes,
+    normalize_axis,
     rand,
     static_value,
 )
+from graphc.ops.compare_ops import equal, logical_and, not_equal
+from graphc.ops.concat_ops import concat
+from graphc.ops.core_ops import constant, shape, size, stop_gradient
+from graphc.ops.layout_ops import expand_dims, reshape
+from graphc.ops.math_ops import cast, exp, floordiv_, maximum, multiply, real_div, subtract, where
 
 Axis = tuple[int, ...] | None
 
 
 # -- axes -------------------------------------------------------------------------------
-def normalize_axes(axis: Sequence[int], rank: int) -> tuple[int, ...]:
-    """Sorted non-negative axes; raises ShapeError (a ValueError) for out-of-range or repeated axes."""
-    out: list[int] = []
-    for a in axis:
-        if not -rank <= a < rank:
-            raise reg.ShapeError(f"Invalid reduction dimension {a} for input with {rank} dimensions")
-        a = a % rank
-        if a in out:
-            raise reg.ShapeError(f"Invalid reduction arguments: axes contain duplicate dimension {a}")
-        out.append(a)
-    return tuple(sorted(out))
+_DIM = "reduction dimension"  # as TF1's messages name an axis of a reduction
 
 
 def _all_axes(axis: Axis, rank: int) -> tuple[int, ...]:
-    return tuple(range(rank)) if axis is None else normalize_axes(axis, rank)
+    return tuple(range(rank)) if axis is None else normalize_axes(axis, rank, _DIM)
 
 
 def _ctx_axes(ctx: reg.InferenceContext) -> tuple[int, ...] | None:
@@ -194,16 +193,9 @@ def _all_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
 
 
 # -- gradients ---------------------------------------------------------------------------
-def _static_dims(x: Tensor) -> list[int] | None:
-    return x.shape.as_list() if x.shape.is_fully_defined() else None  # type: ignore[return-value]
-
-
 def _dynamic_kept_shape(x: Tensor, axis: tuple[int, ...]) -> Tensor:
     """shape(x) with 1 at the reduced axes, for an input of unknown rank. The axes may be
     negative, so each is replaced by slicing the shape vector around it."""
-    from graphc.ops.array_ops import concat
-    from graphc.ops.core_ops import constant, shape
-
     dims = shape(x)
     one = constant([1], dtype=_dt.int32)
     for a in axis:
@@ -219,12 +211,10 @@ def _keep_reduced(t: Tensor, op: Operation) -> Tensor:
     axis: Axis = op.attrs["axis"]
     if op.attrs["keepdims"] or axis is None:
         return t  # already kept, or a scalar (every axis reduced)
-    from graphc.ops.array_ops import expand_dims, reshape
-
     rank = x.shape.ndims
     if rank is None:
         return reshape(t, _dynamic_kept_shape(x, axis))
-    axes = normalize_axes(axis, rank)
+    axes = normalize_axes(axis, rank, _DIM)
     if not axes:
         return t
     dims = _static_dims(x)
@@ -238,9 +228,6 @@ def _keep_reduced(t: Tensor, op: Operation) -> Tensor:
 
 
 def _broadcast_as(t: Tensor, x: Tensor) -> Tensor:
-    from graphc.ops.core_ops import shape
-    from graphc.ops.math_ops import broadcast_to
-
     dims = _static_dims(x)
     if dims is not None:
         if t.shape.is_fully_defined() and t.shape.as_list() == dims:
@@ -255,9 +242,6 @@ def _sum_grad(op: Operation, g: Tensor) -> list[Any]:
 
 def _reduced_count(op: Operation) -> Tensor:
     """How many input elements went into each output element, in the input's dtype."""
-    from graphc.ops.core_ops import constant, size
-    from graphc.ops.math_ops import cast, floordiv_, maximum
-
     x = op.inputs[0]
     dims = x.shape.as_tuple()
     if dims is not None:
@@ -270,15 +254,11 @@ def _reduced_count(op: Operation) -> Tensor:
 
 
 def _mean_grad(op: Operation, g: Tensor) -> list[Any]:
-    from graphc.ops.math_ops import real_div
-
     return _sum_grad(op, real_div(g, _reduced_count(op)))
 
 
 def _extreme_grad(op: Operation, g: Tensor) -> list[Any]:
     """TF's rule for Max/Min: the gradient is shared equally by the tied extrema."""
-    from graphc.ops.math_ops import cast, equal, multiply, real_div
-
     x, y = op.inputs[0], op.outputs[0]
     hits = cast(equal(x, _keep_reduced(y, op)), g.dtype)
     ties = reduce_sum(hits, axis=op.attrs["axis"], keepdims=True)
@@ -290,8 +270,6 @@ def _prod_grad(op: Operation, g: Tensor) -> list[Any]:
     with no zero in a group it is prod / x_i; with one zero it is the product of the
     non-zeros at the zero and 0 elsewhere; with more, 0. First derivatives are exact
     everywhere; second derivatives are exact for groups without zeros."""
-    from graphc.ops.math_ops import cast, equal, logical_and, multiply, real_div, where
-
     x = op.inputs[0]
     axis = op.attrs["axis"]
     is_zero = equal(x, 0)
@@ -306,9 +284,6 @@ def _prod_grad(op: Operation, g: Tensor) -> list[Any]:
 def _logsumexp_grad(op: Operation, g: Tensor) -> list[Any]:
     """g * softmax(x) over the reduced axes, normalised by its own sum: exp(x - y) with
     y rounded to float32 would be off by up to |y| * eps relative (0.2% at 1e5)."""
-    from graphc.ops.core_ops import stop_gradient
-    from graphc.ops.math_ops import exp, multiply, real_div, subtract
-
     x = op.inputs[0]
     axis = op.attrs["axis"]
     e = exp(subtract(x, stop_gradient(reduce_max(x, axis=axis, keepdims=True))))
@@ -507,13 +482,8 @@ def reduction_axis(x: Tensor, axis: Any, api: str) -> Axis:
     if arr.ndim > 1:
         raise ValueError(f"{api}: axis must be a scalar or a list of ints, got shape {arr.shape}")
     axes = as_int_list(arr, f"{api}: axis") if arr.size else []
-    rank = x.shape.ndims
-    if rank is None:
-        if len(set(axes)) != len(axes):
-            raise ValueError(f"{api}: axes contain a duplicate dimension: {axes} (at {user_location()})")
-        return tuple(axes)
     try:
-        return normalize_axes(axes, rank)
+        return normalize_axes(axes, x.shape.ndims, _DIM)
     except reg.ShapeError as exc:
         raise ValueError(f"{api}: {exc} (input {x.name} of shape {x.shape}, at {user_location()})") from None
 
@@ -523,141 +493,58 @@ def _keepdims(keepdims: Any, keep_dims: Any) -> bool:
     return False if value is None else bool(value)
 
 
-def _reduce(
-    op_type: str,
-    api: str,
-    input_tensor: Any,
-    axis: Any,
-    keepdims: Any,
-    name: str | None,
-    reduction_indices: Any,
-    keep_dims: Any,
-    default_name: str,
-) -> Tensor:
-    x = convert_to_tensor(input_tensor)
-    axes = reduction_axis(x, _pick(axis, reduction_indices, "axis", "reduction_indices"), api)
-    attrs = {"axis": axes, "keepdims": _keepdims(keepdims, keep_dims)}
-    return make(op_type, [x], attrs, name=name or default_name)
+def _reduction_api(op_type: str, api: str, default_name: str, doc: str) -> Callable[..., Tensor]:
+    """The TF1 function tf.<api>: ``axis`` (or its deprecated alias ``reduction_indices``)
+    must be known when the graph is built; ``keep_dims`` is the deprecated ``keepdims``."""
+
+    def reduce(
+        input_tensor: Any,
+        axis: Any = None,
+        keepdims: Any = None,
+        name: str | None = None,
+        reduction_indices: Any = None,
+        keep_dims: Any = None,
+    ) -> Tensor:
+        x = convert_to_tensor(input_tensor)
+        axes = reduction_axis(x, _pick(axis, reduction_indices, "axis", "reduction_indices"), api)
+        attrs = {"axis": axes, "keepdims": _keepdims(keepdims, keep_dims)}
+        return make(op_type, [x], attrs, name=name or default_name)
+
+    reduce.__name__ = reduce.__qualname__ = api
+    reduce.__doc__ = doc
+    return reduce
 
 
-def reduce_sum(
-    input_tensor: Any,
-    axis: Any = None,
-    keepdims: Any = None,
-    name: str | None = None,
-    reduction_indices: Any = None,
-    keep_dims: Any = None,
-) -> Tensor:
-    """tf.reduce_sum (TF1): the axis must be known when the graph is built."""
-    return _reduce(
-        "Sum", "reduce_sum", input_tensor, axis, keepdims, name, reduction_indices, keep_dims, "Sum"
-    )
-
-
-def reduce_mean(
-    input_tensor: Any,
-    axis: Any = None,
-    keepdims: Any = None,
-    name: str | None = None,
-    reduction_indices: Any = None,
-    keep_dims: Any = None,
-) -> Tensor:
-    """tf.reduce_mean (TF1): the mean of integers is integer (truncated toward zero)."""
-    return _reduce(
-        "Mean", "reduce_mean", input_tensor, axis, keepdims, name, reduction_indices, keep_dims, "Mean"
-    )
-
-
-def reduce_max(
-    input_tensor: Any,
-    axis: Any = None,
-    keepdims: Any = None,
-    name: str | None = None,
-    reduction_indices: Any = None,
-    keep_dims: Any = None,
-) -> Tensor:
-    """tf.reduce_max (TF1): an empty reduction gives the dtype's lowest value (-inf for floats)."""
-    return _reduce(
-        "Max", "reduce_max", input_tensor, axis, keepdims, name, reduction_indices, keep_dims, "Max"
-    )
-
-
-def reduce_min(
-    input_tensor: Any,
-    axis: Any = None,
-    keepdims: Any = None,
-    name: str | None = None,
-    reduction_indices: Any = None,
-    keep_dims: Any = None,
-) -> Tensor:
-    """tf.reduce_min (TF1): an empty reduction gives the dtype's highest value (+inf for floats)."""
-    return _reduce(
-        "Min", "reduce_min", input_tensor, axis, keepdims, name, reduction_indices, keep_dims, "Min"
-    )
-
-
-def reduce_prod(
-    input_tensor: Any,
-    axis: Any = None,
-    keepdims: Any = None,
-    name: str | None = None,
-    reduction_indices: Any = None,
-    keep_dims: Any = None,
-) -> Tensor:
-    """tf.reduce_prod (TF1); its gradient is exact at zeros too (first order)."""
-    return _reduce(
-        "Prod", "reduce_prod", input_tensor, axis, keepdims, name, reduction_indices, keep_dims, "Prod"
-    )
-
-
-def reduce_logsumexp(
-    input_tensor: Any,
-    axis: Any = None,
-    keepdims: Any = None,
-    name: str | None = None,
-    reduction_indices: Any = None,
-    keep_dims: Any = None,
-) -> Tensor:
-    """tf.reduce_logsumexp (TF1), as one op (TF builds it from max/exp/sum/log); all -inf gives -inf."""
-    return _reduce(
-        "LogSumExp",
-        "reduce_logsumexp",
-        input_tensor,
-        axis,
-        keepdims,
-        name,
-        reduction_indices,
-        keep_dims,
-        "ReduceLogSumExp",
-    )
-
-
-def reduce_any(
-    input_tensor: Any,
-    axis: Any = None,
-    keepdims: Any = None,
-    name: str | None = None,
-    reduction_indices: Any = None,
-    keep_dims: Any = None,
-) -> Tensor:
-    """tf.reduce_any (TF1): logical or over bool tensors."""
-    return _reduce(
-        "Any", "reduce_any", input_tensor, axis, keepdims, name, reduction_indices, keep_dims, "Any"
-    )
-
-
-def reduce_all(
-    input_tensor: Any,
-    axis: Any = None,
-    keepdims: Any = None,
-    name: str | None = None,
-    reduction_indices: Any = None,
-    keep_dims: Any = None,
-) -> Tensor:
-    """tf.reduce_all (TF1): logical and over bool tensors."""
-    return _reduce(
-        "All", "reduce_all", input_tensor, axis, keepdims, name, reduction_indices, keep_dims, "All"
-    )
+reduce_sum = _reduction_api("Sum", "reduce_sum", "Sum", "tf.reduce_sum (TF1).")
+reduce_mean = _reduction_api(
+    "Mean",
+    "reduce_mean",
+    "Mean",
+    "tf.reduce_mean (TF1): the mean of integers is integer (truncated toward zero).",
+)
+reduce_max = _reduction_api(
+    "Max",
+    "reduce_max",
+    "Max",
+    "tf.reduce_max (TF1): an empty reduction gives the dtype's lowest value (-inf for floats).",
+)
+reduce_min = _reduction_api(
+    "Min",
+    "reduce_min",
+    "Min",
+    "tf.reduce_min (TF1): an empty reduction gives the dtype's highest value (+inf for floats).",
+)
+reduce_prod = _reduction_api(
+    "Prod", "reduce_prod", "Prod", "tf.reduce_prod (TF1); its gradient is exact at zeros too (first order)."
+)
+reduce_logsumexp = _reduction_api(
+    "LogSumExp",
+    "reduce_logsumexp",
+    "ReduceLogSumExp",
+    "tf.reduce_logsumexp (TF1), as one op (TF builds it from max/exp/sum/log); all -inf gives -inf.",
+)
+reduce_any = _reduction_api("Any", "reduce_any", "Any", "tf.reduce_any (TF1): logical or over bool tensors.")
+reduce_all = _reduction_api("All", "reduce_all", "All", "tf.reduce_all (TF1): logical and over bool tensors.")
 
 
 def count_nonzero(
@@ -672,8 +559,6 @@ def count_nonzero(
 ) -> Tensor:
     """tf.count_nonzero (TF1): the number of non-zero (non-False) elements, as ``dtype``.
     String tensors are not supported."""
-    from graphc.ops.math_ops import cast, not_equal
-
     value = _pick(input_tensor, input, "input_tensor", "input")
     if value is None:
         raise ValueError("count_nonzero needs input_tensor")
@@ -695,7 +580,7 @@ def _arg_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
         return [None]
     if not shape:
         raise reg.ShapeError(f"{ctx.op_type} needs an input of rank >= 1, got a scalar")
-    axis = reg.normalize_axis(ctx.attrs["axis"], len(shape))
+    axis = normalize_axis(ctx.attrs["axis"], len(shape))
     if shape[axis] == 0:
         raise reg.ShapeError(f"Reduction axis {axis} is empty in shape {reg.format_shape(shape)}")
     return [shape[:axis] + shape[axis + 1 :]]
@@ -752,14 +637,10 @@ def _arg(
     arr = _axis_values(axis, f"the axis of {api}")
     if arr.size != 1 or arr.ndim > 1:
         raise ValueError(f"{api}: axis must be a single int, got {axis!r}")
-    a = as_int_list(arr, f"{api}: axis")[0]
-    rank = x.shape.ndims
-    if rank is not None:
-        if rank == 0 or not -rank <= a < rank:
-            raise ValueError(
-                f"{api}: axis {a} is out of range for input {x.name} of rank {rank} (at {user_location()})"
-            )
-        a %= rank
+    try:
+        a = normalize_axis(as_int_list(arr, f"{api}: axis")[0], x.shape.ndims)
+    except reg.ShapeError as exc:
+        raise ValueError(f"{api}: {exc} (input {x.name} of shape {x.shape}, at {user_location()})") from None
     return make(op_type, [x], {"axis": a, "output_type": _dt.as_dtype(output_type)}, name=name or op_type)
 
 

@@ -15,8 +15,9 @@ import numpy as np
 
 from graphc import registry as reg
 from graphc.frontend.graph import Operation, Tensor
-from graphc.ops.array_common import _api_axis, _static_int
-from graphc.ops.common import NUMERIC, check_dtypes, convert_to_tensor, make, rand
+from graphc.ops.array_common import _static_int
+from graphc.ops.common import NUMERIC, check_dtypes, convert_to_tensor, make, normalize_axis, rand
+from graphc.ops.math_ops import multiply, real_div
 
 _SCAN = frozenset({"scan"})
 
@@ -26,7 +27,7 @@ def _scan_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
     if s is not None:
         if not s:
             raise reg.ShapeError(f"{ctx.op_type} needs an input of rank >= 1, got a scalar")
-        reg.normalize_axis(ctx.attrs["axis"], len(s))
+        normalize_axis(ctx.attrs["axis"], len(s))
     return [s]
 
 
@@ -40,7 +41,7 @@ def _scan_ref(
 ) -> Callable[[list[np.ndarray], dict[str, Any]], list[np.ndarray]]:
     def ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
         x = ins[0]
-        ax = reg.normalize_axis(attrs["axis"], x.ndim)
+        ax = normalize_axis(attrs["axis"], x.ndim)
         if attrs["reverse"]:
             x = np.flip(x, ax)
         # dtype=x.dtype: NumPy would widen small ints (and TF keeps the input type).
@@ -66,8 +67,6 @@ def _cumsum_grad(op: Operation, g: Tensor) -> list[Any]:
 def _cumprod_grad(op: Operation, g: Tensor) -> list[Any]:
     """TF's rule: d y_j / d x_i = y_j / x_i for the x_i in y_j, so the gradient is the
     reversed cumsum of g * y, divided by x. Like TF, an input with zeros gives inf/NaN."""
-    from graphc.ops.math_ops import multiply, real_div
-
     x, y = op.inputs[0], op.outputs[0]
     a = op.attrs
     summed = cumsum(multiply(g, y), a["axis"], exclusive=a["exclusive"], reverse=not a["reverse"])
@@ -126,7 +125,7 @@ def _scan(
     rank = t.shape.ndims
     if rank == 0:
         raise ValueError(f"{default} needs a tensor of rank >= 1, got the scalar {t.name}")
-    ax = _api_axis(_static_int(axis, f"the axis of {default}"), rank)
+    ax = normalize_axis(_static_int(axis, f"the axis of {default}"), rank)
     attrs = {"axis": ax, "exclusive": bool(exclusive), "reverse": bool(reverse)}
     return make(op_type, [t], attrs, name=name or default)
 

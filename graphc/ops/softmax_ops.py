@@ -11,6 +11,7 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc import registry as reg
 from graphc.frontend.graph import Operation, Tensor
+from graphc.ops.activation_ops import relu
 from graphc.ops.common import (
     FLOATS,
     check_dtypes,
@@ -18,31 +19,18 @@ from graphc.ops.common import (
     convert_to_tensor,
     make,
     make_op,
+    normalize_axis,
     rand,
 )
+from graphc.ops.concat_ops import concat
 from graphc.ops.core_ops import constant, shape, stop_gradient
-from graphc.ops.math_ops import (
-    add,
-    cast,
-    exp,
-    log1p,
-    multiply,
-    negative,
-    relu,
-    subtract,
-    where,
-)
-from graphc.ops.nn_common import (
-    _INDEX_DTYPES,
-    _alias,
-    _c,
-    _expand_dims,
-    _reduce_sum,
-    _reshape,
-    _scope,
-    _static_rank,
-    _zeros_like,
-)
+from graphc.ops.fill_ops import zeros_like
+from graphc.ops.gather_ops import gather, one_hot
+from graphc.ops.layout_ops import expand_dims, reshape, transpose
+from graphc.ops.math_ops import abs as abs_
+from graphc.ops.math_ops import add, cast, exp, log1p, multiply, negative, subtract, where
+from graphc.ops.nn_common import _INDEX_DTYPES, _alias, _c, _scope
+from graphc.ops.reduction_ops import reduce_sum
 
 
 # =============================================================================
@@ -67,7 +55,7 @@ def _softmax_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
     if s is not None:
         if not s:
             raise reg.ShapeError(f"{ctx.op_type} needs a tensor of rank >= 1, got a scalar")
-        reg.normalize_axis(ctx.attrs["axis"], len(s))
+        normalize_axis(ctx.attrs["axis"], len(s))
     return [s]
 
 
@@ -79,12 +67,12 @@ def _float_dtype(ctx: reg.InferenceContext) -> list[_dt.DType]:
 
 def _softmax_grad(op: Operation, g: Tensor) -> list[Any]:
     y, axis = op.outputs[0], op.attrs["axis"]
-    return [multiply(subtract(g, _reduce_sum(multiply(g, y), axis, keepdims=True)), y)]
+    return [multiply(subtract(g, reduce_sum(multiply(g, y), axis, keepdims=True)), y)]
 
 
 def _log_softmax_grad(op: Operation, g: Tensor) -> list[Any]:
     y, axis = op.outputs[0], op.attrs["axis"]
-    return [subtract(g, multiply(_reduce_sum(g, axis, keepdims=True), exp(y)))]
+    return [subtract(g, multiply(reduce_sum(g, axis, keepdims=True), exp(y)))]
 
 
 def _softmax_samples(rng: np.random.Generator) -> list[reg.Sample]:
@@ -117,13 +105,10 @@ for _name, _ref, _grad in (
 def _softmax_axis(logits: Tensor, axis: Any, dim: Any) -> int:
     axis = _alias(axis, dim, "axis", "dim")
     axis = -1 if axis is None else int(axis)
-    r = _static_rank(logits)
-    if r is not None:
-        try:
-            axis = reg.normalize_axis(axis, r)
-        except reg.ShapeError as e:
-            raise ValueError(str(e)) from None
-    return axis
+    try:
+        return normalize_axis(axis, logits.shape.ndims)
+    except reg.ShapeError as e:
+        raise ValueError(str(e)) from None
 
 
 def softmax(logits: Any, axis: int | None = None, name: str | None = None, dim: int | None = None) -> Tensor:
@@ -183,7 +168,7 @@ def _xent_dtype(ctx: reg.InferenceContext) -> list[_dt.DType]:
 
 def _softmax_jacobian_vjp(g_bp: Tensor, probs: Tensor) -> Tensor:
     """g_bp pushed back through softmax: the second-order term for d(backprop)/d(logits)."""
-    return multiply(subtract(g_bp, _reduce_sum(multiply(g_bp, probs), -1, keepdims=True)), probs)
+    return multiply(subtract(g_bp, reduce_sum(multiply(g_bp, probs), -1, keepdims=True)), probs)
 
 
 def _xent_grad(op: Operation, g_loss: Tensor | None, g_bp: Tensor | None) -> list[Any]:
@@ -194,7 +179,7 @@ def _xent_grad(op: Operation, g_loss: Tensor | None, g_bp: Tensor | None) -> lis
     g_logits: Tensor | None = None
     g_labels: Tensor | None = None
     if g_loss is not None:
-        gl = _expand_dims(g_loss, -1)
+        gl = expand_dims(g_loss, -1)
         g_logits = multiply(gl, subtract(probs, labels))
         g_labels = multiply(gl, negative(log_softmax(logits)))
     if g_bp is not None:
@@ -268,8 +253,6 @@ def _labels_one_hot(op: Operation, probs: Tensor) -> Tensor:
     logits, labels = op.inputs
     depth = logits.shape.as_list()[-1] if logits.shape.ndims is not None else None
     if depth is not None:
-        from graphc.ops.array_ops import one_hot
-
         return one_hot(labels, depth, dtype=logits.dtype)
     # one_hot needs a static depth; with an unknown class count, recover the labels
     # as softmax - backprop (exact up to rounding), behind stop_gradient.
@@ -281,7 +264,7 @@ def _sparse_xent_grad(op: Operation, g_loss: Tensor | None, g_bp: Tensor | None)
     probs = softmax(logits)
     g_logits: Tensor | None = None
     if g_loss is not None:
-        g_logits = multiply(_expand_dims(g_loss, -1), subtract(probs, _labels_one_hot(op, probs)))
+        g_logits = multiply(expand_dims(g_loss, -1), subtract(probs, _labels_one_hot(op, probs)))
     if g_bp is not None:
         extra = _softmax_jacobian_vjp(g_bp, probs)
         g_logits = extra if g_logits is None else add(g_logits, extra)
@@ -318,24 +301,18 @@ def _leading_shape(x: Tensor) -> Any:
     dims = x.shape.as_list()[:-1]
     if dims.count(None) <= 1:
         return [-1 if d is None else d for d in dims]
-    from graphc.ops.array_ops import gather
-
     return gather(shape(x), list(range(len(dims))))
 
 
 def _flatten_to_2d(x: Tensor) -> Tensor:
     last = x.shape.as_list()[-1]
     if last is None:
-        from graphc.ops.array_ops import concat, gather
-
         target = concat([constant(np.array([-1], np.int32)), gather(shape(x), [len(x.shape) - 1])], 0)
-        return _reshape(x, target)
-    return _reshape(x, [-1, last])
+        return reshape(x, target)
+    return reshape(x, [-1, last])
 
 
 def _move_axis_last(x: Tensor, axis: int) -> Tensor:
-    from graphc.ops.array_ops import transpose
-
     r = len(x.shape)
     perm = [i for i in range(r) if i != axis] + [axis]
     return transpose(x, perm)
@@ -345,14 +322,14 @@ def _dense_xent(labels: Tensor, logits: Tensor, axis: int, name: str) -> Tensor:
     """The loss output of the op, moving ``axis`` last and flattening to 2-D as TF1 does."""
     precise = cast(logits, _dt.float32) if logits.dtype == _dt.float16 else logits
     labels = cast(labels, precise.dtype)
-    rank = _static_rank(precise)
+    rank = precise.shape.ndims
     if rank is None:
         # Unknown rank: the op itself checks for rank 2 when the graph is lowered.
         loss = make_op("SoftmaxCrossEntropyWithLogits", [precise, labels], name=name).outputs[0]
     else:
         if rank == 0:
             raise ValueError("logits must have rank >= 1 for a softmax cross-entropy, got a scalar")
-        axis = reg.normalize_axis(axis, rank)
+        axis = normalize_axis(axis, rank)
         if axis != rank - 1:
             precise, labels = _move_axis_last(precise, axis), _move_axis_last(labels, axis)
         if rank == 2:
@@ -362,7 +339,7 @@ def _dense_xent(labels: Tensor, logits: Tensor, axis: int, name: str) -> Tensor:
             flat = make_op(
                 "SoftmaxCrossEntropyWithLogits", [_flatten_to_2d(precise), _flatten_to_2d(labels)]
             ).outputs[0]
-            loss = _reshape(flat, out_shape, name=name)
+            loss = reshape(flat, out_shape, name=name)
     return cast(loss, _dt.float16) if logits.dtype == _dt.float16 else loss
 
 
@@ -398,7 +375,7 @@ def sparse_softmax_cross_entropy_with_logits(
     if y.dtype not in _INDEX_DTYPES:
         raise TypeError(f"labels must be int32 or int64 for a sparse cross-entropy, got {y.dtype.name}")
     precise = cast(x, _dt.float32) if x.dtype == _dt.float16 else x
-    xr, yr = _static_rank(x), _static_rank(y)
+    xr, yr = x.shape.ndims, y.shape.ndims
     nm = name or "SparseSoftmaxCrossEntropyWithLogits"
     if xr is not None and yr is not None:
         if yr != xr - 1:
@@ -418,9 +395,9 @@ def sparse_softmax_cross_entropy_with_logits(
     else:
         out_shape = _leading_shape(precise)
         flat = make_op(
-            "SparseSoftmaxCrossEntropyWithLogits", [_flatten_to_2d(precise), _reshape(y, [-1])]
+            "SparseSoftmaxCrossEntropyWithLogits", [_flatten_to_2d(precise), reshape(y, [-1])]
         ).outputs[0]
-        loss = _reshape(flat, out_shape, name=nm)
+        loss = reshape(flat, out_shape, name=nm)
     return cast(loss, _dt.float16) if x.dtype == _dt.float16 else loss
 
 
@@ -435,7 +412,7 @@ def sigmoid_cross_entropy_with_logits(
     if not z.shape.is_compatible_with(x.shape):
         raise ValueError(f"logits and labels must have the same shape ({x.shape} vs {z.shape})")
     with _scope(name, "logistic_loss"):
-        zeros = _zeros_like(x)
+        zeros = zeros_like(x)
         cond = x >= zeros
         relu_logits = where(cond, x, zeros)
         neg_abs_logits = where(cond, negative(x), x)
@@ -459,11 +436,5 @@ def weighted_cross_entropy_with_logits(
         log_weight = add(
             _c(1.0, x), multiply(subtract(convert_to_tensor(pos_weight, preferred_dtype=x.dtype), 1.0), z)
         )
-        stable = add(log1p(exp(negative(_abs(x)))), relu(negative(x)))
+        stable = add(log1p(exp(negative(abs_(x)))), relu(negative(x)))
         return add(multiply(subtract(_c(1.0, z), z), x), multiply(log_weight, stable))
-
-
-def _abs(x: Tensor) -> Tensor:
-    from graphc.ops.math_ops import abs as abs_
-
-    return abs_(x)

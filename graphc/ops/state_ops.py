@@ -13,7 +13,7 @@ import numpy as np
 
 from graphc import registry as reg
 from graphc.frontend.graph import Operation, Tensor
-from graphc.ops.common import check_same_dtypes, make, rand
+from graphc.ops.common import check_same_dtypes, convert_to_tensor, make, rand
 
 
 def _var_grad(op: Operation, *grads: Any) -> list[Any]:
@@ -81,20 +81,16 @@ for _name, _ref in [
 
 
 def _ref_of(ref: Any) -> Tensor:
-    from graphc.ops.variables import Variable
-
-    if isinstance(ref, Variable):
-        return ref._variable
-    if isinstance(ref, Tensor) and ref.op.type == "VariableV2":
-        return ref
+    """The VariableV2 output of a Variable (its graph element) or of the op itself."""
+    el = ref._as_graph_element() if hasattr(ref, "_as_graph_element") and not isinstance(ref, Tensor) else ref
+    if isinstance(el, Tensor) and el.op.type == "VariableV2":
+        return el
     raise TypeError(f"assign needs a Variable, got {ref!r}")
 
 
 def _assign(
     op_type: str, ref: Any, value: Any, name: str | None, attrs: dict[str, Any] | None = None
 ) -> Tensor:
-    from graphc.ops.common import convert_to_tensor
-
     r = _ref_of(ref)
     v = convert_to_tensor(value, dtype=r.dtype)
     return make(op_type, [r, v], attrs or {}, name=name or op_type)

@@ -12,6 +12,11 @@ from graphc import registry as reg
 from graphc.frontend.graph import Operation, Tensor
 from graphc.ops.array_common import _shape_arg, _static_dims, _static_int
 from graphc.ops.common import NUMERIC, check_dtypes, convert_to_tensor, make, make_op, rand
+from graphc.ops.core_ops import size
+from graphc.ops.fill_ops import ones_like, zeros_like
+from graphc.ops.layout_ops import reshape
+from graphc.ops.math_ops import add, multiply
+from graphc.ops.scan_ops import cumsum
 
 
 def _top_k_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
@@ -50,11 +55,6 @@ def _top_k_grad(op: Operation, g_values: Tensor | None, g_indices: Tensor | None
 
     Rows are flattened so that one ScatterAddDense along axis 0 serves every rank and batch
     size; built from differentiable ops (its own gradient gathers), so hessians work."""
-    from graphc.ops.array_ops import reshape, zeros_like
-    from graphc.ops.core_ops import size
-    from graphc.ops.math_ops import add, multiply
-    from graphc.ops.scan_ops import cumsum
-
     if g_values is None:
         return [None]
     x, indices = op.inputs[0], op.outputs[1]
@@ -78,8 +78,6 @@ def _top_k_grad(op: Operation, g_values: Tensor | None, g_indices: Tensor | None
 
 
 def _ones_column(rows: Tensor) -> Tensor:
-    from graphc.ops.array_ops import ones_like
-
     return ones_like(rows[:, :1])
 
 

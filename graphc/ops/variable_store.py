@@ -16,6 +16,8 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc.frontend.graph import Graph, GraphKeys, Tensor, get_default_graph
 from graphc.frontend.tensor_shape import as_shape
+from graphc.ops import init_ops
+from graphc.ops.core_ops import constant
 from graphc.ops.variables import Variable
 
 
@@ -287,8 +289,6 @@ class _VariableStore:
 
 def _default_initializer(name: str, dtype: _dt.DType) -> Any:
     """TF1's defaults: Glorot uniform for floats, zeros (False, "") for ints, bools, strings."""
-    from graphc.ops import init_ops
-
     if dtype.is_floating:
         return init_ops.glorot_uniform_initializer()
     if dtype.is_integer or dtype.is_bool:
@@ -299,8 +299,6 @@ def _default_initializer(name: str, dtype: _dt.DType) -> Any:
 
 
 def _empty_strings(shape: Any, dtype: Any = None, partition_info: Any = None) -> Tensor:
-    from graphc.ops.core_ops import constant
-
     return constant(np.full(tuple(shape), b"", dtype=object), dtype=_dt.string, name="zeros")
 
 

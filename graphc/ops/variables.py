@@ -9,6 +9,9 @@ from graphc import dtypes as _dt
 from graphc.frontend.default_session import session_for
 from graphc.frontend.graph import GraphKeys, Operation, Tensor, get_default_graph
 from graphc.frontend.tensor_shape import TensorShape
+from graphc.ops import state_ops
+from graphc.ops.common import convert_to_tensor
+from graphc.ops.core_ops import group, identity, no_op
 
 
 class Variable:
@@ -37,9 +40,6 @@ class Variable:
         aggregation: Any = None,
         shape: Any = None,
     ) -> None:
-        from graphc.ops.common import convert_to_tensor
-        from graphc.ops.core_ops import identity
-        from graphc.ops.state_ops import assign
 
         if initial_value is None:
             raise ValueError("initial_value must be specified.")
@@ -62,7 +62,7 @@ class Variable:
                     {"shape": var_shape.as_tuple(), "dtype": init_t.dtype},
                     name="VariableV2",
                 ).outputs[0]
-                self._initializer_op = assign(
+                self._initializer_op = state_ops.assign(
                     self._variable, init_t, validate_shape=validate_shape, name="Assign"
                 ).op
                 self._snapshot = self._variable
@@ -144,7 +144,6 @@ class Variable:
         return self._snapshot
 
     def read_value(self) -> Tensor:
-        from graphc.ops.core_ops import identity
 
         return identity(self._variable, name="read")
 
@@ -161,25 +160,22 @@ class Variable:
     def assign(
         self, value: Any, use_locking: bool = False, name: str | None = None, read_value: bool = True
     ) -> Any:
-        from graphc.ops.state_ops import assign
 
-        t = assign(self, value, name=name)
+        t = state_ops.assign(self, value, name=name)
         return t if read_value else t.op
 
     def assign_add(
         self, delta: Any, use_locking: bool = False, name: str | None = None, read_value: bool = True
     ) -> Any:
-        from graphc.ops.state_ops import assign_add
 
-        t = assign_add(self, delta, name=name)
+        t = state_ops.assign_add(self, delta, name=name)
         return t if read_value else t.op
 
     def assign_sub(
         self, delta: Any, use_locking: bool = False, name: str | None = None, read_value: bool = True
     ) -> Any:
-        from graphc.ops.state_ops import assign_sub
 
-        t = assign_sub(self, delta, name=name)
+        t = state_ops.assign_sub(self, delta, name=name)
         return t if read_value else t.op
 
     def eval(self, session: Any = None) -> Any:
@@ -271,7 +267,6 @@ def model_variables(scope: str | None = None) -> list[Variable]:
 
 def variables_initializer(var_list: Sequence[Variable], name: str = "init") -> Operation:
     """A single op that runs the initializers of ``var_list``."""
-    from graphc.ops.core_ops import group, no_op
 
     if not var_list:
         return no_op(name=name)
