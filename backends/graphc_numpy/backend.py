@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from graphc import errors, scalar
 from graphc import registry as reg
+from graphc import symbolic as sym
 from graphc.ir.entry import DimState
 from graphc.ir.program import Node, Program
 from graphc.runtime.backend import CompileOptions
@@ -79,6 +81,17 @@ def _inputs_read(expr: scalar.SExpr) -> set[int]:
     return read
 
 
+def _memory_bytes() -> int:
+    """The machine's physical memory: no single array larger than it can be allocated."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**63 - 1
+
+
+_MEMORY_BYTES = _memory_bytes()
+
+
 class NumpyExecutable:
     def __init__(self, program: Program) -> None:
         self.program = program
@@ -101,6 +114,15 @@ class NumpyExecutable:
             self._steps.append((node, fn, ins, outs, dtypes))
         self._n_slots = n
         self._out_slots = [slot[id(o.value)] for o in program.outputs]
+        # Each node's output bytes as formulas in the dims: a run whose sizes cannot be
+        # allocated fails before its first node, naming the op (ResourceExhaustedError).
+        sizes: dict[Any, Node] = {}  # each distinct size once, with the first op that needs it
+        for node in program.nodes:
+            for v in node.outputs:
+                size = sym.product(v.shape) * v.dtype.size
+                if not v.dtype.is_string and (not isinstance(size, int) or size > _MEMORY_BYTES):
+                    sizes.setdefault(size, node)
+        self._sizes = [(node, size) for size, node in sizes.items()]
         # Output k updates the variable of param i (by name): where a donated buffer goes.
         var_param = {p.name: i for i, p in enumerate(program.params) if p.kind == "variable"}
         self._update_param = {
@@ -123,6 +145,7 @@ class NumpyExecutable:
         receives its variable's new value only after every node succeeded."""
         if len(inputs) != len(self.program.params):
             raise ValueError(f"expected {len(self.program.params)} inputs, got {len(inputs)}")
+        self._check_sizes(dims)
         state = DimState(self.program, dims) if self.program.defined_dims else None
         slots: list[Any] = [None] * self._n_slots
         slots[: len(inputs)] = inputs
@@ -151,6 +174,20 @@ class NumpyExecutable:
                     slots[o] = arr
         results = [slots[i] for i in self._out_slots]
         return self._donate(inputs, results, donated)
+
+    def _check_sizes(self, dims: Mapping[str, int]) -> None:
+        for node, size in self._sizes:
+            try:
+                n = sym.evaluate(size, dims)
+            except KeyError:
+                continue  # a data-defined size: known once its node has run
+            if n > _MEMORY_BYTES:
+                raise errors.ResourceExhaustedError(
+                    None,
+                    node.origin,
+                    f"OOM when allocating an output of {n:,} bytes for this op "
+                    f"(the machine has {_MEMORY_BYTES:,} bytes of memory)",
+                )
 
     def _donate(self, inputs: Sequence[Any], results: list[Any], donated: frozenset[int]) -> list[Any]:
         """Write each donated variable's new value into its buffer (nothing can fail now)."""

@@ -62,7 +62,9 @@ def _shape_tensor(dims: Any, what: str = "shape") -> Tensor:
             return core_ops.constant(np.zeros(0, dtype=np.int32))
         tensors = [t for t in items if isinstance(t, Tensor)]
         if not tensors:
-            return core_ops.constant(np.array(items, dtype=np.int32))
+            # int64 where a dim does not fit int32, as TF1 converts shapes.
+            big = any(not -(2**31) <= d < 2**31 for d in items)
+            return core_ops.constant(np.array(items, dtype=np.int64 if big else np.int32))
         dt = tensors[0].dtype
         return stack(
             [t if isinstance(t, Tensor) else core_ops.constant(t, dtype=dt) for t in items], name="shape"

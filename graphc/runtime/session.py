@@ -343,6 +343,10 @@ def _to_python(arr: np.ndarray) -> Any:
     return arr
 
 
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int | np.integer) and not isinstance(x, bool)
+
+
 def _check_feed(t: Tensor, value: Any) -> np.ndarray:
     """Convert a fed value to the tensor's dtype; wrong dtype or shape raises, naming the tensor."""
     where = f" (created at {t.op.location})"
@@ -373,11 +377,23 @@ def _check_feed(t: Tensor, value: Any) -> np.ndarray:
             and np.all(src == np.round(src))
         ):
             bad = False
+        if kind == "O" and dt.is_integer and src.size and all(_is_int(x) for x in src.reshape(-1)):
+            bad = False  # Python ints beyond int64: the range check below names them
         if bad:
             raise TypeError(
                 f"Cannot feed a value of type {src.dtype.name} to Tensor '{t.name}', which has "
                 f"type {dt.name}{where}"
             )
+        if dt.is_integer and src.size:
+            # A cast would wrap silently (2**40 fed to an int32 gives 0): refuse instead.
+            info = np.iinfo(dt.np)
+            lo, hi = (min(src.reshape(-1)), max(src.reshape(-1))) if kind == "O" else (src.min(), src.max())
+            if lo < info.min or hi > info.max:
+                bad_value = lo if lo < info.min else hi
+                raise ValueError(
+                    f"The value {bad_value} fed to Tensor '{t.name}' is out of range for its type "
+                    f"{dt.name} [{info.min}, {info.max}]{where}"
+                )
         arr = src.astype(dt.np, copy=False)
     static = t.shape
     dims = static.as_tuple()
