@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from graphc import registry as reg
 from graphc.frontend.graph import get_default_graph
 
 
@@ -40,11 +41,6 @@ def get_collection_ref(key: str) -> list[Any]:
 def NotDifferentiable(op_type: str) -> None:  # noqa: N802  (TF's name)
     """tf.NotDifferentiable: in graphc every op states its gradient in the registry;
     this only checks that the op exists and is already marked not differentiable."""
-    from graphc import registry as reg
-
     opdef = reg.get(op_type)
     if not isinstance(opdef.grad, reg.NotDifferentiable):
         raise ValueError(f"op {op_type!r} has a gradient rule; graphc does not let it be removed")
-
-
-_ = Iterator

@@ -10,11 +10,11 @@ from graphc.ops.init_ops import random_uniform_initializer as random_uniform
 from graphc.ops.init_ops import truncated_normal_initializer as truncated_normal
 from graphc.ops.init_ops import variance_scaling_initializer as variance_scaling
 from graphc.ops.init_ops import zeros_initializer as zeros
+from graphc.ops.variables import global_variables_initializer
 
 
 def global_variables():  # type: ignore[no-untyped-def]
     """tf.initializers.global_variables()."""
-    from graphc.ops.variables import global_variables_initializer
 
     return global_variables_initializer()
 

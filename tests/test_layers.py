@@ -64,8 +64,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 # Files whose offenders are reported (as a warning) but do not fail the tests yet, while
-# their owners fix them. Remove an entry once its file is clean: the test fails on an
-# entry that has nothing left to report.
+# their owners fix them. Remove an entry once its file is clean (a warning says so).
 PENDING_UPWARD: frozenset[str] = frozenset({"graphc/ir/dot.py"})
 PENDING_REASONS: frozenset[str] = frozenset(
     {
@@ -73,7 +72,6 @@ PENDING_REASONS: frozenset[str] = frozenset(
         "graphc/ir/dot.py",
         "graphc/ir/verify.py",
         "graphc/scalar.py",
-        "graphc/train/saver.py",
     }
 )
 
@@ -290,14 +288,15 @@ def imports() -> list[Import]:
 
 
 def _report_pending(offenders: list[str], pending: frozenset[str], what: str) -> list[str]:
-    """The offenders to fail on; those in ``pending`` files are reported as a warning, and a
-    pending file with nothing left to report fails (so that the list only shrinks)."""
+    """The offenders to fail on. Those in ``pending`` files are reported as a warning, as
+    is a pending file with nothing left to report (its entry can go)."""
     waiting = [o for o in offenders if o.split(":")[0] in pending]
+    stale = sorted(p for p in pending if not any(o.startswith(p + ":") for o in waiting))
     if waiting:
         warnings.warn(f"{what} (pending in their files):\n" + "\n".join(waiting), stacklevel=2)
-    stale = sorted(p for p in pending if not any(o.startswith(p + ":") for o in waiting))
-    failing = [o for o in offenders if o.split(":")[0] not in pending]
-    return failing + [f"{p}: nothing left to report; remove it from the pending list" for p in stale]
+    if stale:
+        warnings.warn(f"no {what} left in {', '.join(stale)}: remove them from the pending list", stacklevel=2)
+    return [o for o in offenders if o.split(":")[0] not in pending]
 
 
 def test_no_import_circle(imports: list[Import]) -> None:
@@ -381,11 +380,16 @@ def test_checker_reports_each_planted_violation(tmp_path: Path) -> None:
     ]
 
 
-def test_pending_files_warn_and_must_shrink() -> None:
+def test_pending_files_only_warn() -> None:
     offenders = ["x/a.py:3: bad", "x/b.py:7: bad"]
-    with pytest.warns(UserWarning, match="x/a.py:3: bad"):
+    with pytest.warns(UserWarning) as record:
         failing = _report_pending(offenders, frozenset({"x/a.py", "x/c.py"}), "things")
-    assert failing == ["x/b.py:7: bad", "x/c.py: nothing left to report; remove it from the pending list"]
+    assert failing == ["x/b.py:7: bad"]
+    messages = [str(w.message) for w in record]
+    assert messages == [
+        "things (pending in their files):\nx/a.py:3: bad",
+        "no things left in x/c.py: remove them from the pending list",
+    ]
 
 
 def test_checker_passes_a_clean_tree_with_relative_imports(tmp_path: Path) -> None:

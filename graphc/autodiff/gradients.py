@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import inspect
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from graphc import registry as reg
 from graphc.frontend.graph import Operation, Tensor, get_default_graph
+from graphc.ops.common import convert_to_tensor
+from graphc.ops.concat_ops import stack
+from graphc.ops.fill_ops import ones_like, zeros_like
+from graphc.ops.layout_ops import reshape
+from graphc.ops.math_ops import add_n
 
 _CUSTOM_GRADIENTS: dict[str, Callable[..., Any]] = {}
 
@@ -75,9 +80,6 @@ def gradients(
 ) -> list[Tensor | None]:
     """Symbolic d(sum(ys))/d(xs) (TF1 semantics): a list with one entry per x, None for
     an x that ys do not depend on (or zeros with ``unconnected_gradients="zero"``)."""
-    from graphc.ops.array_ops import ones_like, zeros_like
-    from graphc.ops.common import convert_to_tensor
-    from graphc.ops.math_ops import add_n
 
     graph = get_default_graph()
     ys_l = [_as_tensor(y, graph) for y in _flatten(ys)]
@@ -94,26 +96,26 @@ def gradients(
     with graph.as_default(), graph.name_scope(name):
         # Ops that ys depend on (data edges only), then those of them that depend on xs.
         reach_back: set[int] = set()
-        stack = [y.op for y in ys_l]
-        while stack:
-            op = stack.pop()
+        todo = [y.op for y in ys_l]
+        while todo:
+            op = todo.pop()
             if op._id in reach_back:
                 continue
             reach_back.add(op._id)
             for t in op.inputs:
                 if id(t) not in stops:
-                    stack.append(t.op)
+                    todo.append(t.op)
         # A stop tensor is a constant: it still receives its own gradient, but nothing
         # flows through it to what computed it (TF1's stop_gradients).
         x_ids = {id(x) for x in xs_l}
         between: dict[int, Operation] = {}
-        stack = list(xs_l)
-        while stack:
-            t = stack.pop()
+        frontier = list(xs_l)
+        while frontier:
+            t = frontier.pop()
             for c in t._consumers:
                 if c._id in reach_back and c._id not in between:
                     between[c._id] = c
-                    stack.extend(o for o in c.outputs if id(o) not in stops)
+                    frontier.extend(o for o in c.outputs if id(o) not in stops)
 
         # Gradients flowing into each tensor (lists summed when the producer is processed).
         pending: dict[int, list[Tensor]] = {}
@@ -184,7 +186,6 @@ def hessians(
 ) -> list[Tensor | None]:
     """tf.hessians: for each x, the Hessian of sum(ys) with shape x.shape + x.shape.
     Each x needs a fully known static shape (one gradient is built per element)."""
-    from graphc.ops.array_ops import reshape, stack, zeros_like
 
     graph = get_default_graph()
     xs_l = [_as_tensor(x, graph) for x in _flatten(xs)]
@@ -248,7 +249,6 @@ def custom_gradient(f: Callable[..., Any]) -> Callable[..., Any]:
     graphc does not pass ``variables=`` to grad_fn: gradients reach only f's inputs."""
 
     def wrapped(*args: Any) -> Any:
-        from graphc.ops.common import convert_to_tensor
 
         xs = [convert_to_tensor(a) for a in args]
         result, grad_fn = f(*xs)
@@ -267,6 +267,3 @@ def custom_gradient(f: Callable[..., Any]) -> Callable[..., Any]:
     wrapped.__name__ = getattr(f, "__name__", "custom_gradient")
     wrapped.__doc__ = f.__doc__
     return wrapped
-
-
-_ = Sequence

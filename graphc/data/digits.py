@@ -98,7 +98,7 @@ def resize_bilinear(images: np.ndarray, height: int, width: int) -> np.ndarray:
 def _mnist_layout() -> tuple[np.ndarray, np.ndarray]:
     """Load sklearn's digits as ``[1797, 28, 28]`` float64 in [0, 1] + labels."""
     try:
-        from sklearn import datasets
+        from sklearn import datasets  # optional dependency (the examples extra), needed only here
     except ImportError as exc:
         raise ImportError(
             "load_digits_mnist needs scikit-learn, which provides the bundled "

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphc.kernels.special import erfinv
+
 _M0 = np.uint64(0xD2511F53)
 _M1 = np.uint64(0xCD9E8D57)
 _W0 = np.uint64(0x9E3779B9)
@@ -87,8 +89,6 @@ def truncated_normal(
     key: tuple[int, int], counter: int, shape: tuple[int, ...], dtype: np.dtype
 ) -> np.ndarray:
     """Normal truncated to [-2, 2] by inverting the CDF (no data-dependent resampling)."""
-    from graphc.kernels.special import erfinv
-
     n = int(np.prod(shape, dtype=np.int64))
     w = philox(key, counter, n).astype(np.float64)
     u = (w[2] + 0.5) * 2.0**-32

@@ -13,7 +13,13 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from graphc import dtypes as _dt
+from graphc.autodiff.gradients import gradients
 from graphc.frontend.graph import Graph, GraphKeys, Operation, Tensor, get_default_graph
+from graphc.ops.common import convert_to_tensor
+from graphc.ops.core_ops import constant, group, tuple_
+from graphc.ops.fill_ops import fill, ones_like, zeros_like
+from graphc.ops.math_ops import cast, multiply, sqrt
+from graphc.ops.state_ops import assign, assign_add, assign_sub
 from graphc.ops.variables import Variable
 
 GATE_NONE = 0
@@ -113,9 +119,6 @@ class Optimizer:
         """tf.train.Optimizer.compute_gradients: [(d loss / d var or None, var)] for
         ``var_list`` (default: the loss graph's trainable variables). A callable ``loss``
         is called first."""
-        from graphc.autodiff.gradients import gradients
-        from graphc.ops.common import convert_to_tensor
-        from graphc.ops.core_ops import tuple_
 
         if callable(loss):
             loss = loss()
@@ -157,8 +160,6 @@ class Optimizer:
     ) -> Operation:
         """tf.train.Optimizer.apply_gradients: one op running every variable's update (pairs
         with a None gradient are skipped), then incrementing ``global_step`` if given."""
-        from graphc.ops.common import convert_to_tensor
-        from graphc.ops.state_ops import assign_add
 
         pairs = tuple(grads_and_vars)
         if not pairs:
@@ -236,20 +237,17 @@ class Optimizer:
         raise NotImplementedError()
 
     def _finish(self, update_ops: list[Operation], name_scope: str) -> Operation:
-        from graphc.ops.core_ops import group
 
         return group(*update_ops, name=name_scope)
 
     def _set_hyper(self, name: str, value: Any) -> None:
         """Turn a hyperparameter (number, tensor or callable) into a tensor, as TF1's _prepare."""
-        from graphc.ops.common import convert_to_tensor
 
         value = value() if callable(value) else value
         self._hyper_tensors[name] = convert_to_tensor(value, name=name)
 
     def _hyper(self, name: str, dtype: _dt.DType) -> Tensor:
         """The hyperparameter cast to a variable's dtype (once per dtype per apply)."""
-        from graphc.ops.math_ops import cast
 
         key = (name, dtype)
         if key not in self._hyper_cast:
@@ -285,8 +283,6 @@ class Optimizer:
         return named[var.op]
 
     def _filled_slot(self, var: Variable, value: float, slot_name: str, op_name: str) -> Variable:
-        from graphc.ops.array_ops import fill, ones_like, zeros_like
-        from graphc.ops.math_ops import multiply
 
         if var.shape.is_fully_defined():
 
@@ -311,8 +307,6 @@ class Optimizer:
         beta1_power), created at the top name scope."""
         key = (name, graph)
         if key not in self._non_slot_dict:
-            from graphc.ops.common import convert_to_tensor
-
             with graph.as_default(), graph.control_dependencies(None), graph.name_scope(None):
                 self._non_slot_dict[key] = Variable(
                     lambda: convert_to_tensor(initial_value), trainable=False, name=name
@@ -336,7 +330,6 @@ def _flatten(x: Any) -> list[Any]:
 
 
 def _constant(value: float, dtype: _dt.DType) -> Tensor:
-    from graphc.ops.core_ops import constant
 
     return constant(value, dtype=dtype)
 
@@ -352,7 +345,6 @@ class GradientDescentOptimizer(Optimizer):
         self._set_hyper("learning_rate", self._learning_rate)
 
     def _apply_dense(self, grad: Tensor, var: Variable) -> Operation:
-        from graphc.ops.state_ops import assign_sub
 
         lr = self._hyper("learning_rate", var.dtype)
         return assign_sub(var, lr * grad).op
@@ -384,7 +376,6 @@ class MomentumOptimizer(Optimizer):
         self._set_hyper("momentum", self._momentum)
 
     def _apply_dense(self, grad: Tensor, var: Variable) -> Operation:
-        from graphc.ops.state_ops import assign, assign_sub
 
         lr = self._hyper("learning_rate", var.dtype)
         momentum = self._hyper("momentum", var.dtype)
@@ -440,8 +431,6 @@ class AdamOptimizer(Optimizer):
         self._set_hyper("epsilon", self._epsilon)
 
     def _apply_dense(self, grad: Tensor, var: Variable) -> Operation:
-        from graphc.ops.math_ops import cast, sqrt
-        from graphc.ops.state_ops import assign, assign_sub
 
         dt = var.dtype
         b1_power, b2_power = (cast(b, dt) for b in self._get_beta_accumulators())
@@ -458,9 +447,6 @@ class AdamOptimizer(Optimizer):
         return assign_sub(var, lr_t * m_t / (sqrt(v_t) + eps)).op
 
     def _finish(self, update_ops: list[Operation], name_scope: str) -> Operation:
-        from graphc.ops.core_ops import group
-        from graphc.ops.math_ops import cast
-        from graphc.ops.state_ops import assign
 
         graph = get_default_graph()
         with graph.control_dependencies(update_ops):
@@ -508,8 +494,6 @@ class RMSPropOptimizer(Optimizer):
         self._set_hyper("epsilon", self._epsilon)
 
     def _apply_dense(self, grad: Tensor, var: Variable) -> Operation:
-        from graphc.ops.math_ops import sqrt
-        from graphc.ops.state_ops import assign, assign_sub
 
         dt = var.dtype
         lr = self._hyper("learning_rate", dt)
@@ -556,8 +540,6 @@ class AdagradOptimizer(Optimizer):
         self._set_hyper("learning_rate", self._learning_rate)
 
     def _apply_dense(self, grad: Tensor, var: Variable) -> Operation:
-        from graphc.ops.math_ops import sqrt
-        from graphc.ops.state_ops import assign_add, assign_sub
 
         lr = self._hyper("learning_rate", var.dtype)
         accum = self.get_slot(var, "accumulator")

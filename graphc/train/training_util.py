@@ -6,6 +6,9 @@ from typing import Any
 
 from graphc import dtypes as _dt
 from graphc.frontend.graph import Graph, GraphKeys, Tensor, get_default_graph
+from graphc.ops.common import convert_to_tensor
+from graphc.ops.core_ops import constant
+from graphc.ops.math_ops import cast, floor, multiply, pow, truediv
 from graphc.ops.variables import Variable
 
 
@@ -43,7 +46,6 @@ def get_global_step(graph: Graph | None = None) -> Variable | Tensor | None:
 def create_global_step(graph: Graph | None = None) -> Variable:
     """tf.train.create_global_step: an int64 scalar variable 'global_step' (initial 0, not
     trainable) in GLOBAL_VARIABLES and GLOBAL_STEP; ValueError if one exists."""
-    from graphc.ops.core_ops import constant
 
     graph = graph or get_default_graph()
     if get_global_step(graph) is not None:
@@ -80,8 +82,6 @@ def exponential_decay(
 ) -> Tensor:
     """tf.train.exponential_decay: ``lr * decay_rate ** (global_step / decay_steps)``, the
     exponent floored when ``staircase``. Computed in the learning rate's dtype."""
-    from graphc.ops.common import convert_to_tensor
-    from graphc.ops.math_ops import cast, floor, multiply, pow, truediv
 
     if global_step is None:
         raise ValueError("global_step is required for exponential_decay.")
