@@ -11,7 +11,7 @@ import graphc
 from graphc import dtypes as _dt
 from graphc import registry as reg
 from graphc import symbolic as sym
-from graphc.ir.program import Node, Origin, Output, Param, Program, Value
+from graphc.ir.program import DefinedDim, Node, Origin, Output, Param, Program, Value
 from graphc.runtime.backend import get_backend, run_program
 
 
@@ -98,10 +98,15 @@ def one_node_program(opdef: reg.OpDef, sample: reg.Sample) -> Program:
     node = Node(
         opdef.name, [p.value for p in params], dict(sample.attrs), [], Origin("op", opdef.name, "test")
     )
+    defined: list[DefinedDim] = []
     for j, (s, d) in enumerate(zip(out_shapes, dts)):
-        node.outputs.append(Value(d, tuple(s), node, j))
+        # A dim the rules leave unknown is data-defined: a symbol the node's run binds.
+        dims = [sym.symbol(f"D{j}_{a}") if x is WILDCARD else x for a, x in enumerate(s)]
+        v = Value(d, tuple(dims), node, j)
+        node.outputs.append(v)
+        defined += [DefinedDim(v, a, x) for a, x in enumerate(dims) if not isinstance(x, int)]
     outputs = [Output(v, "fetch", str(j)) for j, v in enumerate(node.outputs)]
-    return Program(params, [node], outputs)
+    return Program(params, [node], outputs, defined_dims=defined)
 
 
 def run_on_backend(backend_name: str, opdef: reg.OpDef, sample: reg.Sample) -> list[np.ndarray]:
