@@ -6,7 +6,8 @@ first in program order, keeping its origin) when they have the same op, the same
 values (in either order for a "commutative" op), equal attributes and the same output
 types; Consts with equal values (dtype, shape and bytes) merge the same way.
 Attributes compare by value: NumPy arrays by dtype, shape and bytes, floats by their
-exact text (so -0.0 and 0.0 differ), scalar expressions by structure. Ops with the "random" or "stateful" trait never merge. One sweep in
+exact text (so -0.0 and 0.0 differ), scalar expressions by structure (an SExpr is
+interned, so its identity is its structure, literal dtypes and bits included). Ops with the "random" or "stateful" trait never merge. One sweep in
 program order reaches the fixpoint (an input merged earlier is seen merged by its
 users), so the pass is idempotent.
 """
@@ -20,12 +21,10 @@ import numpy as np
 
 from graphc import dtypes as _dt
 from graphc import registry as reg
+from graphc.ir import devices
 from graphc.ir.program import Node, Program, Value, canonicalize
 from graphc.passes.rewrite import copy_program
 from graphc.scalar import SExpr
-
-# Ops that are not registered but are pure (made by later passes).
-_PURE_UNREGISTERED = frozenset({"Fused"})
 
 
 def cse(program: Program) -> Program:
@@ -50,15 +49,13 @@ def cse(program: Program) -> Program:
 
 def node_key(node: Node) -> Hashable | None:
     """What makes two nodes interchangeable; None for a node that must stay distinct."""
-    commutative = False
-    if node.op not in _PURE_UNREGISTERED:
-        try:
-            opdef = reg.get(node.op)
-        except KeyError:
-            return None
-        if opdef.has("random") or opdef.has("stateful"):
-            return None
-        commutative = opdef.has("commutative")
+    try:
+        opdef = reg.get(node.op)
+    except KeyError:
+        return None
+    if opdef.has("random") or opdef.has("stateful"):
+        return None
+    commutative = opdef.has("commutative")
     inputs = [id(v) for v in node.inputs]
     if commutative and len(inputs) == 2:
         inputs.sort()
@@ -67,7 +64,8 @@ def node_key(node: Node) -> Hashable | None:
     except _Unhashable:
         return None
     outs = tuple((v.dtype, tuple(v.shape)) for v in node.outputs)
-    return (node.op, tuple(inputs), attrs, outs)
+    # Nodes placed on different devices stay apart (the device's normal form compares).
+    return (node.op, tuple(inputs), attrs, outs, devices.comparable(node.device))
 
 
 class _Unhashable(Exception):
@@ -94,33 +92,9 @@ def freeze(x: Any) -> Hashable:
     if isinstance(x, dict):
         return ("dict", tuple(sorted((str(k), freeze(v)) for k, v in x.items())))
     if isinstance(x, SExpr):
-        return ("sexpr", _sexpr_key(x))
+        return ("sexpr", x)
     try:
         hash(x)
     except TypeError:
         raise _Unhashable from None
     return (type(x).__name__, x)
-
-
-def _sexpr_key(expr: SExpr) -> Hashable:
-    """The expression DAG as a post-order tuple of distinct (op, typed attr, argument
-    positions) entries, built without recursion. SExpr's own equality would take the
-    constants 1 and 1.0 as one; this key does not."""
-    done: dict[int, int] = {}  # id(subexpression) -> its entry's position
-    positions: dict[Hashable, int] = {}
-    entries: list[Hashable] = []
-    stack: list[tuple[SExpr, bool]] = [(expr, False)]
-    while stack:
-        e, ready = stack.pop()
-        if id(e) in done:
-            continue
-        if not ready:
-            stack.append((e, True))
-            stack.extend((a, False) for a in reversed(e.args) if id(a) not in done)
-            continue
-        entry = (e.op, freeze(e.attr), tuple(done[id(a)] for a in e.args))
-        if entry not in positions:
-            positions[entry] = len(entries)
-            entries.append(entry)
-        done[id(e)] = positions[entry]
-    return tuple(entries)
