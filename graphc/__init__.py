@@ -248,6 +248,8 @@ from graphc.ops.unsupported import (  # TF1 names that raise NotImplementedError
     while_loop,
 )
 from graphc import nn, losses, train, initializers, random, math, linalg  # noqa: E402
+from graphc import summary  # noqa: E402
+from graphc.summary import Summary  # noqa: E402
 
 # ``graphc.compat.v1`` is this module itself (TF1's namespace already), registered so
 # that ``import graphc.compat.v1 as tf`` finds it without graphc.compat importing graphc.

@@ -59,6 +59,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "graphc.train",
             "graphc.data",
             "graphc.cli",
+            "graphc.summary",
         ),
     ),
 ]
