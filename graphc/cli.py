@@ -12,6 +12,11 @@ the file's module-level ``FETCHES`` (tensors, ops, variables or names). Feed
 shapes, used to put numbers on the memory formulas (and to give the rank of
 placeholders built with an unknown shape), come from ``--feed-shape NAME=D0,D1``
 or else from the file's ``FEED_SHAPES`` dict.
+
+The segments section shows how the program runs on a backend (``--backend NAME``, or
+the file's ``BACKEND``: a name or a backend object; else $GRAPHC_BACKEND, else numpy):
+as a whole, or as segments per device and NumPy fallback segments for the ops the
+backend lacks, with what each one transfers.
 """
 
 from __future__ import annotations
@@ -81,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
         "--passes-only",
         action="store_true",
         help="leave out the program text after each pass (keep the pass table, fusion groups, memory plan)",
+    )
+    ins.add_argument(
+        "--backend", metavar="NAME", help="the backend whose segments to show (default: $GRAPHC_BACKEND, else numpy)"
     )
     return parser
 
@@ -167,6 +175,7 @@ def inspect(args: argparse.Namespace, out: TextIO, argv: Sequence[str] | None = 
     w(f"  {'total':<12} {total * 1e3:8.2f} ms\n\n")
 
     _print_fusion(w, optimised, report)
+    _print_segments(w, optimised, args.backend or namespace.get("BACKEND"))
     w("== memory plan (after the pipeline)\n")
     w(plan_after.describe(env) + "\n\n")
 
@@ -348,6 +357,35 @@ def _print_fusion(w: Any, program: Any, report: Any) -> None:
             f"in{i}={v} {s}" for i, (v, s) in enumerate(zip(g["inputs"], g["input_shapes"], strict=True))
         )
         w(f"      {ins or 'no inputs'} -> {g['output_shape']}\n")
+    w("\n")
+
+
+def _print_segments(w: Any, program: Any, backend_spec: Any) -> None:
+    # Imported here: heavy, only for the inspect command.
+    from graphc import errors
+    from graphc.ir import devices
+    from graphc.runtime import segments
+    from graphc.runtime.backend import get_backend
+
+    try:
+        backend = get_backend(backend_spec)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    try:
+        part = segments.plan(program, backend)
+    except errors.OpError as exc:
+        raise CLIError(f"partitioning failed: {exc}") from None
+    if part is None:
+        places = sorted({devices.comparable(n.device) for n in program.nodes} - {""})
+        where = places[0] if places else "(default device)"
+        w(f"== segments: one (device {where}, backend {backend.name}): the program compiles as a whole\n\n")
+        return
+    lacking = segments.lacking_ops(program, backend)
+    why = f"; it lacks {', '.join(lacking)}, which run on the NumPy backend" if lacking else ""
+    n_t = len(part.transfers)
+    w(f"== segments: {len(part.segments)} on backend {backend.name}{why}; {n_t} transfer{'s' if n_t != 1 else ''}\n")
+    for line in part.describe(backend.name, lacking).splitlines():
+        w(f"  {line}\n")
     w("\n")
 
 

@@ -25,6 +25,7 @@ from graphc.passes import pipeline
 from graphc.runtime import nest
 from graphc.runtime.backend import Backend, CompileOptions, Executable, get_backend
 from graphc.runtime.rwlock import ReadWriteLock
+from graphc.runtime.segments import compile_program
 
 
 class ConfigProto:
@@ -206,7 +207,7 @@ class Session:
             h = lowered.program.content_hash()
             exe = self._executables.get(h)
             if exe is None:
-                exe = self._backend.compile(lowered.program, self._compile_options)
+                exe = compile_program(lowered.program, self._backend, self._compile_options)
                 self.stats["compiles"] += 1
                 self._executables[h] = exe
             compiled = _Compiled(lowered, exe)
