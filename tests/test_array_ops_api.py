@@ -669,3 +669,40 @@ def test_namespace() -> None:
         x = placeholder(_dt.float32, [None, 3])
         assert A.shape(x).shape.as_list() == [2]
         assert A.broadcast_to(constant(1.0), [2, 3]).shape.as_list() == [2, 3]
+
+
+# -- ops/build: the primitives the lower modules' gradient rules build by name ------------------
+def _same_op(a: Tensor, b: Tensor) -> None:
+    """The same op type, attrs, name stem and inputs (constants compared by value)."""
+    assert a.op.type == b.op.type and a.op.attrs == b.op.attrs
+    assert a.op.name.split("_")[0] == b.op.name.split("_")[0]
+    assert len(a.op.inputs) == len(b.op.inputs)
+    for i, j in zip(a.op.inputs, b.op.inputs, strict=True):
+        if i.op.type == "Const":
+            assert j.op.type == "Const" and i.dtype == j.dtype
+            np.testing.assert_array_equal(i.op.attrs["value"], j.op.attrs["value"])
+        else:
+            assert i is j
+    assert a.shape.as_tuple() == b.shape.as_tuple() and a.dtype == b.dtype
+
+
+def test_build_makes_the_ops_the_api_makes() -> None:
+    from graphc.ops import build
+    from graphc.ops.reduction_ops import reduce_sum
+
+    with _graph().as_default():
+        x = placeholder(_dt.float32, [None, 3, 4])
+        u = placeholder(_dt.float32, None)
+        _same_op(build.reshape(x, [-1, 12]), A.reshape(x, [-1, 12]))
+        _same_op(build.reshape(x, []), A.reshape(x, []))
+        dims = A.shape(x)
+        _same_op(build.reshape(x, dims), A.reshape(x, dims))
+        for axis, keep in ((None, False), ([2, 0], True), ([-1], False), ([], False)):
+            _same_op(build.reduce_sum(x, axis, keep), reduce_sum(x, axis, keep))
+        _same_op(build.reduce_sum(u, [-1, 0]), reduce_sum(u, [-1, 0]))
+        _same_op(build.zeros_like(x), A.zeros_like(x))
+        _same_op(build.ones_like(x), A.ones_like(x))
+        with pytest.raises(ValueError, match="duplicate"):
+            build.reduce_sum(x, [1, -2])
+        with pytest.raises(ValueError, match="Invalid reduction dimension 3"):
+            build.reduce_sum(x, [3])

@@ -152,6 +152,27 @@ def test_not_differentiable_op_gives_none() -> None:
     assert tf.gradients(y, x) == [None]
 
 
+@pytest.mark.parametrize("fn,op_type", [(tf.floor, "Floor"), (tf.ceil, "Ceil"), (tf.round, "Round")])
+def test_floor_ceil_round_are_not_differentiable(fn, op_type) -> None:  # type: ignore[no-untyped-def]
+    from graphc import registry as reg
+
+    # TF1 registers them with no gradient: tf.gradients gives None, not zeros ...
+    x = tf.placeholder(tf.float32, [3])
+    assert tf.gradients(fn(x), x) == [None]
+    assert tf.gradients(tf.reduce_sum(fn(x * 2.0)), x) == [None]
+    # ... and they add nothing where another path carries a gradient.
+    (g,) = tf.gradients(fn(x) + 3.0 * x, x)
+    np.testing.assert_array_equal(run(g, {x: [0.2, 1.5, -2.7]}), [3.0, 3.0, 3.0])
+    (g,) = tf.gradients(fn(x), x, unconnected_gradients="zero")
+    np.testing.assert_array_equal(run(g, {x: [0.2, 1.5, -2.7]}), [0.0, 0.0, 0.0])
+    # The registry says so, with the reason; tf.NotDifferentiable accepts them.
+    grad = reg.get(op_type).grad
+    assert isinstance(grad, reg.NotDifferentiable) and "piecewise constant" in grad.reason
+    tf.NotDifferentiable(op_type)
+    with pytest.raises(ValueError, match="has a gradient rule"):
+        tf.NotDifferentiable("Exp")
+
+
 def test_logsumexp_gradient_is_an_exact_softmax_at_large_values() -> None:
     x = tf.constant([[1e5, 1e5, 0.0], [1000.0, 1000.0, 1000.0]])
     (g,) = tf.gradients(tf.reduce_logsumexp(x, axis=1), x)

@@ -60,6 +60,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "graphc.data",
             "graphc.cli",
             "graphc.summary",
+            "graphc.layers",
+            "graphc.metrics",
         ),
     ),
 ]

@@ -478,6 +478,51 @@ def test_losses_values() -> None:
     np.testing.assert_allclose(_run(h), np.maximum(0, 1 - (2 * z - 1) * logits).mean())
 
 
+# (loss, its labels and inputs arguments, its default scope, extra arguments, whether the
+# inputs are logits, which keep their dtype, where predictions are computed in float32).
+_LOSSES = [
+    (losses.mean_squared_error, "labels", "predictions", "mean_squared_error", {}, False),
+    (losses.absolute_difference, "labels", "predictions", "absolute_difference", {}, False),
+    (losses.log_loss, "labels", "predictions", "log_loss", {}, False),
+    (losses.huber_loss, "labels", "predictions", "huber_loss", {}, False),
+    (losses.cosine_distance, "labels", "predictions", "cosine_distance_loss", {"axis": 1}, False),
+    (losses.hinge_loss, "labels", "logits", "hinge_loss", {}, False),
+    (losses.softmax_cross_entropy, "onehot_labels", "logits", "softmax_cross_entropy_loss", {}, True),
+    (losses.sigmoid_cross_entropy, "multi_class_labels", "logits", "sigmoid_cross_entropy_loss", {}, True),
+]
+
+
+@pytest.mark.parametrize("fn,labels_arg,inputs_arg,scope,extra,logits", _LOSSES, ids=[c[3] for c in _LOSSES])
+def test_losses_check_convert_and_scope_alike(
+    fn: Callable[..., Any], labels_arg: str, inputs_arg: str, scope: str, extra: dict[str, Any], logits: bool
+) -> None:
+    rng = np.random.default_rng(14)
+    y = np.eye(4)[[0, 3, 1]]
+    x = rng.uniform(0.1, 0.9, size=(3, 4))
+
+    def call(labels: Any, inputs: Any, **kw: Any) -> Any:
+        return fn(**{labels_arg: labels, inputs_arg: inputs}, **extra, **kw)
+
+    loss = call(y, x)
+    assert loss.op.name.startswith(f"{scope}/") and loss in losses.get_losses()
+    assert call(y, x, scope="mine").op.name.startswith("mine/")
+    with pytest.raises(ValueError, match=f"{labels_arg} must not be None"):
+        call(None, x)
+    with pytest.raises(ValueError, match=f"{inputs_arg} must not be None"):
+        call(y, None)
+    with pytest.raises(ValueError, match=rf"\({inputs_arg}\) and .* \({labels_arg}\) are incompatible"):
+        call(y, rng.uniform(size=(3, 5)))
+    assert loss.dtype == tf.float64 and _run(loss).shape == ()
+    half = call(y.astype(np.float16), x.astype(np.float16))
+    assert half.dtype == (tf.float16 if logits else tf.float32)
+    # Weighted per element (per example for the softmax cross-entropy), no reduction.
+    per_example = labels_arg == "onehot_labels"
+    w = np.array([1.0, 0.0, 2.0]).reshape(-1 if per_example else (3, 1))
+    per_element = call(y, x, weights=w, reduction=losses.Reduction.NONE)
+    assert per_element.shape.as_list() == ([3] if per_example else [3, 1] if extra else [3, 4])
+    assert np.all(_run(per_element)[1] == 0) and np.all(_run(per_element)[[0, 2]] != 0)
+
+
 def test_losses_collection_and_total() -> None:
     x = tf.constant([1.0, 2.0])
     l1 = losses.absolute_difference(x, [0.0, 0.0])

@@ -3,6 +3,7 @@ handling, errors, and a few values through the ops' NumPy references."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,8 @@ import pytest
 from graphc import dtypes as dt
 from graphc import registry as reg
 from graphc.frontend.graph import Graph, Tensor
+from graphc.ops.common import normalize_axes, normalize_axis
+from graphc.ops.concat_ops import unstack
 from graphc.ops.core_ops import constant, placeholder, shape
 from graphc.ops.linalg_ops import matmul, tensordot
 from graphc.ops.math_ops import multiply
@@ -29,6 +32,8 @@ from graphc.ops.reduction_ops import (
     reduce_prod,
     reduce_sum,
 )
+from graphc.ops.scan_ops import cumsum
+from graphc.ops.softmax_ops import softmax
 
 
 @pytest.fixture()
@@ -130,6 +135,83 @@ def test_reduction_errors(g: Graph) -> None:
         reduce_logsumexp(placeholder(dt.int32, [2]))
     with pytest.raises(ValueError, match="Invalid reduction dimension 0 for input with 0 dimensions"):
         reduce_sum(constant(1.0), axis=0)
+
+
+_REDUCTIONS = [
+    (reduce_sum, "Sum", "Sum", np.sum),
+    (reduce_mean, "Mean", "Mean", np.mean),
+    (reduce_max, "Max", "Max", np.max),
+    (reduce_min, "Min", "Min", np.min),
+    (reduce_prod, "Prod", "Prod", np.prod),
+    (
+        reduce_logsumexp,
+        "LogSumExp",
+        "ReduceLogSumExp",
+        lambda v, axis, keepdims: np.log(np.sum(np.exp(v), axis=axis, keepdims=keepdims)),
+    ),
+    (reduce_any, "Any", "Any", np.any),
+    (reduce_all, "All", "All", np.all),
+]
+
+
+@pytest.mark.parametrize("fn,op_type,default_name,np_fn", _REDUCTIONS, ids=[r[1] for r in _REDUCTIONS])
+def test_each_reduction_takes_tf1_arguments(
+    g: Graph, fn: Any, op_type: str, default_name: str, np_fn: Any
+) -> None:
+    params = list(inspect.signature(fn).parameters)
+    assert params == ["input_tensor", "axis", "keepdims", "name", "reduction_indices", "keep_dims"]
+    assert fn.__name__ == "reduce_" + ("logsumexp" if op_type == "LogSumExp" else op_type.lower())
+    assert fn.__doc__.startswith(f"tf.{fn.__name__} (TF1)")
+    rng = np.random.default_rng(1)
+    v = (
+        rng.integers(0, 2, size=(2, 3, 4)).astype(bool)
+        if op_type in ("Any", "All")
+        else rng.normal(size=(2, 3, 4))
+    )
+    x = constant(v)
+    for k, y in enumerate((fn(x, [0, -1], True), fn(x, reduction_indices=[0, 2], keep_dims=True))):
+        assert y.op.type == op_type and y.op.name == (default_name if k == 0 else f"{default_name}_1")
+        assert y.op.attrs == {"axis": (0, 2), "keepdims": True}
+        np.testing.assert_allclose(run(y), np_fn(v, axis=(0, 2), keepdims=True), rtol=1e-12)
+    assert fn(x, name="r").op.name == "r"
+    np.testing.assert_allclose(run(fn(x)), np_fn(v, axis=None, keepdims=False), rtol=1e-12)
+    with pytest.raises(ValueError, match="Cannot specify both 'axis' and 'reduction_indices'"):
+        fn(x, axis=0, reduction_indices=0)
+
+
+@pytest.mark.parametrize("fn", [r[0] for r in _REDUCTIONS], ids=[r[1] for r in _REDUCTIONS])
+def test_a_scalar_has_no_axis_to_reduce(g: Graph, fn: Any) -> None:
+    # TF1: "Invalid reduction dimension 0 for input with 0 dimensions" for 0 and -1 alike.
+    x = constant(True) if fn in (reduce_any, reduce_all) else constant(2.0)
+    for axis in (0, -1, [0]):
+        with pytest.raises(
+            ValueError, match=f"Invalid reduction dimension {np.ravel(axis)[0]} for input with 0"
+        ):
+            fn(x, axis=axis)
+    for axis in (None, []):
+        y = fn(x, axis=axis)
+        assert y.shape.as_list() == [] and run(y) == run(x)
+
+
+def test_one_axis_normaliser() -> None:
+    assert normalize_axis(-1, 3) == 2 and normalize_axis(2, 3) == 2
+    assert normalize_axis(-4, None) == -4  # unknown rank: kept for the rules
+    for axis, rank in ((3, 3), (-4, 3), (0, 0), (-1, 0)):
+        with pytest.raises(reg.ShapeError, match=f"Invalid axis {axis} for input with {rank} dimensions"):
+            normalize_axis(axis, rank)
+    assert normalize_axes([2, 0, -2], 3) == (0, 1, 2)
+    assert normalize_axes([-1, 0], None) == (-1, 0)
+    assert normalize_axes([], 0) == ()
+    with pytest.raises(reg.ShapeError, match="duplicate dimension 2"):
+        normalize_axes([2, -1], 3)
+    with pytest.raises(reg.ShapeError, match="duplicate"):
+        normalize_axes([1, 1], None)
+    # Ops whose axis is an index into the input reject a scalar's axis too, as TF1.
+    with Graph().as_default():
+        s = constant(1.0)
+        for build in (lambda: argmax(s, 0), lambda: cumsum(s, 0), lambda: softmax(s), lambda: unstack(s)):
+            with pytest.raises(ValueError):
+                build()
 
 
 # -- reductions: values ------------------------------------------------------------------------------

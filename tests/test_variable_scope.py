@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -367,6 +368,69 @@ def test_custom_getter(graph: Graph) -> None:
     assert v.name == "a/b/v:0" and not v.trainable
     with pytest.raises(ValueError, match="custom_getter which is not callable"):
         vs.variable_scope("c", custom_getter=3)
+
+
+_TF1_GET_VARIABLE_ARGS = [
+    "shape",
+    "dtype",
+    "initializer",
+    "regularizer",
+    "trainable",
+    "collections",
+    "caching_device",
+    "partitioner",
+    "validate_shape",
+    "use_resource",
+    "custom_getter",
+    "constraint",
+    "synchronization",
+    "aggregation",
+]
+
+
+def test_get_variable_takes_tf1_arguments(graph: Graph) -> None:
+    for fn in (vs.get_variable, vs.get_local_variable):
+        assert list(inspect.signature(fn).parameters) == ["name", *_TF1_GET_VARIABLE_ARGS]
+    assert inspect.signature(vs.get_variable).parameters["trainable"].default is None
+    assert inspect.signature(vs.get_local_variable).parameters["trainable"].default is False
+    # TF1's VariableScope.get_variable takes the store first and reuse after regularizer.
+    scope_args = list(inspect.signature(vs.get_variable_scope().get_variable).parameters)
+    at = _TF1_GET_VARIABLE_ARGS.index("regularizer") + 1
+    assert scope_args == [
+        "var_store",
+        "name",
+        *_TF1_GET_VARIABLE_ARGS[:at],
+        "reuse",
+        *_TF1_GET_VARIABLE_ARGS[at:],
+    ]
+    # Positional, as in TF1.
+    v = vs.get_variable("w", [2, 3], _dt.float64, init_ops.ones_initializer())
+    assert v.shape.as_list() == [2, 3] and v.dtype == _dt.float64
+    np.testing.assert_array_equal(evaluate(v.initial_value), np.ones((2, 3)))
+    loc = vs.get_local_variable("l", [1], _dt.int32, None, None, True)
+    assert not loc.trainable and loc in graph.get_collection(GraphKeys.LOCAL_VARIABLES)
+    with pytest.raises(TypeError, match="shapes"):
+        vs.get_variable("x", shapes=[1])
+    with pytest.raises(TypeError):
+        vs.get_variable(shape=[1])
+
+
+def test_custom_getter_receives_tf1_keywords_and_a_tf1_getter(graph: Graph) -> None:
+    seen: dict[str, Any] = {}
+
+    def getter_of(getter: Any, name: str, **kwargs: Any) -> Any:
+        seen.update(kwargs, getter_args=list(inspect.signature(getter).parameters))
+        rest = {k: v for k, v in kwargs.items() if k not in ("shape", "dtype")}
+        return getter(name, [4], kwargs["dtype"], **rest)  # positional, as TF1's getter allows
+
+    with vs.variable_scope("s", custom_getter=getter_of):
+        v = vs.get_variable("v", [2])
+    assert v.name == "s/v:0" and v.shape.as_list() == [4]
+    without_getter = [a for a in _TF1_GET_VARIABLE_ARGS if a != "custom_getter"]
+    assert set(seen) - {"getter_args"} == {*without_getter, "reuse"}
+    at = without_getter.index("regularizer") + 1
+    assert seen["getter_args"] == ["name", *without_getter[:at], "reuse", *without_getter[at:]]
+    assert seen["shape"] == [2] and seen["dtype"] == _dt.float32 and seen["trainable"] is True
 
 
 def test_partitioner_is_not_supported(graph: Graph) -> None:

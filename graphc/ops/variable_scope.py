@@ -44,92 +44,44 @@ from graphc.ops.variable_store import (  # noqa: F401
     _value_dtype,
     _VariableScopeStore,
     _VariableStore,
+    bind_arguments,
     get_variable_scope,
     get_variable_scope_store,
+    get_variable_signature,
 )
 from graphc.ops.variables import Variable
 
-
 # -- tf.get_variable --------------------------------------------------------------------------
-def get_variable(
-    name: str,
-    shape: Any = None,
-    dtype: Any = None,
-    initializer: Any = None,
-    regularizer: Callable[[Any], Any] | None = None,
-    trainable: bool | None = None,
-    collections: Sequence[str] | None = None,
-    caching_device: Any = None,
-    partitioner: Any = None,
-    validate_shape: bool = True,
-    use_resource: Any = None,
-    custom_getter: Callable[..., Any] | None = None,
-    constraint: Callable[[Tensor], Tensor] | None = None,
-    synchronization: Any = VariableSynchronization.AUTO,
-    aggregation: Any = VariableAggregation.NONE,
-) -> Variable:
-    """tf.get_variable: the variable "<current variable scope>/<name>", created or reused
-    according to the scope's reuse. The initializer may be an initializer (called with
-    the shape and dtype), a Tensor or a Python/NumPy value (then the shape comes from it
-    and ``shape`` must be None); by default Glorot uniform for floats, zeros otherwise.
-    Partitioned variables are not supported."""
-    return get_variable_scope().get_variable(
-        _get_default_variable_store(),
-        name,
-        shape=shape,
-        dtype=dtype,
-        initializer=initializer,
-        regularizer=regularizer,
-        trainable=trainable,
-        collections=collections,
-        caching_device=caching_device,
-        partitioner=partitioner,
-        validate_shape=validate_shape,
-        use_resource=use_resource,
-        custom_getter=custom_getter,
-        constraint=constraint,
-        synchronization=synchronization,
-        aggregation=aggregation,
-    )
+_GET_VARIABLE = get_variable_signature(("name",))
+_GET_LOCAL_VARIABLE = get_variable_signature(("name",), trainable=False)
 
 
-def get_local_variable(
-    name: str,
-    shape: Any = None,
-    dtype: Any = None,
-    initializer: Any = None,
-    regularizer: Callable[[Any], Any] | None = None,
-    trainable: bool = False,
-    collections: Sequence[str] | None = None,
-    caching_device: Any = None,
-    partitioner: Any = None,
-    validate_shape: bool = True,
-    use_resource: Any = None,
-    custom_getter: Callable[..., Any] | None = None,
-    constraint: Callable[[Tensor], Tensor] | None = None,
-    synchronization: Any = VariableSynchronization.AUTO,
-    aggregation: Any = VariableAggregation.NONE,
-) -> Variable:
+def get_variable(*args: Any, **kwargs: Any) -> Variable:
+    """tf.get_variable(name, shape=None, dtype=None, initializer=None, ...): the variable
+    "<current variable scope>/<name>", created or reused according to the scope's reuse
+    (its arguments are variable_store.GET_VARIABLE_ARGS). The initializer may be an
+    initializer (called with the shape and dtype), a Tensor or a Python/NumPy value (then
+    the shape comes from it and ``shape`` must be None); by default Glorot uniform for
+    floats, zeros otherwise. Partitioned variables are not supported."""
+    a = bind_arguments(_GET_VARIABLE, args, kwargs)
+    name = a.pop("name")
+    return get_variable_scope().get_variable(_get_default_variable_store(), name, **a)
+
+
+def get_local_variable(*args: Any, **kwargs: Any) -> Variable:
     """tf.get_local_variable: get_variable into LOCAL_VARIABLES, never trainable (TF1
     ignores the ``trainable`` argument here too)."""
-    cols = [*collections, GraphKeys.LOCAL_VARIABLES] if collections else [GraphKeys.LOCAL_VARIABLES]
-    return get_variable(
-        name,
-        shape=shape,
-        dtype=dtype,
-        initializer=initializer,
-        regularizer=regularizer,
-        trainable=False,
-        collections=cols,
-        caching_device=caching_device,
-        partitioner=partitioner,
-        validate_shape=validate_shape,
-        use_resource=use_resource,
-        custom_getter=custom_getter,
-        constraint=constraint,
-        synchronization=synchronization,
-        aggregation=aggregation,
+    a = bind_arguments(_GET_LOCAL_VARIABLE, args, kwargs)
+    collections = a["collections"]
+    a["collections"] = (
+        [*collections, GraphKeys.LOCAL_VARIABLES] if collections else [GraphKeys.LOCAL_VARIABLES]
     )
+    a["trainable"] = False
+    return get_variable(**a)
+
+
+get_variable.__signature__ = _GET_VARIABLE.replace(return_annotation=Variable)  # type: ignore[attr-defined]
+get_local_variable.__signature__ = _GET_LOCAL_VARIABLE.replace(return_annotation=Variable)  # type: ignore[attr-defined]
 
 
 def no_regularizer(_: Any) -> None:

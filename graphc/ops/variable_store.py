@@ -50,6 +50,58 @@ class VariableAggregation(enum.Enum):
     ONLY_FIRST_TOWER = 3  # TF1's old name: an alias of ONLY_FIRST_REPLICA
 
 
+# -- tf.get_variable's arguments ------------------------------------------------------------------
+# The arguments of tf.get_variable after ``name``, in TF1's order, with their defaults.
+# Every function that takes them (tf.get_variable and tf.get_local_variable,
+# VariableScope.get_variable, _VariableStore.get_variable and the getter a custom getter
+# is given) binds its arguments against a signature made from this one list.
+GET_VARIABLE_ARGS: tuple[tuple[str, Any], ...] = (
+    ("shape", None),
+    ("dtype", None),
+    ("initializer", None),
+    ("regularizer", None),
+    ("trainable", None),
+    ("collections", None),
+    ("caching_device", None),
+    ("partitioner", None),
+    ("validate_shape", True),
+    ("use_resource", None),
+    ("custom_getter", None),
+    ("constraint", None),
+    ("synchronization", VariableSynchronization.AUTO),
+    ("aggregation", VariableAggregation.NONE),
+)
+
+
+def get_variable_signature(
+    leading: Sequence[str],
+    with_reuse: bool = False,
+    without: Sequence[str] = (),
+    **defaults: Any,
+) -> inspect.Signature:
+    """``leading`` (required, positional or keyword), then GET_VARIABLE_ARGS: with ``reuse``
+    after ``regularizer`` (where TF1's scope and store take it), less ``without``, with the
+    defaults in ``defaults`` changed."""
+    args = list(GET_VARIABLE_ARGS)
+    if with_reuse:
+        at = [k for k, _ in args].index("regularizer") + 1
+        args.insert(at, ("reuse", None))
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter(n, kind) for n in leading]
+    params += [inspect.Parameter(k, kind, default=defaults.get(k, v)) for k, v in args if k not in without]
+    return inspect.Signature(params)
+
+
+def bind_arguments(
+    signature: inspect.Signature, args: Sequence[Any], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """Every argument by name, defaults filled in (TypeError as for a call of a function
+    with that signature)."""
+    bound = signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
 def _validate_sync_trainable(
     synchronization: Any, aggregation: Any, trainable: bool | None, name: str
 ) -> bool:
@@ -109,90 +161,38 @@ class _VariableStore:
     def variables(self) -> dict[str, Variable]:
         return dict(self._vars)
 
-    def get_variable(
-        self,
-        name: str,
-        shape: Any = None,
-        dtype: Any = _dt.float32,
-        initializer: Any = None,
-        regularizer: Callable[[Any], Any] | None = None,
-        reuse: Any = None,
-        trainable: bool | None = None,
-        collections: Sequence[str] | None = None,
-        caching_device: Any = None,
-        partitioner: Any = None,
-        validate_shape: bool = True,
-        use_resource: Any = None,
-        custom_getter: Callable[..., Any] | None = None,
-        constraint: Callable[[Tensor], Tensor] | None = None,
-        synchronization: Any = VariableSynchronization.AUTO,
-        aggregation: Any = VariableAggregation.NONE,
-    ) -> Variable:
+    def get_variable(self, *args: Any, **kwargs: Any) -> Variable:
         """Create or return the variable ``name`` (a full name), as TF1's _VariableStore does;
         a custom getter gets the real getter as ``getter`` and may wrap it."""
+        a = bind_arguments(_STORE_GET_VARIABLE, (self, *args), kwargs)
+        del a["self"]
+        name, custom_getter, constraint = a.pop("name"), a.pop("custom_getter"), a.pop("constraint")
         if custom_getter is not None and not callable(custom_getter):
             raise ValueError(f"Passed a custom_getter which is not callable: {custom_getter}")
-        if dtype is not None:
-            dtype = _dt.as_dtype(dtype)
-        trainable = _validate_sync_trainable(synchronization, aggregation, trainable, name)
+        if a["dtype"] is not None:
+            a["dtype"] = _dt.as_dtype(a["dtype"])
+        a["trainable"] = _validate_sync_trainable(
+            a["synchronization"], a["aggregation"], a["trainable"], name
+        )
 
-        def true_getter(
-            name: str,
-            shape: Any = None,
-            dtype: Any = _dt.float32,
-            initializer: Any = None,
-            regularizer: Callable[[Any], Any] | None = None,
-            reuse: Any = None,
-            trainable: bool | None = None,
-            collections: Sequence[str] | None = None,
-            caching_device: Any = None,
-            partitioner: Any = None,
-            validate_shape: bool = True,
-            use_resource: Any = None,
-            constraint: Callable[[Tensor], Tensor] | None = None,
-            synchronization: Any = VariableSynchronization.AUTO,
-            aggregation: Any = VariableAggregation.NONE,
-        ) -> Variable:
+        def true_getter(*args: Any, **kwargs: Any) -> Variable:
+            g = bind_arguments(_TRUE_GETTER, args, kwargs)
+            shape, partitioner = g["shape"], g["partitioner"]
             is_scalar = isinstance(shape, list | tuple) and not shape
             if partitioner is not None and not is_scalar:
                 raise NotImplementedError(
-                    f"get_variable({name!r}): partitioned variables (partitioner=...) are not "
+                    f"get_variable({g['name']!r}): partitioned variables (partitioner=...) are not "
                     f"supported by graphc"
                 )
-            return self._get_single_variable(
-                name,
-                shape=shape,
-                dtype=dtype,
-                initializer=initializer,
-                regularizer=regularizer,
-                reuse=reuse,
-                trainable=trainable,
-                collections=collections,
-                validate_shape=validate_shape,
-                constraint=constraint,
-            )
+            return self._get_single_variable(**{k: g[k] for k in _SINGLE_VARIABLE_ARGS})
 
-        kwargs: dict[str, Any] = {
-            "shape": shape,
-            "dtype": dtype,
-            "initializer": initializer,
-            "regularizer": regularizer,
-            "reuse": reuse,
-            "trainable": trainable,
-            "collections": collections,
-            "caching_device": caching_device,
-            "partitioner": partitioner,
-            "validate_shape": validate_shape,
-            "use_resource": use_resource,
-            "synchronization": synchronization,
-            "aggregation": aggregation,
-        }
+        true_getter.__signature__ = _TRUE_GETTER  # type: ignore[attr-defined]
         if custom_getter is None:
-            return true_getter(name, constraint=constraint, **kwargs)
+            return true_getter(name, constraint=constraint, **a)
         # Custom getters written before `constraint` existed do not take it (TF1 checks too).
         if _accepts_keyword(custom_getter, "constraint"):
-            kwargs["constraint"] = constraint
-        return custom_getter(getter=true_getter, name=name, **kwargs)
+            a["constraint"] = constraint
+        return custom_getter(getter=true_getter, name=name, **a)
 
     def _get_single_variable(
         self,
@@ -285,6 +285,26 @@ class _VariableStore:
                 if loss is not None:
                     graph.add_to_collection(GraphKeys.REGULARIZATION_LOSSES, loss)
         return v
+
+
+# The store's and the real getter's signatures: TF1's, with ``reuse`` and dtype float32.
+_STORE_GET_VARIABLE = get_variable_signature(("self", "name"), with_reuse=True, dtype=_dt.float32)
+_TRUE_GETTER = get_variable_signature(
+    ("name",), with_reuse=True, without=("custom_getter",), dtype=_dt.float32
+)
+_SINGLE_VARIABLE_ARGS = (
+    "name",
+    "shape",
+    "dtype",
+    "initializer",
+    "regularizer",
+    "reuse",
+    "trainable",
+    "collections",
+    "validate_shape",
+    "constraint",
+)
+_VariableStore.get_variable.__signature__ = _STORE_GET_VARIABLE  # type: ignore[attr-defined]
 
 
 def _default_initializer(name: str, dtype: _dt.DType) -> Any:
@@ -461,43 +481,19 @@ class VariableScope:
     def local_variables(self) -> list[Any]:
         return self.get_collection(GraphKeys.LOCAL_VARIABLES)
 
-    def get_variable(
-        self,
-        var_store: _VariableStore,
-        name: str,
-        shape: Any = None,
-        dtype: Any = None,
-        initializer: Any = None,
-        regularizer: Callable[[Any], Any] | None = None,
-        reuse: Any = None,
-        trainable: bool | None = None,
-        collections: Sequence[str] | None = None,
-        caching_device: Any = None,
-        partitioner: Any = None,
-        validate_shape: bool = True,
-        use_resource: Any = None,
-        custom_getter: Callable[..., Any] | None = None,
-        constraint: Callable[[Tensor], Tensor] | None = None,
-        synchronization: Any = VariableSynchronization.AUTO,
-        aggregation: Any = VariableAggregation.NONE,
-    ) -> Variable:
+    def get_variable(self, *args: Any, **kwargs: Any) -> Variable:
         """Get or create ``name`` in this scope, filling unset arguments from the scope."""
-        if regularizer is None:
-            regularizer = self._regularizer
-        if caching_device is None:
-            caching_device = self._caching_device
-        if partitioner is None:
-            partitioner = self._partitioner
-        if custom_getter is None:
-            custom_getter = self._custom_getter
-        if reuse is None:
-            reuse = self._reuse
-        if use_resource is None:
-            use_resource = self._use_resource
+        a = bind_arguments(_SCOPE_GET_VARIABLE, (self, *args), kwargs)
+        del a["self"]
+        var_store, name = a.pop("var_store"), a.pop("name")
+        for key in ("regularizer", "caching_device", "partitioner", "custom_getter", "reuse", "use_resource"):
+            if a[key] is None:
+                a[key] = getattr(self, "_" + key)
         full_name = f"{self._name}/{name}" if self._name else name
         graph = get_default_graph()
         with graph.name_scope(None):
             # An explicit dtype must agree with a value initializer's (checked before defaults).
+            dtype, initializer = a["dtype"], a["initializer"]
             if dtype is not None and initializer is not None and not callable(initializer):
                 init_dtype = _value_dtype(initializer)
                 if init_dtype != _dt.as_dtype(dtype):
@@ -505,33 +501,17 @@ class VariableScope:
                         f"Initializer type '{init_dtype.name}' and explicit dtype "
                         f"'{_dt.as_dtype(dtype).name}' don't match."
                     )
-            if initializer is None:
-                initializer = self._initializer
-            if constraint is None:
-                constraint = self._constraint
-            if dtype is None:
-                dtype = self._dtype
-            return var_store.get_variable(
-                full_name,
-                shape=shape,
-                dtype=dtype,
-                initializer=initializer,
-                regularizer=regularizer,
-                reuse=reuse,
-                trainable=trainable,
-                collections=collections,
-                caching_device=caching_device,
-                partitioner=partitioner,
-                validate_shape=validate_shape,
-                use_resource=use_resource,
-                custom_getter=custom_getter,
-                constraint=constraint,
-                synchronization=synchronization,
-                aggregation=aggregation,
-            )
+            for key in ("initializer", "constraint", "dtype"):
+                if a[key] is None:
+                    a[key] = getattr(self, "_" + key)
+            return var_store.get_variable(full_name, **a)
 
     def __repr__(self) -> str:
         return f"<graphc.VariableScope name={self._name!r} reuse={self._reuse!r}>"
+
+
+_SCOPE_GET_VARIABLE = get_variable_signature(("self", "var_store", "name"), with_reuse=True)
+VariableScope.get_variable.__signature__ = _SCOPE_GET_VARIABLE  # type: ignore[attr-defined]
 
 
 def _value_dtype(value: Any) -> _dt.DType:
