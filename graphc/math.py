@@ -62,5 +62,6 @@ from graphc.ops.reduction_ops import (  # noqa: F401
     reduce_prod,
     reduce_sum,
 )
+from graphc.metrics import confusion_matrix  # noqa: F401
 from graphc.ops.scan_ops import cumprod, cumsum  # noqa: F401
 from graphc.ops.topk_ops import top_k  # noqa: F401
