@@ -578,7 +578,8 @@ def _attr_value(pb: types.SimpleNamespace, key: str, v: Any) -> Any:
     """An ``AttrValue`` for the attribute kinds TensorBoard shows; None for the others
     (constants' values among them)."""
     if isinstance(v, _dt.DType):
-        return pb.AttrValue(type=pb.DataType.Value(_DATA_TYPES[v.name]))
+        name = _DATA_TYPES.get(v.name)
+        return None if name is None else pb.AttrValue(type=pb.DataType.Value(name))
     if key == "shape" and (v is None or isinstance(v, TensorShape | tuple | list)):
         dims = v.as_tuple() if isinstance(v, TensorShape) else v
         return pb.AttrValue(shape=_shape_proto(pb, dims))
