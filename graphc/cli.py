@@ -99,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 def inspect(args: argparse.Namespace, out: TextIO, argv: Sequence[str] | None = None) -> int:
     from graphc.frontend.graph import Operation, Tensor, get_default_graph, reset_default_graph
     from graphc.ir.lower import lower
-    from graphc.passes.memory import MemoryPlan
+    from graphc.passes.memory import MemoryPlan, plan_for
 
     path = args.file
     if not os.path.isfile(path):
@@ -147,7 +147,7 @@ def inspect(args: argparse.Namespace, out: TextIO, argv: Sequence[str] | None = 
     nodes_before = len(program.nodes)
     plan_before = MemoryPlan.build(program)
     optimised, report = _optimise(program, args.disable)
-    plan_after = optimised.meta.get("memory_plan") or MemoryPlan.build(optimised)
+    plan_after = plan_for(optimised)  # the pipeline's plan, when it is the optimised program's
 
     w = out.write
     command = "graphc " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
@@ -183,6 +183,8 @@ def inspect(args: argparse.Namespace, out: TextIO, argv: Sequence[str] | None = 
     w(f"  nodes        {nodes_before} before the pipeline -> {len(optimised.nodes)} after\n")
     w(f"  peak memory  {_peak(plan_before, env)} -> {_peak(plan_after, env)}\n")
     w(f"               (formula before: {plan_before.peak}; after: {plan_after.peak})\n")
+    w(f"  arena        {_arena(plan_before, env)} -> {_arena(plan_after, env)}")
+    w(" (one per run; fetches and new variable values in buffers of their own)\n")
     w(f"  buffers      {plan_before.n_values} values -> {plan_before.n_buffers} buffers before; ")
     w(f"{plan_after.n_values} values -> {plan_after.n_buffers} buffers after\n")
     n_groups = len(optimised.meta.get("fusion_groups", []))
@@ -395,6 +397,14 @@ def _peak(plan: Any, env: dict[str, int] | None) -> str:
     if env is None:
         return f"{plan.peak} B"
     return format_bytes(plan.evaluate(env))
+
+
+def _arena(plan: Any, env: dict[str, int] | None) -> str:
+    from graphc.passes.memory import format_bytes  # on use, as in inspect: the CLI starts light
+
+    if env is None:
+        return f"{plan.arena_size} B"
+    return format_bytes(plan.arena_bytes(env))
 
 
 def _target_name(t: Any, operation_type: type) -> str:

@@ -102,11 +102,10 @@ def _category(op_type: str) -> str:
 def program_to_dot(program: Program, name: str = "program", expand_fused: bool = True) -> str:
     """DOT text for a Program. With ``expand_fused`` each fused cluster also holds one node
     per primitive of its scalar expression (and its reduction), fed by the cluster's inputs."""
-    labels: dict[int, str] = {}  # id(Value) -> %k
+    labels = program.numbering().labels()  # id(Value) -> %k
     where: dict[int, str] = {}  # id(Value) -> DOT node that produces it
     lines = [f"digraph {_q(name)} {{", *_HEADER]
     for k, p in enumerate(program.params):
-        labels[id(p.value)] = f"%{len(labels)}"
         where[id(p.value)] = f"p{k}"
         fill = _FILL["variable"] if p.kind == "variable" else _FILL["input"]
         label = f"{labels[id(p.value)]} {p.name}\n{p.kind} {_vtype(p.value)}"
@@ -115,7 +114,6 @@ def program_to_dot(program: Program, name: str = "program", expand_fused: bool =
     n_cluster = 0
     for k, node in enumerate(program.nodes):
         for v in node.outputs:
-            labels[id(v)] = f"%{len(labels)}"
             where[id(v)] = f"n{k}"
         outs = ", ".join(f"{labels[id(v)]}: {_vtype(v)}" for v in node.outputs) or "()"
         origin = f"\n{node.origin.name}" if node.origin is not None and node.origin.name != node.op else ""

@@ -121,6 +121,45 @@ class DefinedDim:
     dim: Dim
 
 
+class Numbering:
+    """Value numbers: the params in order, then each node's outputs in node order.
+
+    Value ``%k`` is ``values[k]``. It is computed from the program each time it is asked
+    for, so it always matches the node list it was made from; anything keyed by these
+    numbers (the memory plan) must record which program it numbered (see
+    :meth:`Program.structure_hash`)."""
+
+    __slots__ = ("values", "_index")
+
+    def __init__(self, program: Program) -> None:
+        self.values: tuple[Value, ...] = tuple(program.values())
+        self._index = {id(v): k for k, v in enumerate(self.values)}
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __contains__(self, v: object) -> bool:
+        return id(v) in self._index and self.values[self._index[id(v)]] is v
+
+    def __getitem__(self, v: Value) -> int:
+        """The number of ``v``; KeyError for a value the program does not define."""
+        k = self._index.get(id(v))
+        if k is None or self.values[k] is not v:
+            raise KeyError(f"{v!r} is not a value of this program")
+        return k
+
+    def get(self, v: Value) -> int | None:
+        return self[v] if v in self else None
+
+    def label(self, v: Value) -> str:
+        """``%k``, as the program prints the value."""
+        return f"%{self[v]}"
+
+    def labels(self) -> dict[int, str]:
+        """``id(value) -> "%k"`` for every value (for code that maps values to text)."""
+        return {id(v): f"%{k}" for k, v in enumerate(self.values)}
+
+
 @dataclasses.dataclass(eq=False)
 class Program:
     params: list[Param]
@@ -150,10 +189,21 @@ class Program:
         return seen
 
     def values(self) -> Iterator[Value]:
+        """Every value, in the order of :meth:`numbering`."""
         for p in self.params:
             yield p.value
         for n in self.nodes:
             yield from n.outputs
+
+    def numbering(self) -> Numbering:
+        """The program's value numbers (``%k``), the only numbering of values there is:
+        the printer, the memory plan, the fusion report and the DOT export all use it."""
+        return Numbering(self)
+
+    def drop_analyses(self) -> None:
+        """Forget what passes attached in :attr:`meta`: every analysis there describes the
+        exact program it was made for (its node list and values)."""
+        self.meta.clear()
 
     # -- run-time dims ---------------------------------------------------------
     def bind_dims(self, shapes: list[tuple[int, ...]]) -> dict[str, int]:
@@ -200,6 +250,14 @@ class Program:
         """The program without names: equal for graphs built alike."""
         return format_program(self, with_names=False)
 
+    def structure_hash(self) -> str:
+        """A hash of everything an analysis keyed by value numbers depends on: the canonical
+        text with the program's own dim symbols (node order, ops, attrs, dtypes, shapes,
+        param kinds, outputs and the variable each update writes). Constants' contents
+        are left out (see :meth:`content_hash`)."""
+        text = format_program(self, with_names=False, rename_dims=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
     def content_hash(self) -> str:
         h = hashlib.sha256(self.canonical_text().encode())
         for n in self.nodes:
@@ -229,15 +287,23 @@ def _format_attr(v: Any) -> str:
     return str(v)
 
 
-def format_program(program: Program, with_names: bool = True) -> str:
-    ids: dict[int, str] = {}
+def format_program(program: Program, with_names: bool = True, rename_dims: bool | None = None) -> str:
+    """The program as text, values numbered by :meth:`Program.numbering`.
+
+    ``with_names=False`` leaves out every frontend name (param, variable and op names) and,
+    unless ``rename_dims`` is False, renames the dim symbols ``s0, s1, ...`` in order of
+    appearance: graphs built alike print alike. An update names the variable it writes
+    by the variable's param number when the program reads the variable (``update(%1)``),
+    so the text tells which buffer a new value replaces."""
+    num = program.numbering()
+    rename = not with_names if rename_dims is None else rename_dims
     sym_names: dict[str, str] = {}
 
     def name(v: Value) -> str:
-        return ids[id(v)]
+        return num.label(v)
 
     def canon_dim(d: Dim) -> str:
-        if with_names or isinstance(d, int):
+        if not rename or isinstance(d, int):
             return str(d)
         s = str(d)
         for orig in sorted(sym.free_symbols(d), key=len, reverse=True):
@@ -251,14 +317,14 @@ def format_program(program: Program, with_names: bool = True) -> str:
 
     lines = []
     params = []
-    for p in program.params:
-        ids[id(p.value)] = f"%{len(ids)}"
+    variable_param: dict[str, int] = {}
+    for k, p in enumerate(program.params):
+        if p.kind == "variable":
+            variable_param.setdefault(p.name, k)
         label = f" {p.name!r}" if with_names else ""
         params.append(f"{name(p.value)}: {ty(p.value)} {p.kind}{label}")
     lines.append("program(" + ", ".join(params) + ") {")
     for n in program.nodes:
-        for v in n.outputs:
-            ids[id(v)] = f"%{len(ids)}"
         outs = ", ".join(f"{name(v)}: {ty(v)}" for v in n.outputs) or "()"
         args = ", ".join(name(v) for v in n.inputs)
         attrs = ", ".join(
@@ -272,7 +338,12 @@ def format_program(program: Program, with_names: bool = True) -> str:
         lines.append(text)
     rets = []
     for o in program.outputs:
-        label = f" {o.name!r}" if with_names or o.kind == "fetch" else ""
+        if with_names or o.kind == "fetch":
+            label = f" {o.name!r}"
+        elif o.kind == "update" and o.name in variable_param:
+            label = f"(%{variable_param[o.name]})"
+        else:
+            label = ""
         rets.append(f"{o.kind}{label} {name(o.value)}")
     lines.append("  return " + ", ".join(rets))
     lines.append("}")
@@ -281,7 +352,8 @@ def format_program(program: Program, with_names: bool = True) -> str:
 
 def canonicalize(program: Program) -> Program:
     """Order nodes by a depth-first walk from the outputs (inputs in order) and drop
-    nodes no output needs. Params keep their order (they are the calling convention)."""
+    nodes no output needs. Params keep their order (they are the calling convention).
+    When the node list changes, the analyses in ``meta`` are dropped."""
     order: list[Node] = []
     placed: set[int] = set()
     for out in program.outputs:
@@ -300,6 +372,8 @@ def canonicalize(program: Program) -> Program:
             for v in reversed(node.inputs):
                 if v.producer is not None and id(v.producer) not in placed:
                     stack.append((v.producer, False))
+    if len(order) != len(program.nodes) or any(a is not b for a, b in zip(order, program.nodes)):
+        program.drop_analyses()  # they describe the old node list
     program.nodes = order
     # A data-dependent dim is defined by its value's node: it goes when the node goes.
     live = {id(v) for n in order for v in n.outputs}

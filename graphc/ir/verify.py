@@ -7,6 +7,7 @@ from typing import Any
 
 from graphc import registry as reg
 from graphc import symbolic as sym
+from graphc.ir.dims import LoweredDims, is_placeholder
 from graphc.ir.program import Node, Program, Value, format_shape
 
 
@@ -14,24 +15,10 @@ class VerificationError(Exception):
     """The program is malformed: a compiler bug, not a user error."""
 
 
-class _CheckDims(reg.DimEnv):
-    def __init__(self) -> None:
-        self._n = 0
-
-    def fresh(self, hint: str = "d") -> sym.Dim:
-        self._n += 1
-        return sym.symbol(f"?check{self._n}")
-
-    def equal(self, a: sym.Dim, b: sym.Dim) -> sym.Dim:
-        if a == b or _is_free(a) or _is_free(b):
-            return b if _is_free(a) else a
-        if isinstance(a, int) and isinstance(b, int):
-            raise reg.ShapeError(f"{a} != {b}")
-        return a  # symbolic relations beyond equality are checked at run time
-
-
-def _is_free(d: sym.Dim) -> bool:
-    return any(s.startswith("?check") for s in sym.free_symbols(d))
+# Dims as every pass sees them in a lowered program (graphc.ir.dims); a dim the rules
+# cannot tell is a placeholder, and any recorded dim matches it.
+_CheckDims = LoweredDims
+_is_free = is_placeholder
 
 
 def _same_dim(recorded: sym.Dim, inferred: sym.Dim) -> bool:

@@ -52,7 +52,7 @@ import numpy as np
 
 from graphc import registry as reg
 from graphc import scalar as S
-from graphc import symbolic as sym
+from graphc.ir.dims import LoweredDims
 from graphc.ir.program import Node, Program, Value, canonicalize, format_shape
 from graphc.passes.rewrite import copy_program
 
@@ -189,16 +189,8 @@ def walk_expr(expr: S.SExpr) -> list[S.SExpr]:
     return order
 
 
-class _LenientDims(reg.DimEnv):
-    """Broadcasting in an already verified program: equal dims merge, others are kept."""
-
-    def fresh(self, hint: str = "d") -> sym.Dim:
-        raise reg.ShapeError("no fresh dims here")
-
-    def equal(self, a: sym.Dim, b: sym.Dim) -> sym.Dim:
-        if isinstance(a, int) and isinstance(b, int) and a != b:
-            raise reg.ShapeError(f"{a} != {b}")
-        return a
+# Broadcasting in an already lowered program (graphc.ir.dims): equal dims merge, others are kept.
+_LenientDims = LoweredDims
 
 
 def broadcast_shapes(shapes: Iterable[tuple[Any, ...]]) -> tuple[Any, ...]:
@@ -400,13 +392,9 @@ def _build(group: _Group, by_id: dict[int, Node], index: dict[int, int], info: d
 def fusion_groups(program: Program) -> list[dict[str, Any]]:
     """One dict per Fused node, in program order: its position, op types, expression,
     inputs and output (the CLI and the DOT export print these)."""
-    labels: dict[int, str] = {}
-    for p in program.params:
-        labels[id(p.value)] = f"%{len(labels)}"
+    labels = program.numbering().labels()
     out: list[dict[str, Any]] = []
     for k, n in enumerate(program.nodes):
-        for v in n.outputs:
-            labels[id(v)] = f"%{len(labels)}"
         if n.op != "Fused":
             continue
         v = n.outputs[0]

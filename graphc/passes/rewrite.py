@@ -32,6 +32,7 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc import registry as reg
 from graphc import symbolic as sym
+from graphc.ir.dims import LoweredDims, is_placeholder
 from graphc.ir.program import DefinedDim, Node, Origin, Output, Param, Program, Value, canonicalize
 
 MAX_ROUNDS = 64
@@ -52,7 +53,8 @@ class Decline(Exception):
 
 def copy_program(program: Program) -> Program:
     """A copy with new Values and Nodes (attrs dicts copied shallowly, so Const arrays are
-    shared), so a pass can edit it without touching its input."""
+    shared), so a pass can edit it without touching its input. The analyses in ``meta``
+    are not copied: each describes the exact program it was made for."""
     vmap: dict[int, Value] = {}
     params: list[Param] = []
     for p in program.params:
@@ -69,9 +71,7 @@ def copy_program(program: Program) -> Program:
         nodes.append(new)
     outputs = [Output(vmap[id(o.value)], o.kind, o.name) for o in program.outputs]
     defined = [DefinedDim(vmap[id(d.value)], d.axis, d.dim) for d in program.defined_dims]
-    return Program(
-        params, nodes, outputs, list(program.bindings), list(program.assertions), defined, dict(program.meta)
-    )
+    return Program(params, nodes, outputs, list(program.bindings), list(program.assertions), defined)
 
 
 def look_through(v: Value) -> Value:
@@ -282,29 +282,10 @@ class Rule:
 # Editing
 
 
-class _PassDims(reg.DimEnv):
-    """Dims as rules see them in a pass: the program's dims are final, so nothing is unified;
-    a dim a rule cannot tell is a fresh ``?pass`` symbol the caller must fill in or refuse."""
-
-    def __init__(self) -> None:
-        self._n = 0
-
-    def fresh(self, hint: str = "d") -> sym.Dim:
-        self._n += 1
-        return sym.symbol(f"?pass{self._n}")
-
-    def equal(self, a: sym.Dim, b: sym.Dim) -> sym.Dim:
-        if a == b:
-            return a
-        if _is_fresh(a) or _is_fresh(b):
-            return b if _is_fresh(a) else a
-        if isinstance(a, int) and isinstance(b, int):
-            raise reg.ShapeError(f"{a} != {b}")
-        return a  # symbolic relations beyond equality are checked when the program runs
-
-
-def _is_fresh(d: sym.Dim) -> bool:
-    return any(s.startswith("?pass") for s in sym.free_symbols(d))
+# Dims as rules see them in a pass (graphc.ir.dims): the program's dims are final, so
+# nothing is unified; a dim a rule cannot tell is a placeholder the caller fills in or refuses.
+_PassDims = LoweredDims
+_is_fresh = is_placeholder
 
 
 def infer_partial_values(program: Program) -> dict[int, Any]:
