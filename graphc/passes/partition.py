@@ -236,12 +236,7 @@ def placement(program: Program) -> dict[int, str]:
     """``id(node) -> device`` (normal form) for every node: its own device; for an
     unplaced node, its first placed input's device, else its first placed user's, else
     ``""``. A device string that is not one raises InvalidArgumentError naming the op."""
-    dev: dict[int, str] = {}
-    for n in program.nodes:
-        try:
-            dev[id(n)] = devices.canonical(n.device)
-        except (ValueError, TypeError) as exc:
-            raise errors.InvalidArgumentError(None, n.origin, f"bad device: {exc}") from None
+    dev = {id(n): node_device(n) for n in program.nodes}
     for n in program.nodes:
         if not dev[id(n)]:
             for v in n.inputs:
@@ -257,6 +252,15 @@ def placement(program: Program) -> dict[int, str]:
                     dev[id(n)] = dev[id(q)]
                     break
     return dev
+
+
+def node_device(node: Node) -> str:
+    """The normal form of the device ``node`` was placed on (``""`` for none); a device
+    string that is not one raises InvalidArgumentError naming the user's op."""
+    try:
+        return devices.canonical(node.device)
+    except (ValueError, TypeError) as exc:
+        raise errors.InvalidArgumentError(None, node.origin, f"bad device: {exc}") from None
 
 
 def _users(program: Program) -> dict[int, list[Node]]:

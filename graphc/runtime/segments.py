@@ -30,9 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from graphc.ir import devices
 from graphc.ir.program import Node, Program
-from graphc.passes.partition import Partition, Segment, partition
+from graphc.passes.partition import Partition, Segment, node_device, partition
 from graphc.runtime.backend import Backend, CompileOptions, Executable, get_backend
 
 FALLBACK_BACKEND = "numpy"
@@ -69,7 +68,7 @@ def plan(program: Program, backend: Backend) -> Partition | None:
     (every op supported, one device), else its partition into segments."""
     supported = backend.supported_ops()
     lacks = any(not node_supported(n, supported) for n in program.nodes)
-    places = {devices.comparable(n.device) for n in program.nodes} - {""}
+    places = {node_device(n) for n in program.nodes} - {""}
     if not lacks and len(places) <= 1:
         return None
     main = backend.name
@@ -84,9 +83,7 @@ def plan(program: Program, backend: Backend) -> Partition | None:
     return part
 
 
-def compile_program(
-    program: Program, backend: Backend, options: CompileOptions | None = None
-) -> Executable:
+def compile_program(program: Program, backend: Backend, options: CompileOptions | None = None) -> Executable:
     """Compile ``program`` for ``backend``: directly when it can run it as a whole, else
     as segments (module docstring)."""
     options = options if options is not None else CompileOptions()
@@ -118,7 +115,8 @@ class SegmentedExecutable:
         segs = part.segments
         # A transfer passes its array as it is when it stays on one backend and device.
         self._direct = [
-            backends[t.source] is backends[t.destination] and segs[t.source].device == segs[t.destination].device
+            backends[t.source] is backends[t.destination]
+            and segs[t.source].device == segs[t.destination].device
             for t in part.transfers
         ]
         # When each segment output is last needed (it is dropped then): a transfer's
