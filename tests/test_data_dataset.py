@@ -94,7 +94,9 @@ def test_seeded_shuffle_is_a_permutation_per_epoch_deterministic_and_reshuffled(
     assert first[0] != first[1] != first[2]  # reshuffled each pass
     assert first[0] != list(range(n))
     assert epochs() == first  # same seed, same orders, in a new session
-    fixed = Dataset.from_tensor_slices(np.arange(n)).shuffle(n, seed=7, reshuffle_each_iteration=False).repeat(2)
+    fixed = (
+        Dataset.from_tensor_slices(np.arange(n)).shuffle(n, seed=7, reshuffle_each_iteration=False).repeat(2)
+    )
     got = [int(v) for v in fixed.as_numpy_iterator()]
     assert got[:n] == got[n:] and sorted(got[:n]) == list(range(n))
 
@@ -246,7 +248,9 @@ def test_map_traced_with_graph_ops_and_on_numpy_values() -> None:
     assert numpy_fn.output_types == tf.float64
     np.testing.assert_allclose(list(numpy_fn.as_numpy_iterator()), np.sqrt(np.arange(5.0)) + 1)
     before = len(tf.get_default_graph().get_operations())
-    dicts = Dataset.from_tensor_slices({"a": np.arange(3), "b": np.arange(3) * 2}).map(lambda d: d["a"] + d["b"])
+    dicts = Dataset.from_tensor_slices({"a": np.arange(3), "b": np.arange(3) * 2}).map(
+        lambda d: d["a"] + d["b"]
+    )
     assert [int(v) for v in dicts.as_numpy_iterator()] == [0, 3, 6]
     assert len(tf.get_default_graph().get_operations()) == before  # traced elsewhere
 
@@ -283,7 +287,14 @@ def test_training_from_a_dataset_fits_a_line() -> None:
     rng = np.random.default_rng(0)
     xs = rng.uniform(-1, 1, (64, 1)).astype(np.float32)
     ys = 3 * xs - 1
-    x, y = Dataset.from_tensor_slices((xs, ys)).shuffle(64, seed=0).repeat().batch(16).make_one_shot_iterator().get_next()
+    x, y = (
+        Dataset.from_tensor_slices((xs, ys))
+        .shuffle(64, seed=0)
+        .repeat()
+        .batch(16)
+        .make_one_shot_iterator()
+        .get_next()
+    )
     w = tf.Variable(tf.zeros([1, 1]))
     b = tf.Variable(tf.zeros([1]))
     loss = tf.reduce_mean(tf.square(tf.matmul(x, w) + b - y))

@@ -111,7 +111,9 @@ def test_precision_recall_and_counts(binary_data) -> None:  # type: ignore[no-un
         sess.run(tf.local_variables_initializer())
         assert sess.run([p, r]) == [0.0, 0.0]  # no positives yet: 0
         for s in _batches(len(labels), 4):
-            sess.run([p_up, r_up, tp_up, fp_up, fn_up, tn_up], {lab: labels[s], pred: preds[s], w: weights[s]})
+            sess.run(
+                [p_up, r_up, tp_up, fp_up, fn_up, tn_up], {lab: labels[s], pred: preds[s], w: weights[s]}
+            )
         got = sess.run([p, r, tp, fp, fn, tn])
     assert got[0] == pytest.approx(skm.precision_score(labels, preds, sample_weight=weights), rel=1e-5)
     assert got[1] == pytest.approx(skm.recall_score(labels, preds), rel=1e-6)
@@ -141,7 +143,11 @@ def _tf1_auc_reference(labels, scores, weights, num_thresholds, curve, method): 
         x, y = rec, (tp + e) / (tp + fp + e)
     total = 0.0
     for i in range(len(ts) - 1):
-        h = {"trapezoidal": (y[i] + y[i + 1]) / 2, "minoring": min(y[i], y[i + 1]), "majoring": max(y[i], y[i + 1])}
+        h = {
+            "trapezoidal": (y[i] + y[i + 1]) / 2,
+            "minoring": min(y[i], y[i + 1]),
+            "majoring": max(y[i], y[i + 1]),
+        }
         total += (x[i] - x[i + 1]) * h[method]
     return total
 
@@ -167,7 +173,9 @@ def test_auc_matches_tf1_formula_and_approximates_sklearn(binary_data, curve, me
 def test_auc_defaults_and_pr_careful_interpolation(binary_data) -> None:  # type: ignore[no-untyped-def]
     labels, scores, _ = binary_data
     a, up = tf.metrics.auc(tf.constant(labels), tf.constant(scores))
-    pr, pr_up = tf.metrics.auc(tf.constant(labels), tf.constant(scores), curve="PR", summation_method="careful_interpolation")
+    pr, pr_up = tf.metrics.auc(
+        tf.constant(labels), tf.constant(scores), curve="PR", summation_method="careful_interpolation"
+    )
     assert tf.get_collection(tf.metrics.METRIC_VARIABLES)[0].shape.as_list() == [200]
     with tf.Session() as sess:
         sess.run(tf.local_variables_initializer())
