@@ -332,10 +332,10 @@ def test_regularization_losses(graph: Graph) -> None:
 
     with vs.variable_scope("r", regularizer=l2):
         a = vs.get_variable("a", [2])
-        b = vs.get_variable("b", [2], regularizer=vs.no_regularizer)
+        vs.get_variable("b", [2], regularizer=vs.no_regularizer)
         with vs.variable_scope("inner"):
             c = vs.get_variable("c", [2])
-    d = vs.get_variable("d", [2], regularizer=lambda v: None)
+    vs.get_variable("d", [2], regularizer=lambda v: None)
     e = vs.get_variable("e", [2], regularizer=l2)
     losses = graph.get_collection(GraphKeys.REGULARIZATION_LOSSES)
     assert [t.op.name for t in losses] == [
@@ -344,8 +344,8 @@ def test_regularization_losses(graph: Graph) -> None:
         "e/Regularizer/l2",
     ]
     assert losses[0].op.inputs[0].op is a.op
+    assert losses[1].op.inputs[0].op is c.op
     assert losses[2].op.inputs[0].op is e.op
-    _ = (b, c, d)
 
 
 # -- custom getters, partitioners, synchronization -------------------------------------------

@@ -124,7 +124,8 @@ class Tensor:
         for i in range(n):
             yield self[i]
 
-    # Python operators are attached by graphc.ops.math_ops (to avoid an import cycle).
+    # Python operators are attached by graphc.ops.operators, indexing by graphc.ops.slicing_ops
+    # (the op modules sit above the frontend).
 
 
 class Operation:

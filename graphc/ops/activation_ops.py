@@ -12,9 +12,9 @@ from graphc import registry as reg
 from graphc import scalar as S
 from graphc.frontend.graph import Operation, Tensor
 from graphc.ops import build
-from graphc.ops.common import NUMERIC, convert_to_tensor, make, rand
+from graphc.ops.common import NUMERIC, convert_to_tensor, make, rand, scalar_like
 from graphc.ops.compare_ops import greater, less, logical_and
-from graphc.ops.math_ops import _c, _elementwise, _unary_api, _unary_grad, add, multiply, sigmoid, where
+from graphc.ops.math_ops import _elementwise, _unary_api, _unary_grad, add, multiply, sigmoid, where
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -35,7 +35,7 @@ _elementwise(
     lambda x: S.call("min", S.call("max", x, 0), 6),
     _unary_grad(
         lambda op, g, x, y: where(
-            logical_and(greater(x, build.zeros_like(x)), less(x, _c(6.0, x))), g, build.zeros_like(g)
+            logical_and(greater(x, build.zeros_like(x)), less(x, scalar_like(6.0, x))), g, build.zeros_like(g)
         )
     ),
     NUMERIC,
@@ -46,7 +46,7 @@ _elementwise(
 def _leaky_grad(op: Operation, g: Tensor) -> list[Any]:
     x = op.inputs[0]
     alpha = op.attrs["alpha"]
-    return [where(greater(x, build.zeros_like(x)), g, multiply(g, _c(alpha, g)))]
+    return [where(greater(x, build.zeros_like(x)), g, multiply(g, scalar_like(alpha, g)))]
 
 
 _elementwise(
@@ -56,6 +56,7 @@ _elementwise(
     lambda x, alpha: S.call("select", S.call("gt", x, 0), x, x * alpha),
     _leaky_grad,
     samples=lambda rng: [reg.Sample([rand(rng, (3, 4), "offgrid")], {"alpha": 0.2})],
+    attrs={"alpha": reg.FLOAT},
 )
 _elementwise(
     "Elu",
@@ -63,7 +64,7 @@ _elementwise(
     lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
     lambda x: S.call("select", S.call("gt", x, 0), x, S.call("expm1", S.call("min", x, 0))),
     _unary_grad(
-        lambda op, g, x, y: where(greater(x, build.zeros_like(x)), g, multiply(g, add(y, _c(1.0, y))))
+        lambda op, g, x, y: where(greater(x, build.zeros_like(x)), g, multiply(g, add(y, scalar_like(1.0, y))))
     ),
     domains=["offgrid"],
 )
@@ -78,8 +79,8 @@ _elementwise(
     _unary_grad(
         lambda op, g, x, y: where(
             greater(x, build.zeros_like(x)),
-            multiply(g, _c(SELU_SCALE, g)),
-            multiply(g, add(y, _c(SELU_SCALE * SELU_ALPHA, y))),
+            multiply(g, scalar_like(SELU_SCALE, g)),
+            multiply(g, add(y, scalar_like(SELU_SCALE * SELU_ALPHA, y))),
         )
     ),
     domains=["offgrid"],

@@ -21,7 +21,7 @@ _pyrange = builtins.range
 _pyslice = builtins.slice
 
 _INDEX_DTYPES = (_dt.int32, _dt.int64)
-_LAYOUT = frozenset({"layout"})
+_LAYOUT: frozenset[str] = frozenset()  # the traits every layout op has: none
 _MAX_VALUE = 256  # partial values are kept for small int tensors only (as the graph does)
 
 

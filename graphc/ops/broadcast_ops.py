@@ -61,17 +61,18 @@ def _shape_samples(in_shape: tuple[int, ...], to: tuple[int, ...], reverse: bool
 reg.register(
     reg.OpDef(
         name="BroadcastTo",
+        attrs={},
         shape=_broadcast_to_shape,
         dtype=lambda ctx: [ctx.dtypes[0]],
         reference=lambda ins, attrs: [np.broadcast_to(ins[0], tuple(int(d) for d in ins[1])).copy()],
         grad=_broadcast_to_grad,
-        traits=frozenset({"broadcast"}),
         samples=lambda rng: [_shape_samples((3, 1), (2, 3, 4), False), _shape_samples((4,), (3, 4), False)],
     )
 )
 reg.register(
     reg.OpDef(
         name="SumToShape",
+        attrs={},
         shape=_sum_to_shape,
         dtype=lambda ctx: [ctx.dtypes[0]],
         reference=_sum_to_ref,

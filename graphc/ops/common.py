@@ -110,7 +110,7 @@ def convert_to_tensor(
 
 
 def _contains_tensor(v: Any) -> bool:
-    if isinstance(v, Tensor) or hasattr(v, "_as_graph_element"):
+    if is_tensorish(v):
         return True
     if isinstance(v, list | tuple):
         return any(_contains_tensor(x) for x in v)
@@ -119,10 +119,10 @@ def _contains_tensor(v: Any) -> bool:
 
 def convert_pair(x: Any, y: Any) -> tuple[Tensor, Tensor]:
     """Convert the two operands of a binary op; a Python number takes the other's dtype."""
-    if isinstance(x, Tensor) or hasattr(x, "_as_graph_element"):
+    if is_tensorish(x):
         x = convert_to_tensor(x)
-        y = convert_to_tensor(y, preferred_dtype=x.dtype) if not _is_tensorish(y) else convert_to_tensor(y)
-    elif _is_tensorish(y):
+        y = convert_to_tensor(y, preferred_dtype=x.dtype) if not is_tensorish(y) else convert_to_tensor(y)
+    elif is_tensorish(y):
         y = convert_to_tensor(y)
         x = convert_to_tensor(x, preferred_dtype=y.dtype)
     else:
@@ -131,8 +131,21 @@ def convert_pair(x: Any, y: Any) -> tuple[Tensor, Tensor]:
     return x, y
 
 
-def _is_tensorish(v: Any) -> bool:
+def is_tensorish(v: Any) -> bool:
+    """A Tensor, or a value that stands for one (a Variable)."""
     return isinstance(v, Tensor) or hasattr(v, "_as_graph_element")
+
+
+def scalar_like(v: float, like: Tensor) -> Tensor:
+    """The Python number ``v`` as a constant of ``like``'s dtype."""
+    return convert_to_tensor(v, dtype=like.dtype)
+
+
+def deprecated_argument(new: Any, old: Any, new_name: str, old_name: str) -> Any:
+    """TF1's deprecated_argument_lookup: a renamed argument, given under at most one of its names."""
+    if new is not None and old is not None:
+        raise ValueError(f"Cannot specify both '{new_name}' and '{old_name}'")
+    return new if new is not None else old
 
 
 # -- axes ------------------------------------------------------------------------------

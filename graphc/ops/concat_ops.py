@@ -31,6 +31,7 @@ from graphc.ops.common import (
     as_int_list,
     check_same_dtypes,
     convert_to_tensor,
+    is_tensorish,
     make,
     make_op,
     normalize_axis,
@@ -77,7 +78,7 @@ def _dim_item(d: Any, what: str) -> Any:
         if d.value is None:
             raise ValueError(f"{what} contains an unknown Dimension; pass a tensor such as tf.shape(x)[i]")
         return d.value
-    if isinstance(d, Tensor) or hasattr(d, "_as_graph_element"):
+    if is_tensorish(d):
         t = convert_to_tensor(d)
         if t.dtype not in _INDEX_DTYPES:
             raise TypeError(f"{what} entries must be int32 or int64 tensors, got {t.dtype.name}")
@@ -91,13 +92,9 @@ def _convert_n(values: Sequence[Any], what: str) -> list[Tensor]:
     """Convert op inputs together: Python values take the dtype of the first tensor."""
     if not isinstance(values, list | tuple):
         raise TypeError(f"{what} expects a list of tensors, got {type(values).__name__}")
-    tensors = [convert_to_tensor(v) if _is_tensorish(v) else v for v in values]
+    tensors = [convert_to_tensor(v) if is_tensorish(v) else v for v in values]
     dtype = next((t.dtype for t in tensors if isinstance(t, Tensor)), None)
     return [t if isinstance(t, Tensor) else convert_to_tensor(t, preferred_dtype=dtype) for t in tensors]
-
-
-def _is_tensorish(v: Any) -> bool:
-    return isinstance(v, Tensor) or hasattr(v, "_as_graph_element")
 
 
 def _same_dtypes(ctx: reg.InferenceContext) -> list[_dt.DType]:
@@ -195,6 +192,7 @@ def _concat_grad(op: Operation, g: Tensor) -> list[Any]:
 reg.register(
     reg.OpDef(
         name="ConcatV2",
+        attrs={"axis": reg.AXIS},
         shape=_concat_shape,
         dtype=_same_dtypes,
         reference=lambda ins, attrs: [np.concatenate(ins, axis=attrs["axis"])],
@@ -249,6 +247,7 @@ def _pack_value(ctx: reg.InferenceContext) -> list[Any] | None:
 reg.register(
     reg.OpDef(
         name="Pack",
+        attrs={"axis": reg.AXIS},
         shape=_pack_shape,
         dtype=_same_dtypes,
         reference=lambda ins, attrs: [np.stack(ins, axis=attrs["axis"])],
@@ -315,6 +314,7 @@ def _unpack_value(ctx: reg.InferenceContext) -> list[Any] | None:
 reg.register(
     reg.OpDef(
         name="Unpack",
+        attrs={"num": reg.INT, "axis": reg.AXIS},
         shape=_unpack_shape,
         dtype=lambda ctx: [ctx.dtypes[0]] * ctx.attrs["num"],
         reference=_unpack_ref,
@@ -420,6 +420,7 @@ def _split_grad(op: Operation, *gs: Tensor | None) -> list[Any]:
 reg.register(
     reg.OpDef(
         name="Split",
+        attrs={"axis": reg.AXIS, "sizes": reg.tuple_of(reg.INT)},
         shape=lambda ctx: _split_shapes(ctx, ctx.attrs["sizes"]),
         dtype=lambda ctx: [ctx.dtypes[0]] * len(ctx.attrs["sizes"]),
         reference=lambda ins, attrs: _split_np(ins[0], attrs["axis"], attrs["sizes"]),
@@ -457,6 +458,7 @@ def _splitv_dtype(ctx: reg.InferenceContext) -> list[_dt.DType]:
 reg.register(
     reg.OpDef(
         name="SplitV",
+        attrs={"axis": reg.AXIS, "num": reg.INT},
         shape=_splitv_shape,
         dtype=_splitv_dtype,
         reference=lambda ins, attrs: _split_np(ins[0], attrs["axis"], [int(s) for s in ins[1]]),
@@ -480,7 +482,7 @@ def split(
     x = convert_to_tensor(value)
     ndim = x.shape.ndims
     ax = normalize_axis(_static_int(axis, "the axis of split"), ndim)
-    if isinstance(num_or_size_splits, list | tuple) and any(_is_tensorish(v) for v in num_or_size_splits):
+    if isinstance(num_or_size_splits, list | tuple) and any(is_tensorish(v) for v in num_or_size_splits):
         num_or_size_splits = _shape_tensor(list(num_or_size_splits), "num_or_size_splits")
     if isinstance(num_or_size_splits, Tensor) and not _has_static_value(num_or_size_splits):
         sizes_t = num_or_size_splits

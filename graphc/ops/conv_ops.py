@@ -286,6 +286,12 @@ def _conv2d_bpf_samples(rng: np.random.Generator) -> list[reg.Sample]:
 reg.register(
     reg.OpDef(
         name="Conv2D",
+        attrs={
+            "strides": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+            "padding": reg.choice("SAME", "VALID"),
+            "data_format": reg.choice("NHWC"),
+            "dilations": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+        },
         shape=_conv2d_shape,
         dtype=_conv_dtype([0, 1], None),
         reference=_conv2d_ref,
@@ -298,6 +304,12 @@ reg.register(
 reg.register(
     reg.OpDef(
         name="Conv2DBackpropInput",
+        attrs={
+            "strides": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+            "padding": reg.choice("SAME", "VALID"),
+            "data_format": reg.choice("NHWC"),
+            "dilations": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+        },
         shape=_conv2d_bpi_shape,
         dtype=_conv_dtype([1, 2], 0),
         reference=_conv2d_bpi_ref,
@@ -310,6 +322,12 @@ reg.register(
 reg.register(
     reg.OpDef(
         name="Conv2DBackpropFilter",
+        attrs={
+            "strides": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+            "padding": reg.choice("SAME", "VALID"),
+            "data_format": reg.choice("NHWC"),
+            "dilations": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+        },
         shape=_conv2d_bpf_shape,
         dtype=_conv_dtype([0, 2], 1),
         reference=_conv2d_bpf_ref,

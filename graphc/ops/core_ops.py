@@ -39,11 +39,11 @@ def _const_value(ctx: reg.InferenceContext) -> list[Any] | None:
 reg.register(
     reg.OpDef(
         name="Const",
+        attrs={"value": reg.ARRAY, "dtype": reg.DTYPE},
         shape=lambda ctx: [tuple(ctx.attrs["value"].shape)],
         dtype=lambda ctx: [ctx.attrs["dtype"]],
         reference=lambda ins, attrs: [attrs["value"]],
         grad=_no_inputs_grad,
-        traits=frozenset({"leaf"}),
         value=_const_value,
         samples=lambda rng: [reg.Sample([], {"value": rand(rng, (2, 3)), "dtype": _dt.float64})],
     )
@@ -58,11 +58,11 @@ def _placeholder_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.nd
 reg.register(
     reg.OpDef(
         name="Placeholder",
+        attrs={"dtype": reg.DTYPE, "shape": reg.SHAPE},
         shape=lambda ctx: [ctx.attrs["shape"]],
         dtype=lambda ctx: [ctx.attrs["dtype"]],
         reference=_placeholder_ref,
         grad=_no_inputs_grad,
-        traits=frozenset({"leaf", "placeholder"}),
         no_samples="has no value of its own: it is always fed",
     )
 )
@@ -94,11 +94,11 @@ def _pwd_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
 reg.register(
     reg.OpDef(
         name="PlaceholderWithDefault",
+        attrs={"shape": reg.SHAPE},
         shape=_pwd_shape,
         dtype=same_dtype(0),
         reference=lambda ins, attrs: [ins[0]],
         grad=lambda op, g: [g],
-        traits=frozenset({"placeholder"}),
         samples=lambda rng: [reg.Sample([rand(rng, (2, 3))], {"shape": (None, 3)})],
     )
 )
@@ -122,11 +122,12 @@ def _identity_value(ctx: reg.InferenceContext) -> list[Any] | None:
 reg.register(
     reg.OpDef(
         name="Identity",
+        attrs={},
         shape=same_shape(0),
         dtype=same_dtype(0),
         reference=lambda ins, attrs: [ins[0]],
         grad=lambda op, g: [g],
-        traits=frozenset({"elementwise", "identity", "view"}),
+        traits=frozenset({"elementwise", "view"}),
         scalar=lambda args, attrs: args[0],
         value=_identity_value,
         samples=lambda rng: [reg.Sample([rand(rng, (2, 3))])],
@@ -141,11 +142,12 @@ def identity(input: Any, name: str | None = None) -> Tensor:
 reg.register(
     reg.OpDef(
         name="StopGradient",
+        attrs={},
         shape=same_shape(0),
         dtype=same_dtype(0),
         reference=lambda ins, attrs: [ins[0]],
         grad=reg.NotDifferentiable("stop_gradient blocks gradients by definition"),
-        traits=frozenset({"elementwise", "identity", "view"}),
+        traits=frozenset({"elementwise", "view"}),
         scalar=lambda args, attrs: args[0],
         value=_identity_value,
         samples=lambda rng: [reg.Sample([rand(rng, (2, 3))], grad=False)],
@@ -160,11 +162,11 @@ def stop_gradient(input: Any, name: str | None = None) -> Tensor:
 reg.register(
     reg.OpDef(
         name="NoOp",
+        attrs={},
         shape=lambda ctx: [],
         dtype=lambda ctx: [],
         reference=lambda ins, attrs: [],
         grad=_no_inputs_grad,
-        traits=frozenset({"control"}),
         num_outputs=0,
         samples=lambda rng: [reg.Sample([], grad=False)],
     )
@@ -219,6 +221,7 @@ def _shape_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]
 reg.register(
     reg.OpDef(
         name="Shape",
+        attrs={"out_type": reg.DTYPE},
         shape=lambda ctx: [None if ctx.shapes[0] is None else (len(ctx.shapes[0]),)],
         dtype=lambda ctx: [ctx.attrs["out_type"]],
         reference=_shape_ref,
@@ -246,6 +249,7 @@ def _size_value(ctx: reg.InferenceContext) -> list[Any] | None:
 reg.register(
     reg.OpDef(
         name="Size",
+        attrs={"out_type": reg.DTYPE},
         shape=lambda ctx: [()],
         dtype=lambda ctx: [ctx.attrs["out_type"]],
         reference=lambda ins, attrs: [np.array(np.size(ins[0]), dtype=attrs["out_type"].np)],
@@ -264,6 +268,7 @@ def size(input: Any, name: str | None = None, out_type: Any = _dt.int32) -> Tens
 reg.register(
     reg.OpDef(
         name="Rank",
+        attrs={},
         shape=lambda ctx: [()],
         dtype=lambda ctx: [_dt.int32],
         reference=lambda ins, attrs: [np.array(np.ndim(ins[0]), dtype=np.int32)],

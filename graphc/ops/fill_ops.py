@@ -61,11 +61,11 @@ def _fill_grad(op: Operation, g: Tensor) -> list[Any]:
 reg.register(
     reg.OpDef(
         name="Fill",
+        attrs={},
         shape=_fill_shape,
         dtype=_fill_dtype,
         reference=lambda ins, attrs: [np.full(tuple(int(d) for d in ins[0]), ins[1], dtype=ins[1].dtype)],
         grad=_fill_grad,
-        traits=frozenset({"fill"}),
         value=_fill_value,
         samples=lambda rng: [
             reg.Sample([np.array([2, 3], np.int32), rand(rng, ())], wrt=(1,)),
@@ -129,12 +129,13 @@ for _name, _fn, _k in [("ZerosLike", np.zeros_like, 0), ("OnesLike", np.ones_lik
     reg.register(
         reg.OpDef(
             name=_name,
+            attrs={},
             shape=lambda ctx: [ctx.shapes[0]],
             dtype=_like_dtype,
             reference=(lambda fn: lambda ins, attrs: [fn(ins[0])])(_fn),
             # The output does not depend on the input's values: a zero derivative.
             grad=lambda op, g: [None],
-            traits=frozenset({"elementwise"}),
+            traits=frozenset({"elementwise", "shape_only"}),
             scalar=(lambda k: lambda args, attrs: S.const(k))(_k),
             value=_like_value(_k),
             samples=lambda rng: [
@@ -227,11 +228,16 @@ def _range_dtype(ctx: reg.InferenceContext) -> list[_dt.DType]:
 reg.register(
     reg.OpDef(
         name="Range",
+        attrs={
+            "start": reg.optional(reg.one_of(reg.INT, reg.FLOAT)),
+            "limit": reg.optional(reg.one_of(reg.INT, reg.FLOAT)),
+            "delta": reg.optional(reg.one_of(reg.INT, reg.FLOAT)),
+            "dtype": reg.DTYPE,
+        },
         shape=_range_shape,
         dtype=_range_dtype,
         reference=lambda ins, attrs: [_range_np(attrs, ins)],
         grad=lambda op, *grads: [None] * len(op.inputs),
-        traits=frozenset({"generator"}),
         value=_range_value,
         samples=lambda rng: [
             reg.Sample([], {"start": 0, "limit": 5, "delta": 1, "dtype": _dt.int32}, grad=False),

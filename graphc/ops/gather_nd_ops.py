@@ -18,8 +18,6 @@ from graphc.ops.array_common import _fmt, _index_dtype, _shape_arg
 from graphc.ops.common import convert_to_tensor, make, rand, value_shape
 from graphc.ops.concat_ops import _shape_tensor
 
-_GATHER = frozenset({"gather"})
-
 
 def _depth(ctx: reg.InferenceContext, which: int, what: str) -> int | None:
     """The index depth (the last dim of input ``which``, the indices), or None when the rank
@@ -102,11 +100,11 @@ def _gather_nd_samples(rng: np.random.Generator) -> list[reg.Sample]:
 reg.register(
     reg.OpDef(
         name="GatherNd",
+        attrs={},
         shape=_gather_nd_shape,
         dtype=_gather_nd_dtype,
         reference=_gather_nd_ref,
         grad=_gather_nd_grad,
-        traits=_GATHER,
         samples=_gather_nd_samples,
         doc="out[i...] = params[indices[i..., :]] (the index depth is indices' last dim, at most "
         "params' rank); an index out of range raises IndexError.",
@@ -168,11 +166,11 @@ def _scatter_nd_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.nda
 reg.register(
     reg.OpDef(
         name="ScatterNd",
+        attrs={},
         shape=_scatter_nd_shape,
         dtype=_scatter_nd_dtype,
         reference=_scatter_nd_ref,
         grad=lambda op, g: [None, gather_nd(g, op.inputs[0]), None],
-        traits=_GATHER,
         samples=lambda rng: [
             reg.Sample(
                 [np.array([[0], [2], [2]], np.int32), rand(rng, (3, 3)), np.array([4, 3], np.int32)], wrt=(1,)

@@ -27,8 +27,6 @@ from graphc.ops.common import (
     value_shape,
 )
 
-_GATHER = frozenset({"gather"})
-
 
 # =============================================================================================
 # GatherV2 / ScatterAddDense
@@ -99,11 +97,11 @@ def _gather_samples(rng: np.random.Generator) -> list[reg.Sample]:
 reg.register(
     reg.OpDef(
         name="GatherV2",
+        attrs={"axis": reg.AXIS},
         shape=_gather_shape,
         dtype=_gather_dtype,
         reference=_gather_ref,
         grad=_gather_grad,
-        traits=_GATHER,
         value=_gather_value,
         samples=_gather_samples,
         doc="Take slices of params at indices along attr axis; an index out of range raises IndexError.",
@@ -163,11 +161,11 @@ def _scatter_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarra
 reg.register(
     reg.OpDef(
         name="ScatterAddDense",
+        attrs={"axis": reg.AXIS},
         shape=_scatter_shape,
         dtype=_scatter_dtype,
         reference=_scatter_ref,
         grad=lambda op, g: [gather(g, op.inputs[1], axis=op.attrs["axis"]), None, None],
-        traits=_GATHER,
         samples=lambda rng: [
             reg.Sample(
                 [rand(rng, (4, 3)), np.array([0, 2, 2, 4], np.int32), np.array([5, 3], np.int32)],
@@ -238,11 +236,17 @@ def _one_hot_samples(rng: np.random.Generator) -> list[reg.Sample]:
 reg.register(
     reg.OpDef(
         name="OneHot",
+        attrs={
+            "depth": reg.INT,
+            "on_value": reg.SCALAR,
+            "off_value": reg.SCALAR,
+            "axis": reg.AXIS,
+            "dtype": reg.DTYPE,
+        },
         shape=_one_hot_shape,
         dtype=_one_hot_dtype,
         reference=_one_hot_ref,
         grad=reg.NotDifferentiable("its input is integer indices (TF: NotDifferentiable)"),
-        traits=frozenset({"one_hot"}),
         samples=_one_hot_samples,
         doc="on_value where the index equals the position along the new axis, else off_value.",
     )

@@ -25,7 +25,15 @@ from graphc.ops.array_common import (
     _static_int,
     _static_ints,
 )
-from graphc.ops.common import as_int_list, convert_to_tensor, make, normalize_axis, rand, static_value
+from graphc.ops.common import (
+    as_int_list,
+    convert_to_tensor,
+    deprecated_argument,
+    make,
+    normalize_axis,
+    rand,
+    static_value,
+)
 from graphc.ops.concat_ops import _shape_tensor, stack
 from graphc.ops.core_ops import identity
 from graphc.ops.slicing_ops import _dim_arg, strided_slice_spec
@@ -135,6 +143,7 @@ def _reshape_samples(rng: np.random.Generator) -> list[reg.Sample]:
 reg.register(
     reg.OpDef(
         name="Reshape",
+        attrs={},
         shape=_reshape_shape,
         dtype=_reshape_dtype,
         reference=lambda ins, attrs: [_copy(np.reshape(ins[0], tuple(int(d) for d in ins[1])))],
@@ -193,6 +202,7 @@ def _transpose_grad(op: Operation, g: Tensor) -> list[Any]:
 reg.register(
     reg.OpDef(
         name="Transpose",
+        attrs={"perm": reg.optional(reg.AXES)},
         shape=_transpose_shape,
         dtype=lambda ctx: [ctx.dtypes[0]],
         reference=_transpose_ref,
@@ -248,6 +258,7 @@ def _expand_value(ctx: reg.InferenceContext) -> list[Any] | None:
 reg.register(
     reg.OpDef(
         name="ExpandDims",
+        attrs={"axis": reg.AXIS},
         shape=_expand_shape,
         dtype=lambda ctx: [ctx.dtypes[0]],
         reference=lambda ins, attrs: [
@@ -268,9 +279,7 @@ reg.register(
 
 def expand_dims(input: Any, axis: Any = None, name: str | None = None, dim: Any = None) -> Tensor:
     """tf.expand_dims (TF1, with the deprecated ``dim`` alias); axis in [-rank-1, rank]."""
-    if axis is not None and dim is not None:
-        raise ValueError("Cannot specify both 'axis' and 'dim'")
-    axis = dim if axis is None else axis
+    axis = deprecated_argument(axis, dim, "axis", "dim")
     if axis is None:
         raise ValueError("Must specify an axis argument to tf.expand_dims()")
     x = convert_to_tensor(input)
@@ -315,6 +324,7 @@ def _squeeze_np(v: np.ndarray, axis: tuple[int, ...]) -> np.ndarray:
 reg.register(
     reg.OpDef(
         name="Squeeze",
+        attrs={"axis": reg.AXES},
         shape=_squeeze_shape,
         dtype=lambda ctx: [ctx.dtypes[0]],
         reference=lambda ins, attrs: [_copy(_squeeze_np(ins[0], attrs["axis"]))],
@@ -338,9 +348,7 @@ def squeeze(input: Any, axis: Any = None, name: str | None = None, squeeze_dims:
     dims known to be 1 when the graph is built are removed (a None batch dim is kept even if
     it is 1 when the graph runs, so the static shape stays exact); TF1 gives an unknown shape
     there instead. With an unknown rank every size-1 dim is removed when the graph runs."""
-    if axis is not None and squeeze_dims is not None:
-        raise ValueError("Cannot specify both 'axis' and 'squeeze_dims'")
-    axis = squeeze_dims if axis is None else axis
+    axis = deprecated_argument(axis, squeeze_dims, "axis", "squeeze_dims")
     x = convert_to_tensor(input)
     ndim = x.shape.ndims
     axes = [] if axis is None else _static_ints(axis, "squeeze axis")
@@ -419,6 +427,7 @@ def _tile_grad(op: Operation, g: Tensor) -> list[Any]:
 reg.register(
     reg.OpDef(
         name="Tile",
+        attrs={"multiples": reg.optional(reg.tuple_of(reg.INT))},
         shape=_tile_shape,
         dtype=lambda ctx: [ctx.dtypes[0]],
         reference=_tile_ref,
@@ -524,6 +533,11 @@ def _pad_samples(rng: np.random.Generator) -> list[reg.Sample]:
 reg.register(
     reg.OpDef(
         name="Pad",
+        attrs={
+            "paddings": reg.tuple_of(reg.record(reg.INT, reg.INT)),
+            "mode": reg.choice("CONSTANT", "REFLECT", "SYMMETRIC"),
+            "constant_values": reg.SCALAR,
+        },
         shape=_pad_shape,
         dtype=lambda ctx: [ctx.dtypes[0]],
         reference=_pad_ref,
@@ -571,6 +585,10 @@ def _mirror_grad_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.nd
 reg.register(
     reg.OpDef(
         name="MirrorPadGrad",
+        attrs={
+            "paddings": reg.tuple_of(reg.record(reg.INT, reg.INT)),
+            "mode": reg.choice("REFLECT", "SYMMETRIC"),
+        },
         shape=_mirror_grad_shape,
         dtype=lambda ctx: [ctx.dtypes[0]],
         reference=_mirror_grad_ref,
@@ -638,6 +656,7 @@ def _reverse_value(ctx: reg.InferenceContext) -> list[Any] | None:
 reg.register(
     reg.OpDef(
         name="ReverseV2",
+        attrs={"axis": reg.AXES},
         shape=_reverse_shape,
         dtype=lambda ctx: [ctx.dtypes[0]],
         reference=lambda ins, attrs: [_copy(np.flip(ins[0], _reverse_axes(attrs["axis"], ins[0].ndim)))],

@@ -144,6 +144,7 @@ def _matmul_samples(rng: np.random.Generator) -> list[reg.Sample]:
 reg.register(
     reg.OpDef(
         name="MatMul",
+        attrs={"transpose_a": reg.BOOL, "transpose_b": reg.BOOL},
         shape=_matmul_shape,
         dtype=_matmul_dtype,
         reference=_matmul_ref,

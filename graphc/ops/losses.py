@@ -15,7 +15,7 @@ from typing import Any
 from graphc import dtypes as _dt
 from graphc.frontend.graph import GraphKeys, Tensor, get_default_graph
 from graphc.ops import nn_ops
-from graphc.ops.common import convert_to_tensor
+from graphc.ops.common import convert_to_tensor, deprecated_argument, scalar_like
 from graphc.ops.compare_ops import equal
 from graphc.ops.core_ops import shape, size, stop_gradient
 from graphc.ops.fill_ops import ones_like, zeros_like
@@ -35,7 +35,7 @@ from graphc.ops.math_ops import (
     subtract,
     where,
 )
-from graphc.ops.nn_common import _c, _scope
+from graphc.ops.nn_common import _scope
 from graphc.ops.reduction_ops import reduce_sum
 
 
@@ -268,8 +268,8 @@ def log_loss(
     """tf.losses.log_loss: -y log(p + eps) - (1 - y) log(1 - p + eps)."""
 
     def losses(p: Tensor, y: Tensor) -> Tensor:
-        eps = _c(epsilon, p)
-        one = _c(1.0, p)
+        eps = scalar_like(epsilon, p)
+        one = scalar_like(1.0, p)
         return subtract(
             negative(multiply(y, log(add(p, eps)))),
             multiply(subtract(one, y), log(add(subtract(one, p), eps))),
@@ -291,10 +291,10 @@ def huber_loss(
 
     def losses(p: Tensor, y: Tensor) -> Tensor:
         abs_error = abs(subtract(p, y))
-        d = _c(delta, p)
+        d = scalar_like(delta, p)
         quadratic = minimum(abs_error, d)
         linear = subtract(abs_error, quadratic)
-        return add(multiply(_c(0.5, p), multiply(quadratic, quadratic)), multiply(d, linear))
+        return add(multiply(scalar_like(0.5, p), multiply(quadratic, quadratic)), multiply(d, linear))
 
     return _weighted("huber_loss", labels, predictions, weights, scope, loss_collection, reduction, losses)
 
@@ -310,8 +310,8 @@ def hinge_loss(
     """tf.losses.hinge_loss: max(0, 1 - (2y - 1) * logits) for labels y in {0, 1}."""
 
     def losses(x: Tensor, y: Tensor) -> Tensor:
-        one = _c(1.0, x)
-        signs = subtract(multiply(_c(2.0, x), y), one)
+        one = scalar_like(1.0, x)
+        signs = subtract(multiply(scalar_like(2.0, x), y), one)
         return nn_ops.relu(subtract(one, multiply(signs, x)))
 
     return _weighted(
@@ -331,9 +331,7 @@ def cosine_distance(
 ) -> Tensor:
     """tf.losses.cosine_distance: 1 - sum(labels * predictions, axis, keepdims=True), for
     unit-normalised inputs; ``dim`` is the deprecated alias of ``axis``."""
-    if axis is not None and dim is not None:
-        raise ValueError("Cannot specify both 'axis' and 'dim'.")
-    axis = axis if axis is not None else dim
+    axis = deprecated_argument(axis, dim, "axis", "dim")
     if axis is None:
         raise ValueError("You must specify 'axis'.")
     return _weighted(
@@ -344,7 +342,7 @@ def cosine_distance(
         scope,
         loss_collection,
         reduction,
-        lambda p, y: subtract(_c(1.0, p), reduce_sum(multiply(p, y), axis=axis, keepdims=True)),
+        lambda p, y: subtract(scalar_like(1.0, p), reduce_sum(multiply(p, y), axis=axis, keepdims=True)),
     )
 
 
@@ -363,7 +361,7 @@ def softmax_cross_entropy(
     def losses(x: Tensor, y: Tensor) -> Tensor:
         if label_smoothing > 0:
             y = add(
-                multiply(y, _c(1.0 - label_smoothing, x)), real_div(_c(label_smoothing, x), _num_classes(y))
+                multiply(y, scalar_like(1.0 - label_smoothing, x)), real_div(scalar_like(label_smoothing, x), _num_classes(y))
             )
         y = stop_gradient(y, name="labels_stop_gradient")
         return nn_ops.softmax_cross_entropy_with_logits_v2(labels=y, logits=x, name="xentropy")
@@ -388,7 +386,7 @@ def _num_classes(labels: Tensor) -> Tensor:
         raise ValueError(f"label_smoothing needs onehot_labels of known rank >= 1, got shape {labels.shape}")
     last = labels.shape.as_list()[-1]
     if last is not None:
-        return _c(float(last), labels)
+        return scalar_like(float(last), labels)
     return cast(gather(shape(labels), rank - 1), labels.dtype)
 
 
@@ -439,7 +437,7 @@ def sigmoid_cross_entropy(
 
     def losses(x: Tensor, y: Tensor) -> Tensor:
         if label_smoothing > 0:
-            y = add(multiply(y, _c(1.0 - label_smoothing, x)), _c(0.5 * label_smoothing, x))
+            y = add(multiply(y, scalar_like(1.0 - label_smoothing, x)), scalar_like(0.5 * label_smoothing, x))
         return nn_ops.sigmoid_cross_entropy_with_logits(labels=y, logits=x, name="xentropy")
 
     return _weighted(

@@ -30,6 +30,7 @@ from graphc.ops.common import (
     convert_to_tensor,
     make,
     rand,
+    scalar_like,
 )
 
 BINARY_SHAPES = [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((3, 1), (1, 4)), ((), (2, 3))]
@@ -72,8 +73,10 @@ def _elementwise(
     domains: Sequence[str] | None = None,
     samples: Callable[[np.random.Generator], list[reg.Sample]] | None = None,
     traits: Iterable[str] = (),
+    attrs: dict[str, reg.AttrType] | None = None,
 ) -> None:
-    """Register an elementwise op; ``traits`` are added to "elementwise" (e.g. "commutative")."""
+    """Register an elementwise op; ``traits`` are added to "elementwise" (e.g. "commutative");
+    ``attrs``: its attribute schema (none by default)."""
     domains = domains or ["any"] * arity
     if samples is None:
         shapes = BINARY_SHAPES if arity == 2 else [tuple([s] * arity) for s in UNARY_SHAPES]
@@ -90,6 +93,7 @@ def _elementwise(
     reg.register(
         reg.OpDef(
             name=name,
+            attrs=attrs if attrs is not None else {},
             shape=_elementwise_shape,
             dtype=_dtype_rule(allowed, out),
             reference=ref,
@@ -188,10 +192,6 @@ def _unary_grad(fn: Callable[[Operation, Tensor, Tensor, Tensor], Tensor | None]
     return grad
 
 
-def _c(v: float, like: Tensor) -> Tensor:
-    return convert_to_tensor(v, dtype=like.dtype)
-
-
 _SQRT_PI = math.sqrt(math.pi)
 
 
@@ -288,7 +288,7 @@ _elementwise(
     1,
     np.square,
     lambda x: x * x,
-    _unary_grad(lambda op, g, x, y: multiply(g, multiply(_c(2.0, x), x))),
+    _unary_grad(lambda op, g, x, y: multiply(g, multiply(scalar_like(2.0, x), x))),
     NUMERIC,
 )
 _elementwise(
@@ -296,7 +296,7 @@ _elementwise(
     1,
     np.sqrt,
     lambda x: S.call("sqrt", x),
-    _unary_grad(lambda op, g, x, y: real_div(multiply(g, _c(0.5, y)), y)),
+    _unary_grad(lambda op, g, x, y: real_div(multiply(g, scalar_like(0.5, y)), y)),
     domains=["positive"],
 )
 _elementwise(
@@ -304,7 +304,7 @@ _elementwise(
     1,
     lambda x: 1.0 / np.sqrt(x),
     lambda x: 1.0 / S.call("sqrt", x),
-    _unary_grad(lambda op, g, x, y: multiply(g, multiply(_c(-0.5, y), multiply(y, square(y))))),
+    _unary_grad(lambda op, g, x, y: multiply(g, multiply(scalar_like(-0.5, y), multiply(y, square(y))))),
     domains=["positive"],
 )
 _elementwise(
@@ -332,7 +332,7 @@ _elementwise(
     1,
     np.log1p,
     lambda x: S.call("log1p", x),
-    _unary_grad(lambda op, g, x, y: real_div(g, add(_c(1.0, x), x))),
+    _unary_grad(lambda op, g, x, y: real_div(g, add(scalar_like(1.0, x), x))),
     domains=["positive"],
 )
 _elementwise(
@@ -350,7 +350,7 @@ _elementwise(
     1,
     np.tanh,
     lambda x: S.call("tanh", x),
-    _unary_grad(lambda op, g, x, y: multiply(g, subtract(_c(1.0, y), square(y)))),
+    _unary_grad(lambda op, g, x, y: multiply(g, subtract(scalar_like(1.0, y), square(y)))),
 )
 
 
@@ -371,7 +371,7 @@ _elementwise(
     1,
     _sigmoid_ref,
     lambda x: _sigmoid_scalar(x),
-    _unary_grad(lambda op, g, x, y: multiply(g, multiply(y, subtract(_c(1.0, y), y)))),
+    _unary_grad(lambda op, g, x, y: multiply(g, multiply(y, subtract(scalar_like(1.0, y), y)))),
     samples=lambda rng: (
         [reg.Sample([rand(rng, s)]) for s in UNARY_SHAPES]
         + [
@@ -388,7 +388,7 @@ _elementwise(
     1,
     special.erf,
     lambda x: S.call("erf", x),
-    _unary_grad(lambda op, g, x, y: multiply(g, multiply(_c(2.0 / _SQRT_PI, x), exp(negative(square(x)))))),
+    _unary_grad(lambda op, g, x, y: multiply(g, multiply(scalar_like(2.0 / _SQRT_PI, x), exp(negative(square(x)))))),
 )
 # TF1 registers Floor, Ceil and Round as not differentiable: tf.gradients through them
 # gives None (no contribution), not zeros.
@@ -421,6 +421,7 @@ def _cast_value(ctx: reg.InferenceContext) -> list[Any] | None:
 reg.register(
     reg.OpDef(
         name="Cast",
+        attrs={"DstT": reg.DTYPE},
         shape=lambda ctx: [ctx.shapes[0]],
         dtype=_cast_dtype,
         reference=lambda ins, attrs: [np.asarray(ins[0]).astype(attrs["DstT"].np)],
@@ -462,6 +463,7 @@ def _select_grad(op: Operation, g: Tensor) -> list[Any]:
 reg.register(
     reg.OpDef(
         name="Select",
+        attrs={},
         shape=lambda ctx: [ctx.broadcast(*ctx.shapes)],
         dtype=_select_dtype,
         reference=lambda ins, attrs: [np.where(ins[0], ins[1], ins[2])],
@@ -520,6 +522,7 @@ def _clip_grad(op: Operation, g: Tensor) -> list[Any]:
 reg.register(
     reg.OpDef(
         name="ClipByValue",
+        attrs={},
         shape=lambda ctx: [ctx.broadcast(*ctx.shapes)],
         dtype=_dtype_rule(NUMERIC),
         reference=lambda ins, attrs: [np.minimum(np.maximum(ins[0], ins[1]), ins[2]).astype(ins[0].dtype)],
@@ -560,6 +563,7 @@ def _add_n_scalar(args: list[S.SExpr], attrs: dict[str, Any]) -> S.SExpr:
 reg.register(
     reg.OpDef(
         name="AddN",
+        attrs={},
         shape=_add_n_shape,
         dtype=_dtype_rule(NUMERIC),
         reference=lambda ins, attrs: [np.sum(np.stack(ins), axis=0).astype(ins[0].dtype)],

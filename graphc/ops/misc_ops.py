@@ -11,7 +11,7 @@ from graphc import dtypes as _dt
 from graphc.frontend.graph import Tensor
 from graphc.ops.array_common import _static_int
 from graphc.ops.broadcast_ops import broadcast_to
-from graphc.ops.common import convert_to_tensor
+from graphc.ops.common import convert_to_tensor, is_tensorish
 from graphc.ops.compare_ops import equal, less
 from graphc.ops.concat_ops import concat
 from graphc.ops.core_ops import constant, shape
@@ -45,7 +45,7 @@ def to_int64(x: Any, name: str = "ToInt64") -> Tensor:
 # -- eye -----------------------------------------------------------------------------------
 def _count(v: Any, what: str) -> Any:
     """A non-negative size: a Python int when known while building, else an int tensor."""
-    if isinstance(v, Tensor) or hasattr(v, "_as_graph_element"):
+    if is_tensorish(v):
         t = convert_to_tensor(v)
         if not t.dtype.is_integer:
             raise TypeError(f"{what} must be an integer, got a {t.dtype.name} tensor")
@@ -87,12 +87,8 @@ def eye(
 
 
 # -- linspace ------------------------------------------------------------------------------
-def _is_tensorish(v: Any) -> bool:
-    return isinstance(v, Tensor) or hasattr(v, "_as_graph_element")
-
-
 def _endpoint(v: Any, what: str, like: Tensor | None) -> Tensor:
-    if _is_tensorish(v):
+    if is_tensorish(v):
         t = convert_to_tensor(v)
     else:
         # A Python number takes the other end's dtype, else float32: TF1 would make an int an
@@ -113,8 +109,8 @@ def linspace(start: Any, stop: Any, num: Any, name: str | None = None) -> Tensor
     if n <= 0:
         raise ValueError(f"linspace requires num > 0, got {n}")
     with _scope(name, "LinSpace"):
-        lo = _endpoint(start, "start", None) if _is_tensorish(start) else None
-        hi = _endpoint(stop, "stop", lo) if _is_tensorish(stop) else None
+        lo = _endpoint(start, "start", None) if is_tensorish(start) else None
+        hi = _endpoint(stop, "stop", lo) if is_tensorish(stop) else None
         lo = lo if lo is not None else _endpoint(start, "start", hi)
         hi = hi if hi is not None else _endpoint(stop, "stop", lo)
         if lo.dtype != hi.dtype:
@@ -136,7 +132,7 @@ lin_space = linspace
 # -- sequence_mask ---------------------------------------------------------------------------
 def _static_lengths(lengths: Any) -> np.ndarray | None:
     """The lengths when known while building (a Python/NumPy value or a constant tensor)."""
-    if not (isinstance(lengths, Tensor) or hasattr(lengths, "_as_graph_element")):
+    if not is_tensorish(lengths):
         return np.asarray(lengths)
     t = convert_to_tensor(lengths)
     if t._value is not None and all(isinstance(x, int) for x in t._value.flat):

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 
 from graphc import dtypes as _dt
 from graphc.frontend.graph import Tensor, get_default_graph
-from graphc.ops.common import convert_to_tensor
 from graphc.ops.core_ops import constant, shape
 
 _INDEX_DTYPES = (_dt.int32, _dt.int64)
@@ -22,18 +20,9 @@ def _scope(name: str | None, default: str) -> Iterator[str]:
         yield s
 
 
-def _c(v: float, like: Tensor) -> Tensor:
-    return convert_to_tensor(v, dtype=like.dtype)
-
-
 def _shape_input(t: Tensor) -> Tensor:
     """The shape of ``t`` as an int32 tensor: a constant when static (no dependency on t)."""
     if t.shape.is_fully_defined():
         return constant(np.array(t.shape.as_list(), dtype=np.int32))
     return shape(t)
 
-
-def _alias(new: Any, old: Any, new_name: str, old_name: str) -> Any:
-    if new is not None and old is not None:
-        raise ValueError(f"Cannot specify both '{new_name}' and '{old_name}'.")
-    return new if new is not None else old

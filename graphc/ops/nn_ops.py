@@ -5,6 +5,9 @@ defined in these modules and re-exported here (the public module: import tf.nn f
 - :mod:`~graphc.ops.softmax_ops`: softmax and the cross-entropies
 - :mod:`~graphc.ops.conv_ops`: 2-D convolution and its two backprops, conv1d, conv2d_transpose
 - :mod:`~graphc.ops.pool_ops`: max/avg pooling and their gradients
+
+tf.nn.embedding_lookup is in :mod:`~graphc.ops.embedding_ops` (it clips with clip_ops,
+which builds on this module's l2_loss); graphc.nn re-exports it with the names here.
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ from graphc.ops.common import (
     FLOATS,
     check_dtypes,
     convert_to_tensor,
+    deprecated_argument,
     make,
     rand,
+    scalar_like,
     static_value,
 )
 from graphc.ops.conv_ops import (  # noqa: F401  (re-exported)
@@ -63,7 +68,7 @@ from graphc.ops.math_ops import (  # noqa: F401  (sigmoid and tanh re-exported a
     tanh,
     where,
 )
-from graphc.ops.nn_common import _INDEX_DTYPES, _alias, _c, _scope, _shape_input
+from graphc.ops.nn_common import _INDEX_DTYPES, _scope, _shape_input
 from graphc.ops.pool_ops import avg_pool, max_pool  # noqa: F401  (re-exported)
 from graphc.ops.random_ops import random_uniform
 from graphc.ops.reduction_ops import reduce_mean, reduce_sum
@@ -129,6 +134,7 @@ def _in_top_k_samples(rng: np.random.Generator) -> list[reg.Sample]:
 reg.register(
     reg.OpDef(
         name="InTopKV2",
+        attrs={"k": reg.INT},
         shape=_in_top_k_shape,
         dtype=_in_top_k_dtype,
         reference=_in_top_k_ref,
@@ -157,6 +163,7 @@ def _l2_loss_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarra
 reg.register(
     reg.OpDef(
         name="L2Loss",
+        attrs={},
         shape=lambda ctx: [()],
         dtype=_float_dtype,
         reference=_l2_loss_ref,
@@ -237,7 +244,7 @@ def dropout(
                 raise ValueError(f"rate must be a scalar tensor or a float in the range [0, 1), got {rate}")
             keep_prob = 1.0 - float(rate)
         else:
-            keep_prob = subtract(_c(1.0, xt), convert_to_tensor(rate, dtype=xt.dtype))
+            keep_prob = subtract(scalar_like(1.0, xt), convert_to_tensor(rate, dtype=xt.dtype))
     if isinstance(keep_prob, numbers.Real):
         if not 0 < keep_prob <= 1:
             raise ValueError(
@@ -287,7 +294,7 @@ def moments(
 ) -> tuple[Tensor, Tensor]:
     """tf.nn.moments: (mean, variance) over ``axes``; the variance is the mean of squared
     differences from stop_gradient(mean), as TF; float16 is computed in float32; ``shift`` is ignored (as TF)."""
-    keep = bool(_alias(keepdims, keep_dims, "keepdims", "keep_dims") or False)
+    keep = bool(deprecated_argument(keepdims, keep_dims, "keepdims", "keep_dims") or False)
     xt = convert_to_tensor(x)
     axes_list = [int(a) for a in np.asarray(static_value(axes, "axes")).reshape(-1)]
     with _scope(name, "moments"):
@@ -332,7 +339,7 @@ def l2_normalize(
     x: Any, axis: Any = None, epsilon: float = 1e-12, name: str | None = None, dim: Any = None
 ) -> Tensor:
     """tf.nn.l2_normalize: ``x * rsqrt(max(sum(x ** 2, axis), epsilon))``; ``dim`` is the deprecated alias."""
-    axis = _alias(axis, dim, "axis", "dim")
+    axis = deprecated_argument(axis, dim, "axis", "dim")
     xt = convert_to_tensor(x)
     with _scope(name, "l2_normalize"):
         square_sum = reduce_sum(square(xt), axis, keepdims=True)

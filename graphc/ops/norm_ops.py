@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 
 from graphc.frontend.graph import Tensor
-from graphc.ops.common import convert_to_tensor
+from graphc.ops.common import convert_to_tensor, deprecated_argument
 from graphc.ops.layout_ops import reshape, squeeze
 from graphc.ops.math_ops import abs as abs_
 from graphc.ops.math_ops import multiply, pow, sqrt, square, subtract
-from graphc.ops.nn_common import _alias, _scope
+from graphc.ops.nn_common import _scope
 from graphc.ops.reduction_ops import reduce_max, reduce_mean, reduce_sum
 
 _VECTOR_ORDS = "'euclidean', 'fro' (with axis=None), 1, 2, np.inf or a positive real number"
@@ -54,7 +54,7 @@ def norm(
     """tf.norm (TF1): with axis=None the whole tensor as a vector; an int axis gives vector
     norms ('euclidean'/2, 1, np.inf, any p > 0); a pair of axes gives matrix norms
     ('euclidean'/'fro', 1, np.inf). ord=2 over a matrix needs an SVD: NotImplementedError."""
-    keep = bool(_alias(keepdims, keep_dims, "keepdims", "keep_dims") or False)
+    keep = bool(deprecated_argument(keepdims, keep_dims, "keepdims", "keep_dims") or False)
     matrix = isinstance(axis, list | tuple) and len(axis) == 2
     if matrix:
         if not (_is_int(axis[0]) and _is_int(axis[1])) or axis[0] == axis[1]:

@@ -251,22 +251,32 @@ def _max_pool_grad_grad_samples(rng: np.random.Generator) -> list[reg.Sample]:
 reg.register(
     reg.OpDef(
         name="MaxPool",
+        attrs={
+            "ksize": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+            "strides": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+            "padding": reg.choice("SAME", "VALID"),
+            "data_format": reg.choice("NHWC"),
+        },
         shape=_pool_shape,
         dtype=_pool_dtype(NUMERIC, [0], 0),
         reference=_pool_ref(_k.max_pool),
         grad=_max_pool_grad,
-        traits=frozenset({"pool"}),
         samples=_max_pool_samples,
     )
 )
 reg.register(
     reg.OpDef(
         name="MaxPoolGrad",
+        attrs={
+            "ksize": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+            "strides": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+            "padding": reg.choice("SAME", "VALID"),
+            "data_format": reg.choice("NHWC"),
+        },
         shape=_max_pool_grad_shape,
         dtype=_pool_dtype(FLOATS, [0, 1, 2], 2),
         reference=_max_pool_grad_ref,
         grad=_max_pool_grad_grad,
-        traits=frozenset({"pool"}),
         doc="(orig_input, orig_output, grad) -> grad routed to each window's first argmax.",
         samples=_max_pool_grad_samples,
     )
@@ -274,11 +284,16 @@ reg.register(
 reg.register(
     reg.OpDef(
         name="MaxPoolGradGrad",
+        attrs={
+            "ksize": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+            "strides": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+            "padding": reg.choice("SAME", "VALID"),
+            "data_format": reg.choice("NHWC"),
+        },
         shape=_max_pool_grad_grad_shape,
         dtype=_pool_dtype(FLOATS, [0, 1, 2], 2),
         reference=_max_pool_grad_grad_ref,
         grad=_max_pool_grad_grad_grad,
-        traits=frozenset({"pool"}),
         doc="(orig_input, orig_output, g of orig_input's shape) -> g at each window's argmax.",
         samples=_max_pool_grad_grad_samples,
     )
@@ -286,11 +301,16 @@ reg.register(
 reg.register(
     reg.OpDef(
         name="AvgPool",
+        attrs={
+            "ksize": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+            "strides": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+            "padding": reg.choice("SAME", "VALID"),
+            "data_format": reg.choice("NHWC"),
+        },
         shape=_pool_shape,
         dtype=_pool_dtype(FLOATS, [0], 0),
         reference=_pool_ref(_k.avg_pool),
         grad=_avg_pool_grad,
-        traits=frozenset({"pool"}),
         doc="Mean over each window's real (unpadded) cells, as TF1.",
         samples=lambda rng: [reg.Sample([rand(rng, c[0])], _pool_case_attrs(c)) for c in _POOL_CASES],
     )
@@ -298,11 +318,16 @@ reg.register(
 reg.register(
     reg.OpDef(
         name="AvgPoolGrad",
+        attrs={
+            "ksize": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+            "strides": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+            "padding": reg.choice("SAME", "VALID"),
+            "data_format": reg.choice("NHWC"),
+        },
         shape=_avg_pool_grad_shape,
         dtype=_avg_pool_grad_dtype,
         reference=_avg_pool_grad_ref,
         grad=_avg_pool_grad_grad,
-        traits=frozenset({"pool"}),
         doc="(orig_input_shape, grad) -> the adjoint of AvgPool applied to grad.",
         samples=lambda rng: [
             reg.Sample([np.array(c[0], np.int32), rand(rng, _pool_out_np(c))], _pool_case_attrs(c), wrt=(1,))

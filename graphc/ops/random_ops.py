@@ -99,6 +99,12 @@ for _name, _ref, _extra in [
     reg.register(
         reg.OpDef(
             name=_name,
+            attrs={
+                "dtype": reg.DTYPE,
+                "seed": reg.INT,
+                "seed2": reg.INT,
+                **({"minval": reg.INT, "maxval": reg.INT} if _name == "RandomUniformInt" else {}),
+            },
             shape=_random_shape,
             dtype=lambda ctx: [ctx.attrs["dtype"]],
             reference=_ref,

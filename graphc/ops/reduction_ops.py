@@ -30,6 +30,7 @@ from graphc.ops.common import (
     as_int_list,
     check_dtypes,
     convert_to_tensor,
+    deprecated_argument,
     make,
     normalize_axes,
     normalize_axis,
@@ -383,6 +384,7 @@ def _register(
     reg.register(
         reg.OpDef(
             name=name,
+            attrs={"axis": reg.optional(reg.AXES), "keepdims": reg.BOOL},
             shape=_reduce_shape,
             dtype=_reduce_dtype(allowed),
             reference=reference,
@@ -459,13 +461,6 @@ _register("All", _all_ref, _BOOL_GRAD, (_dt.bool_,), _bool_cases)
 
 
 # -- the reduction API ----------------------------------------------------------------------------
-def _pick(new: Any, old: Any, new_name: str, old_name: str) -> Any:
-    """TF1's deprecated_argument_lookup: at most one of a renamed argument's spellings."""
-    if new is not None and old is not None:
-        raise ValueError(f"Cannot specify both '{new_name}' and '{old_name}'")
-    return new if new is not None else old
-
-
 def _axis_values(axis: Any, what: str) -> np.ndarray:
     if isinstance(axis, Tensor):
         return static_value(axis, what)
@@ -489,7 +484,7 @@ def reduction_axis(x: Tensor, axis: Any, api: str) -> Axis:
 
 
 def _keepdims(keepdims: Any, keep_dims: Any) -> bool:
-    value = _pick(keepdims, keep_dims, "keepdims", "keep_dims")
+    value = deprecated_argument(keepdims, keep_dims, "keepdims", "keep_dims")
     return False if value is None else bool(value)
 
 
@@ -506,7 +501,7 @@ def _reduction_api(op_type: str, api: str, default_name: str, doc: str) -> Calla
         keep_dims: Any = None,
     ) -> Tensor:
         x = convert_to_tensor(input_tensor)
-        axes = reduction_axis(x, _pick(axis, reduction_indices, "axis", "reduction_indices"), api)
+        axes = reduction_axis(x, deprecated_argument(axis, reduction_indices, "axis", "reduction_indices"), api)
         attrs = {"axis": axes, "keepdims": _keepdims(keepdims, keep_dims)}
         return make(op_type, [x], attrs, name=name or default_name)
 
@@ -559,7 +554,7 @@ def count_nonzero(
 ) -> Tensor:
     """tf.count_nonzero (TF1): the number of non-zero (non-False) elements, as ``dtype``.
     String tensors are not supported."""
-    value = _pick(input_tensor, input, "input_tensor", "input")
+    value = deprecated_argument(input_tensor, input, "input_tensor", "input")
     if value is None:
         raise ValueError("count_nonzero needs input_tensor")
     x = convert_to_tensor(value)
@@ -617,11 +612,11 @@ for _name, _fn in (("ArgMax", np.argmax), ("ArgMin", np.argmin)):
     reg.register(
         reg.OpDef(
             name=_name,
+            attrs={"axis": reg.AXIS, "output_type": reg.DTYPE},
             shape=_arg_shape,
             dtype=_arg_dtype,
             reference=_arg_ref(_fn),
             grad=reg.NotDifferentiable("an index is piecewise constant"),
-            traits=frozenset({"arg_reduction"}),
             samples=_arg_samples,
         )
     )
@@ -631,7 +626,7 @@ def _arg(
     op_type: str, api: str, input: Any, axis: Any, name: str | None, dimension: Any, output_type: Any
 ) -> Tensor:
     x = convert_to_tensor(input)
-    axis = _pick(axis, dimension, "axis", "dimension")
+    axis = deprecated_argument(axis, dimension, "axis", "dimension")
     if axis is None:
         axis = 0  # TF1's default
     arr = _axis_values(axis, f"the axis of {api}")

@@ -19,8 +19,6 @@ from graphc.ops.array_common import _static_int
 from graphc.ops.common import NUMERIC, check_dtypes, convert_to_tensor, make, normalize_axis, rand
 from graphc.ops.math_ops import multiply, real_div
 
-_SCAN = frozenset({"scan"})
-
 
 def _scan_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
     s = ctx.shapes[0]
@@ -95,11 +93,11 @@ def _scan_samples(domain: str) -> Callable[[np.random.Generator], list[reg.Sampl
 reg.register(
     reg.OpDef(
         name="Cumsum",
+        attrs={"axis": reg.AXIS, "exclusive": reg.BOOL, "reverse": reg.BOOL},
         shape=_scan_shape,
         dtype=_scan_dtype,
         reference=_scan_ref(np.add.accumulate, 0),
         grad=_cumsum_grad,
-        traits=_SCAN,
         samples=_scan_samples("any"),
         doc="Running sums along attr axis; exclusive starts from 0, reverse runs from the end.",
     )
@@ -107,11 +105,11 @@ reg.register(
 reg.register(
     reg.OpDef(
         name="Cumprod",
+        attrs={"axis": reg.AXIS, "exclusive": reg.BOOL, "reverse": reg.BOOL},
         shape=_scan_shape,
         dtype=_scan_dtype,
         reference=_scan_ref(np.multiply.accumulate, 1),
         grad=_cumprod_grad,
-        traits=_SCAN,
         samples=_scan_samples("nonzero"),
         doc="Running products along attr axis; exclusive starts from 1, reverse runs from the end.",
     )

@@ -30,7 +30,7 @@ from graphc.ops.array_common import (
     _shape_arg,
     _static_ints,
 )
-from graphc.ops.common import convert_to_tensor, make, rand, static_value, value_shape
+from graphc.ops.common import convert_to_tensor, is_tensorish, make, rand, static_value, value_shape
 from graphc.symbolic import Dim
 
 newaxis = None
@@ -197,6 +197,7 @@ _SPECS: list[tuple[tuple[int, ...], Spec]] = [
 reg.register(
     reg.OpDef(
         name="StridedSlice",
+        attrs={"spec": reg.SLICE_SPEC},
         shape=lambda ctx: [_strided_shape(ctx.shapes[0], ctx.attrs["spec"])],
         dtype=lambda ctx: [ctx.dtypes[0]],
         reference=lambda ins, attrs: [_copy(ins[0][_index_of(attrs["spec"])], dtype=ins[0].dtype)],
@@ -250,6 +251,7 @@ def _strided_grad_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.n
 reg.register(
     reg.OpDef(
         name="StridedSliceGrad",
+        attrs={"spec": reg.SLICE_SPEC},
         shape=_strided_grad_shape,
         dtype=_strided_grad_dtype,
         reference=_strided_grad_ref,
@@ -279,7 +281,7 @@ def strided_slice_spec(x: Tensor, spec: Spec, name: str | None = None) -> Tensor
 def _bound(v: Any, what: str) -> int | None:
     if v is None:
         return None
-    if isinstance(v, Tensor) or hasattr(v, "_as_graph_element"):
+    if is_tensorish(v):
         t = convert_to_tensor(v)
         if t.shape.ndims not in (0, None) or not t.dtype.is_integer or not _has_static_value(t):
             raise TypeError(
@@ -311,7 +313,7 @@ def _spec_from_key(key: Any) -> Spec:
             )
         elif isinstance(k, int | np.integer):
             spec.append(("int", int(k)))
-        elif isinstance(k, Tensor) or hasattr(k, "_as_graph_element"):
+        elif is_tensorish(k):
             t = convert_to_tensor(k)
             if t.shape.ndims == 0 and t.dtype.is_integer and _has_static_value(t):
                 spec.append(("int", int(static_value(t, "index").reshape(()))))
@@ -429,6 +431,7 @@ def _slice_spec(begin: Sequence[int], sz: Sequence[int]) -> Spec:
 reg.register(
     reg.OpDef(
         name="Slice",
+        attrs={"begin": reg.tuple_of(reg.INT), "size": reg.tuple_of(reg.INT)},
         shape=_slice_shape,
         dtype=lambda ctx: [ctx.dtypes[0]],
         reference=_slice_ref,

@@ -17,10 +17,12 @@ from graphc.ops.common import (
     check_dtypes,
     check_same_dtypes,
     convert_to_tensor,
+    deprecated_argument,
     make,
     make_op,
     normalize_axis,
     rand,
+    scalar_like,
 )
 from graphc.ops.concat_ops import concat
 from graphc.ops.core_ops import constant, shape, stop_gradient
@@ -29,7 +31,7 @@ from graphc.ops.gather_ops import gather, one_hot
 from graphc.ops.layout_ops import expand_dims, reshape, transpose
 from graphc.ops.math_ops import abs as abs_
 from graphc.ops.math_ops import add, cast, exp, log1p, multiply, negative, subtract, where
-from graphc.ops.nn_common import _INDEX_DTYPES, _alias, _c, _scope
+from graphc.ops.nn_common import _INDEX_DTYPES, _scope
 from graphc.ops.reduction_ops import reduce_sum
 
 
@@ -92,18 +94,18 @@ for _name, _ref, _grad in (
     reg.register(
         reg.OpDef(
             name=_name,
+            attrs={"axis": reg.AXIS},
             shape=_softmax_shape,
             dtype=_float_dtype,
             reference=_ref,
             grad=_grad,
-            traits=frozenset({"softmax"}),
             samples=_softmax_samples,
         )
     )
 
 
 def _softmax_axis(logits: Tensor, axis: Any, dim: Any) -> int:
-    axis = _alias(axis, dim, "axis", "dim")
+    axis = deprecated_argument(axis, dim, "axis", "dim")
     axis = -1 if axis is None else int(axis)
     try:
         return normalize_axis(axis, logits.shape.ndims)
@@ -197,11 +199,11 @@ def _prob_labels(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray
 reg.register(
     reg.OpDef(
         name="SoftmaxCrossEntropyWithLogits",
+        attrs={},
         shape=_xent_shape,
         dtype=_xent_dtype,
         reference=_xent_ref,
         grad=_xent_grad,
-        traits=frozenset({"xent"}),
         num_outputs=2,
         doc="(logits [b, c], labels [b, c]) -> (loss [b], backprop [b, c] = softmax(logits) - labels).",
         samples=lambda rng: [
@@ -274,11 +276,11 @@ def _sparse_xent_grad(op: Operation, g_loss: Tensor | None, g_bp: Tensor | None)
 reg.register(
     reg.OpDef(
         name="SparseSoftmaxCrossEntropyWithLogits",
+        attrs={},
         shape=_sparse_xent_shape,
         dtype=_sparse_xent_dtype,
         reference=_sparse_xent_ref,
         grad=_sparse_xent_grad,
-        traits=frozenset({"xent"}),
         num_outputs=2,
         doc="(logits [b, c], int labels [b]) -> (loss [b], backprop [b, c]); labels must be in [0, c).",
         samples=lambda rng: [
@@ -348,7 +350,7 @@ def softmax_cross_entropy_with_logits_v2(
 ) -> Tensor:
     """tf.nn.softmax_cross_entropy_with_logits_v2: gradients flow into ``labels`` too;
     labels are cast to the logits' dtype; any rank (flattened to 2-D internally)."""
-    axis = _alias(axis, dim, "axis", "dim")
+    axis = deprecated_argument(axis, dim, "axis", "dim")
     x = convert_to_tensor(logits)
     y = convert_to_tensor(labels, preferred_dtype=x.dtype)
     return _dense_xent(y, x, -1 if axis is None else int(axis), name or "softmax_cross_entropy_with_logits")
@@ -427,14 +429,14 @@ def weighted_cross_entropy_with_logits(
     labels: Any = None,
 ) -> Tensor:
     """tf.nn.weighted_cross_entropy_with_logits (TF1 argument names; ``labels`` is the v2 alias)."""
-    targets = _alias(targets, labels, "targets", "labels")
+    targets = deprecated_argument(targets, labels, "targets", "labels")
     x = convert_to_tensor(logits)
     z = convert_to_tensor(targets, preferred_dtype=x.dtype)
     if not z.shape.is_compatible_with(x.shape):
         raise ValueError(f"logits and targets must have the same shape ({x.shape} vs {z.shape})")
     with _scope(name, "logistic_loss"):
         log_weight = add(
-            _c(1.0, x), multiply(subtract(convert_to_tensor(pos_weight, preferred_dtype=x.dtype), 1.0), z)
+            scalar_like(1.0, x), multiply(subtract(convert_to_tensor(pos_weight, preferred_dtype=x.dtype), 1.0), z)
         )
         stable = add(log1p(exp(negative(abs_(x)))), relu(negative(x)))
-        return add(multiply(subtract(_c(1.0, z), z), x), multiply(log_weight, stable))
+        return add(multiply(subtract(scalar_like(1.0, z), z), x), multiply(log_weight, stable))

@@ -23,11 +23,12 @@ def _var_grad(op: Operation, *grads: Any) -> list[Any]:
 reg.register(
     reg.OpDef(
         name="VariableV2",
+        attrs={"shape": reg.SHAPE, "dtype": reg.DTYPE},
         shape=lambda ctx: [ctx.attrs["shape"]],
         dtype=lambda ctx: [ctx.attrs["dtype"]],
         reference=lambda ins, attrs: [_raise_unbound(attrs)],
         grad=_var_grad,
-        traits=frozenset({"leaf", "variable", "stateful"}),
+        traits=frozenset({"stateful"}),
         no_samples="holds state: lowering turns it into a program input",
     )
 )
@@ -70,11 +71,12 @@ for _name, _ref in [
     reg.register(
         reg.OpDef(
             name=_name,
+            attrs={"validate_shape": reg.omittable(reg.BOOL)},
             shape=_assign_shape,
             dtype=_assign_dtype,
             reference=_ref,
             grad=_NOT_DIFF,
-            traits=frozenset({"assign", "stateful"}),
+            traits=frozenset({"stateful"}),
             samples=lambda rng: [reg.Sample([rand(rng, (2, 3)), rand(rng, (2, 3))], grad=False)],
         )
     )

@@ -103,11 +103,11 @@ def _top_k_samples(rng: np.random.Generator) -> list[reg.Sample]:
 reg.register(
     reg.OpDef(
         name="TopKV2",
+        attrs={"k": reg.INT, "sorted": reg.BOOL},
         shape=_top_k_shape,
         dtype=_top_k_dtype,
         reference=_top_k_ref,
         grad=_top_k_grad,
-        traits=frozenset({"top_k"}),
         num_outputs=2,
         samples=_top_k_samples,
         doc="(values, int32 indices) of the k largest entries along the last axis, largest first, "
