@@ -363,11 +363,10 @@ def _print_fusion(w: Any, program: Any, report: Any) -> None:
 
 
 def _print_segments(w: Any, program: Any, backend_spec: Any) -> None:
-    # Imported here: heavy, only for the inspect command.
-    from graphc import errors
-    from graphc.ir import devices
-    from graphc.runtime import segments
-    from graphc.runtime.backend import get_backend
+    from graphc import errors  # heavy imports, only for the inspect command
+    from graphc.ir import devices  # (as above)
+    from graphc.runtime import segments  # (as above)
+    from graphc.runtime.backend import get_backend  # (as above)
 
     try:
         backend = get_backend(backend_spec)
