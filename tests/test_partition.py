@@ -18,6 +18,7 @@ from graphc import registry as reg
 from graphc import symbolic as sym
 from graphc.cli import main as cli_main
 from graphc.ir import devices
+from graphc.ir.entry import bind_entry
 from graphc.ir.lower import lower
 from graphc.ir.program import Program
 from graphc.ir.verify import verify
@@ -580,3 +581,38 @@ def test_symbolic_batch_dims_reach_every_segment_through_a_flattened_shape() -> 
     fallback = [seg for seg in exe.segments if seg.backend == "numpy"]
     assert len(fallback) == 1
     assert fallback[0].dims_symbols == fallback[0].symbols and len(fallback[0].symbols) == 1
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_placements_partition_into_valid_segments(seed: int) -> None:
+    """Random graphs of binary ops over three devices (some ops unplaced): segments run in
+    order, and the partitioned program and the segments compute what the input does."""
+    rng = np.random.default_rng(seed)
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    values = [x, tf.exp(x * 0.1)]
+    places = ["/cpu:0", "/gpu:0", "/device:GPU:1", None]
+    fns = [tf.add, tf.subtract, tf.maximum, lambda a, b: tf.tanh(a) * b]
+    for _ in range(25):
+        a, b = (values[i] for i in rng.integers(0, len(values), size=2))
+        fn = fns[rng.integers(0, len(fns))]
+        place = places[rng.integers(0, len(places))]
+        if place is None:
+            values.append(fn(a, b))
+        else:
+            with tf.device(place):
+                values.append(fn(a, b))
+    fetches = [values[-1], values[len(values) // 2]]
+    program = _lowered(fetches, {x: (2, 3)})
+    part = partition(program)
+    _check_partition(part)
+    xs = rng.normal(size=(4, 3)).astype(np.float32)
+    numpy = get_backend("numpy")
+    want = run_program(numpy, program, [xs])
+    for got, w in zip(run_program(numpy, part.program, [xs]), want, strict=True):
+        np.testing.assert_array_equal(got, w)
+    exe = segments.compile_program(program, numpy)
+    assert isinstance(exe, segments.SegmentedExecutable) == (len(part.segments) > 1)
+    dims = bind_entry(program, [xs.shape], {})
+    got = [numpy.to_host(o) for o in exe.run([numpy.to_device(xs)], dims)]
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)

@@ -3,8 +3,9 @@ an explicit Transfer node on every edge between two segments.
 
 ``partition(program, backend_of)`` places every node (its ``tf.device``, in the normal
 form of graphc.ir.devices; a node left unplaced runs where its first placed input runs,
-else where its first placed user runs, else on the default device ``""``), gives it the
-key ``(device, backend_of(node))`` and splits the node list into segments of one key:
+else where its first placed user runs, else on the program's first device: ``""``, the
+default device, when no node has one), gives it the key ``(device, backend_of(node))``
+and splits the node list into segments of one key:
 
 - every edge goes from a segment to itself or to a later one, so running the segments
   in order runs each after those it receives from, and there is no cycle between them;
@@ -235,7 +236,8 @@ def _ops_summary(ops: Counter[str]) -> str:
 def placement(program: Program) -> dict[int, str]:
     """``id(node) -> device`` (normal form) for every node: its own device; for an
     unplaced node, its first placed input's device, else its first placed user's, else
-    ``""``. A device string that is not one raises InvalidArgumentError naming the op."""
+    the program's first device in node order (``""`` when no node has one). A device
+    string that is not one raises InvalidArgumentError naming the op."""
     dev = {id(n): node_device(n) for n in program.nodes}
     for n in program.nodes:
         if not dev[id(n)]:
@@ -251,6 +253,10 @@ def placement(program: Program) -> dict[int, str]:
                 if dev[id(q)]:
                     dev[id(n)] = dev[id(q)]
                     break
+    first = next((d for d in dev.values() if d), "")
+    for n in program.nodes:
+        if not dev[id(n)]:
+            dev[id(n)] = first
     return dev
 
 
