@@ -176,7 +176,9 @@ def random_dims(draw: Any) -> Any:
 @settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_the_prover_is_sound(data: Any) -> None:
-    terms = data.draw(st.lists(st.tuples(st.integers(-2, 2), st.builds(lambda: None)), min_size=1, max_size=3))
+    terms = data.draw(
+        st.lists(st.tuples(st.integers(-2, 2), st.builds(lambda: None)), min_size=1, max_size=3)
+    )
     a: Any = 0
     b: Any = 0
     for c, _ in terms:

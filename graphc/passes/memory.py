@@ -26,18 +26,22 @@ The plan, keyed by the program's value numbers (:meth:`Program.numbering`):
   constant, a variable's new value written in place) must be copied out as well.
 - **layout**: every arena buffer gets an ``offset`` in the run's one arena, a multiple of
   :data:`ALIGNMENT`, as a formula in the dims. Each buffer reserves its size rounded up
-  to :data:`ALIGNMENT` (a polynomial with non-negative coefficients, see :func:`aligned`).
-  Buffers are placed largest first; each goes at the lowest candidate offset (zero, or
-  the end of a buffer whose live range meets its own) that is *provably* clear of every
-  placed buffer it is live with: for each such buffer, the new one provably starts at or
-  after its end, or provably ends at or before its start (:func:`provably_ge`: for every
-  non-negative value of the symbols). The coefficient-wise maximum of those ends is
-  always such a candidate, so a place always exists. Formulas that cannot be ordered
-  are compared at :data:`REFERENCE_DIM` for every symbol: that choice affects only how
-  compact the arena is, never its correctness. The arena's size is the maximum over the
-  arena buffers of offset plus reserved size (:attr:`MemoryPlan.arena_size`, evaluated
-  per run). :func:`check_plan` checks a plan for concrete dims, independently of how it
-  was made.
+  to :data:`ALIGNMENT` (a polynomial with non-negative coefficients over the dims and
+  their atoms, see :func:`aligned`). Buffers are placed one at a time (greedy first fit);
+  each goes at the lowest candidate offset that is *provably* clear of every placed
+  buffer it is live with: for each such buffer, the new one provably starts at or after
+  its end, or provably ends at or before its start (:func:`provably_ge`: for every
+  non-negative value of the symbols). The candidates are zero, the ends of those
+  buffers, their maximum (a formula with ``max`` atoms) and their coefficient-wise
+  maximum (a polynomial); the last two are always clear, so a place always exists.
+  Hence two buffers live at the same time never share a byte, whatever the dims. Which
+  clear candidate is lowest, and the order of placement, are decided at
+  :data:`REFERENCE_DIM` for every symbol (then for large dims): they affect only how
+  compact the arena is, never its correctness. The placement runs in two orders
+  (largest first, longest-lived first) and keeps the smaller arena. The arena's size is
+  the maximum over the arena buffers of offset plus reserved size
+  (:attr:`MemoryPlan.arena_size`, evaluated per run). :func:`check_plan` checks a plan
+  for concrete dims, independently of how it was made.
 
 Each value's :class:`Entry` is ``number -> (buffer, offset, bytes)``; the offset is the
 value's byte offset in the arena for an arena buffer, and 0 (the start of its own
@@ -67,8 +71,10 @@ same); the plan is attached as ``program.meta["memory_plan"]``.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
+import itertools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -129,11 +135,41 @@ def provably_ge(a: Dim, b: Dim) -> bool:
     - what is left of ``c * floordiv(x, k)`` (``c`` a multiple of ``k``) is bounded by
       ``c / k * x`` from above and ``c / k * (x - k + 1)`` from below.
 
-    The steps are tried a bounded number of times (:data:`_PROOF_DEPTH`)."""
-    return _nonnegative(a - b, _PROOF_DEPTH)  # type: ignore[operator]
+    The steps are tried a bounded number of times (:data:`_PROOF_DEPTH`). A pair that is
+    false at some probe (every symbol 0, 1, 7, 64 or 65536) is refused without a proof."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a >= b
+    return _provably_ge(a, b)
 
 
 _PROOF_DEPTH = 6
+
+
+class _AllSymbols(dict):  # type: ignore[type-arg]
+    """An environment giving every symbol one value."""
+
+    def __init__(self, value: int) -> None:
+        super().__init__()
+        self.value = value
+
+    def __missing__(self, key: str) -> int:
+        return self.value
+
+
+_PROBES = tuple(_AllSymbols(v) for v in (0, 1, 7, REFERENCE_DIM, _LARGE_DIM))
+_REFERENCE_PROBE, _LARGE_PROBE = 3, 4
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _probe(d: Dim) -> tuple[int, ...]:
+    return tuple(sym.evaluate(d, e) for e in _PROBES)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _provably_ge(a: Dim, b: Dim) -> bool:
+    if any(x < y for x, y in zip(_probe(a), _probe(b), strict=True)):
+        return False
+    return _nonnegative(a - b, _PROOF_DEPTH)  # type: ignore[operator]
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -248,13 +284,6 @@ def aligned(size: Dim, alignment: int = ALIGNMENT) -> Dim:
     return units * alignment
 
 
-def _reference_env(dims: Iterable[Dim], value: int) -> dict[str, int]:
-    names: set[str] = set()
-    for d in dims:
-        names |= sym.free_symbols(d)
-    return dict.fromkeys(names, value)
-
-
 @dataclasses.dataclass
 class PeakFormula:
     """max(candidates): each candidate is the bytes live at some schedule point (or, for the
@@ -311,7 +340,6 @@ class PeakFormula:
 # The plan.
 
 PROGRAM_KINDS = ("arena", "output", "update")  # the program's own buffers
-CALLER_KINDS = ("feed", "variable", "rng")  # the caller's buffers, one per param
 
 
 @dataclasses.dataclass
@@ -447,7 +475,7 @@ class MemoryPlan:
         lines.append(
             f"  buffers: {self.n_values} values -> {self.n_buffers} buffers after reuse "
             f"({len(self.in_place)} in place, {n_var} of them variable updates): "
-            f"{n_arena} in the arena, {self.n_buffers - n_arena} results"
+            f"{n_arena} in the arena, {self.n_buffers - n_arena} of their own (results)"
         )
         lines.append(f"  footprint without reuse  {show(self.naive_bytes)}")
         lines.append(f"  arena ({self.alignment} B aligned)    {show(self.arena_size)}")
@@ -661,14 +689,10 @@ class _Planner:
         return None
 
 
-def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
-    return a[0] <= b[1] and b[0] <= a[1]
-
-
 def _max_of(dims: list[Dim]) -> Dim:
     """max(dims) as a formula: the ones no other is provably at least, as nested max atoms."""
     top: list[Dim] = []
-    for d in sorted(set(dims), key=str):
+    for d in dict.fromkeys(dims):
         if any(provably_ge(t, d) for t in top):
             continue
         top = [t for t in top if not provably_ge(d, t)]
@@ -679,64 +703,91 @@ def _max_of(dims: list[Dim]) -> Dim:
     return out
 
 
+def _key(d: Dim) -> tuple[int, int]:
+    """How large ``d`` is at the reference dims, then for large dims."""
+    values = _probe(d)
+    return values[_REFERENCE_PROBE], values[_LARGE_PROBE]
+
+
 def _layout(arena: list[Buffer]) -> None:
     """Give each arena buffer its aligned size and an offset provably clear of every buffer
-    it is live with (see the module docstring). The greedy placement is tried in a few
-    orders; the smallest arena (at the reference dims, then for large dims) is kept."""
+    it is live with (see the module docstring). The greedy placement is tried in two
+    orders (largest first, longest-lived first); the smaller arena (at the reference dims,
+    then for large dims) is kept."""
     for b in arena:
         b.reserved = aligned(b.size)
         assert _nonnegative_form(b.reserved)
-    ref = _reference_env([b.reserved for b in arena], REFERENCE_DIM)
-    large = dict.fromkeys(ref, _LARGE_DIM)
-
-    def key(d: Dim) -> tuple[int, int, str]:
-        return (sym.evaluate(d, ref), sym.evaluate(d, large), str(d))
-
-    size = [key(b.reserved) for b in arena]
+    # The buffers each one is live with (a sweep over the schedule).
+    near: list[list[int]] = [[] for _ in arena]
+    active: list[int] = []
+    for k in sorted(range(len(arena)), key=lambda k: arena[k].live[0]):
+        active = [h for h in active if arena[h].live[1] >= arena[k].live[0]]
+        for h in active:
+            near[h].append(k)
+            near[k].append(h)
+        active.append(k)
+    size = [_key(b.reserved) for b in arena]
+    span = [b.live[1] - b.live[0] for b in arena]
     orders = [
-        # largest first, for large dims and at the reference dims
-        sorted(range(len(arena)), key=lambda k: (-size[k][1], -size[k][0], k)),
+        # the largest first (at the reference dims, then for large dims)
         sorted(range(len(arena)), key=lambda k: (-size[k][0], -size[k][1], k)),
-        # in schedule order, the longest-lived first
-        sorted(range(len(arena)), key=lambda k: (arena[k].live[0], -arena[k].live[1], k)),
+        # the longest-lived first, then the largest
+        sorted(range(len(arena)), key=lambda k: (-span[k], -size[k][0], -size[k][1], k)),
     ]
     best: tuple[tuple[int, int], list[Dim]] | None = None
     for order in orders:
-        offsets = _place(arena, order, key)
-        top = _max_of([o + b.reserved for o, b in zip(offsets, arena, strict=True)])  # type: ignore[operator]
-        score = (sym.evaluate(top, ref), sym.evaluate(top, large))
+        offsets = _place(arena, near, order)
+        score = _key(_max_of([o + b.reserved for o, b in zip(offsets, arena, strict=True)]))  # type: ignore[operator]
         if best is None or score < best[0]:
             best = (score, offsets)
-    assert best is not None or not arena
-    for b, o in zip(arena, best[1] if best else [], strict=True):
+    for b, o in zip(arena, best[1] if best is not None else [], strict=True):
         b.offset = o
 
 
-def _place(arena: list[Buffer], order: list[int], key: Any) -> list[Dim]:
+def _place(arena: list[Buffer], near: list[list[int]], order: list[int]) -> list[Dim]:
     """Offsets for the arena buffers, placing them in ``order``: each at the lowest candidate
-    (by ``key``) that is provably clear of the placed buffers it is live with."""
+    (by :func:`_key`) that is provably clear of the placed buffers it is live with."""
     offsets: list[Dim | None] = [None] * len(arena)
-    placed: list[int] = []
+    ends: list[Dim] = [0] * len(arena)
     for k in order:
         b = arena[k]
-        near = [h for h in placed if _overlap(arena[h].live, b.live)]
-        ends = [offsets[h] + arena[h].reserved for h in near]  # type: ignore[operator]
-        candidates: list[Dim] = [0]
-        for e in [*ends, _max_of(ends), upper_bound(ends)]:
-            if e not in candidates:
-                candidates.append(e)
-        candidates.sort(key=key)
-        for c in candidates:
-            top = c + b.reserved  # type: ignore[operator]
-            if all(
-                provably_ge(c, e) or provably_ge(offsets[h], top)  # type: ignore[arg-type]
-                for h, e in zip(near, ends, strict=True)
+        if b.reserved == 0:
+            offsets[k] = 0  # it takes no byte, so it meets no other buffer
+            continue
+        placed = [h for h in near[k] if offsets[h] is not None and arena[h].reserved != 0]
+        these = [ends[h] for h in placed]
+        candidates = list(dict.fromkeys([0, *these, _max_of(these), upper_bound(these)]))
+        candidates.sort(key=_key)  # stable: equal keys keep their order
+        # A candidate must be clear of the placed buffers at each probe (cheap: the placed
+        # buffers' intervals sorted by start, with the running maximum of their ends) before
+        # it is proved clear for every value of the dims.
+        probes = []
+        for j in range(len(_PROBES)):
+            spans = sorted((_probe(offsets[h])[j], _probe(ends[h])[j]) for h in placed)  # type: ignore[arg-type]
+            probes.append(([lo for lo, _ in spans], list(itertools.accumulate((hi for _, hi in spans), max))))
+        size = _probe(b.reserved)
+        # Below the first free place at the reference dims every candidate overlaps there.
+        starts, running = probes[_REFERENCE_PROBE]
+        lowest, need = 0, size[_REFERENCE_PROBE]
+        for lo, hi in zip(starts, running, strict=True):
+            if lo >= lowest + need:
+                break
+            lowest = max(lowest, hi)
+        first = bisect.bisect_left([_key(c)[0] for c in candidates], lowest)
+        for c in candidates[first:]:
+            at = _probe(c)
+            if any(
+                (i := bisect.bisect_left(starts, at[j] + size[j])) and running[i - 1] > at[j]
+                for j, (starts, running) in enumerate(probes)
             ):
+                continue
+            top = c + b.reserved  # type: ignore[operator]
+            if all(provably_ge(c, ends[h]) or provably_ge(offsets[h], top) for h in placed):  # type: ignore[arg-type]
                 offsets[k] = c
+                ends[k] = top
                 break
         else:  # unreachable: the upper bound of the ends is always clear
             raise AssertionError("no offset for an arena buffer")
-        placed.append(k)
     return offsets  # type: ignore[return-value]
 
 
