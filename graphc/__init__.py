@@ -249,7 +249,8 @@ from graphc.ops.unsupported import (  # TF1 names that raise NotImplementedError
     while_loop,
 )
 from graphc import nn, losses, train, initializers, random, math, linalg  # noqa: E402
-from graphc import data, image, metrics  # noqa: E402
+from graphc import data, datasets, image, metrics, preprocessing  # noqa: E402
+from graphc.image import random_crop  # noqa: E402
 from graphc.metrics import confusion_matrix  # noqa: E402
 from graphc import summary  # noqa: E402
 from graphc.summary import Summary  # noqa: E402
