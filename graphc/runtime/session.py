@@ -27,6 +27,10 @@ from graphc.runtime.backend import Backend, CompileOptions, Executable, get_back
 from graphc.runtime.rwlock import ReadWriteLock
 from graphc.runtime.segments import compile_program
 
+# The graph collection of per-run feed providers: ``provider(session, targets, feeds) ->
+# dict[Tensor, value]`` (graphc.data's iterators register one).
+FEED_PROVIDERS = "graphc_feed_providers"
+
 
 class ConfigProto:
     """Accepts TF1's ConfigProto fields (ignored) and graphc's own options:
@@ -151,6 +155,11 @@ class Session:
         leaves = nest.flatten(fetches)
         targets = [self._fetch_target(x) for x in leaves]
         feeds = self._prepare_feeds(feed_dict or {})
+        # Host-side inputs the graph produces per run (tf.data iterators' get_next()):
+        # each provider in the collection returns values for tensors this run needs.
+        for provide in self._graph.get_collection(FEED_PROVIDERS):
+            for t, value in provide(self, targets, feeds).items():
+                feeds[t] = _check_feed(t, value)
         compiled = self._compile(targets, feeds)
         values = self._execute(compiled, feeds)
         results = [None if idx is None else values[idx] for idx in compiled.lowered.fetch_index]
