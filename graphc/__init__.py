@@ -254,6 +254,7 @@ from graphc.image import random_crop  # noqa: E402
 from graphc.metrics import confusion_matrix  # noqa: E402
 from graphc import summary  # noqa: E402
 from graphc.summary import Summary  # noqa: E402
+from graphc import layers, keras  # noqa: E402
 
 # ``graphc.compat.v1`` is this module itself (TF1's namespace already), registered so
 # that ``import graphc.compat.v1 as tf`` finds it without graphc.compat importing graphc.

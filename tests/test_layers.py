@@ -64,6 +64,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "graphc.cli",
             "graphc.summary",
             "graphc.layers",
+            "graphc.keras",
             "graphc.metrics",
         ),
     ),

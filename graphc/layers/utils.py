@@ -1,0 +1,135 @@
+"""Argument helpers shared by tf.layers and tf.keras.layers: TF1's ``conv_utils`` forms of
+sizes, strides, padding and data format, output lengths of (transposed) convolutions,
+and the check of ``training`` arguments.
+"""
+
+from __future__ import annotations
+
+import numbers
+import re
+from typing import Any
+
+import numpy as np
+
+from graphc.frontend.graph import Tensor
+from graphc.ops.variables import Variable
+
+__all__ = [
+    "check_training",
+    "conv_output_length",
+    "deconv_output_length",
+    "normalize_data_format",
+    "normalize_padding",
+    "normalize_tuple",
+    "to_snake_case",
+]
+
+
+def normalize_tuple(value: Any, n: int, name: str) -> tuple[int, ...]:
+    """An int or an iterable of ``n`` ints as a tuple of ``n`` ints (TF1's
+    ``conv_utils.normalize_tuple``), with TF1's error messages."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return (int(value),) * n
+    try:
+        values = tuple(value)
+    except TypeError:
+        raise ValueError(
+            f"The `{name}` argument must be a tuple of {n} integers. Received: {value!r}"
+        ) from None
+    if len(values) != n:
+        raise ValueError(f"The `{name}` argument must be a tuple of {n} integers. Received: {value!r}")
+    out = []
+    for v in values:
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+            raise ValueError(
+                f"The `{name}` argument must be a tuple of {n} integers. Received: {value!r} "
+                f"including element {v!r} of type {type(v).__name__}"
+            )
+        out.append(int(v))
+    return tuple(out)
+
+
+def normalize_padding(value: Any) -> str:
+    """'same' or 'valid' (any case) as the lower-case form layers keep (TF1's
+    ``conv_utils.normalize_padding``)."""
+    if not isinstance(value, str):
+        raise ValueError(f"The `padding` argument must be 'valid' or 'same'. Received: {value!r}")
+    padding = value.lower()
+    if padding not in ("valid", "same"):
+        if padding == "causal":
+            raise NotImplementedError("padding='causal' is for 1-D convolutions, which tf.layers here lacks")
+        raise ValueError(f"The `padding` argument must be 'valid' or 'same'. Received: {value!r}")
+    return padding
+
+
+def normalize_data_format(value: Any) -> str:
+    """``channels_last`` (the default, also for None). ``channels_first`` raises
+    NotImplementedError: graphc's convolutions and pools are NHWC only."""
+    if value is None:
+        return "channels_last"
+    if not isinstance(value, str):
+        raise ValueError(f"The `data_format` argument must be 'channels_last'. Received: {value!r}")
+    data_format = value.lower()
+    if data_format == "channels_first":
+        raise NotImplementedError(
+            "data_format='channels_first' (NCHW) is not supported: graphc's convolutions and pools "
+            "are channels_last (NHWC) only; transpose the input with tf.transpose(x, [0, 2, 3, 1]) "
+            "and use data_format='channels_last'"
+        )
+    if data_format != "channels_last":
+        raise ValueError(
+            f"The `data_format` argument must be 'channels_last' or 'channels_first'. Received: {value!r}"
+        )
+    return data_format
+
+
+def conv_output_length(
+    input_length: int | None, filter_size: int, padding: str, stride: int, dilation: int = 1
+) -> int | None:
+    """The output length of a convolution along one axis (TF1's ``conv_output_length``)."""
+    if input_length is None:
+        return None
+    dilated = filter_size + (filter_size - 1) * (dilation - 1)
+    if padding == "same":
+        length = input_length
+    else:
+        length = input_length - dilated + 1
+    return (length + stride - 1) // stride
+
+
+def deconv_output_length(input_length: Any, filter_size: int, padding: str, stride: int) -> Any:
+    """The output length of a transposed convolution along one axis (TF1's
+    ``deconv_output_length`` without output_padding): ``in * stride`` for 'same',
+    ``in * stride + max(filter - stride, 0)`` for 'valid'. ``input_length`` may be an int
+    or a scalar int tensor (a dim unknown when the graph is built)."""
+    length = input_length * stride
+    if padding == "valid":
+        length = length + max(filter_size - stride, 0)
+    return length
+
+
+def check_training(training: Any, layer: str) -> bool:
+    """``training`` as a Python bool. A tensor (e.g. a bool placeholder) would need tf.cond,
+    which graphc does not have: NotImplementedError saying what to do instead."""
+    if isinstance(training, Tensor | Variable):
+        raise NotImplementedError(
+            f"{layer}: `training` given as a tensor ({training.name}) needs tf.cond, which graphc "
+            "does not support yet. Pass a Python bool instead, and build the training and the "
+            "inference branch separately (call the layer, or your model function, once with "
+            "training=True and once with training=False, sharing variables through "
+            "variable_scope reuse), then run the branch you need"
+        )
+    if isinstance(training, bool | np.bool_):
+        return bool(training)
+    if isinstance(training, numbers.Integral) and training in (0, 1):
+        return bool(training)
+    raise TypeError(f"{layer}: `training` must be a Python bool, got {training!r}")
+
+
+def to_snake_case(name: str) -> str:
+    """Keras's default layer names from class names: ``Conv2DTranspose`` -> ``conv2d_transpose``."""
+    intermediate = re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    insecure = re.sub("([a-z])([A-Z])", r"\1_\2", intermediate).lower()
+    if insecure[0] != "_":
+        return insecure
+    return "private" + insecure
