@@ -253,6 +253,9 @@ def test_map_traced_with_graph_ops_and_on_numpy_values() -> None:
     )
     assert [int(v) for v in dicts.as_numpy_iterator()] == [0, 3, 6]
     assert len(tf.get_default_graph().get_operations()) == before  # traced elsewhere
+    listed = Dataset.range(2).map(lambda v: [v, 1])  # a list result is a tuple, as in TF1
+    assert listed.output_types == (tf.int64, tf.int32)
+    assert [tuple(int(a) for a in e) for e in listed.as_numpy_iterator()] == [(0, 1), (1, 1)]
 
 
 def test_filter_zip_concatenate_cache() -> None:

@@ -200,7 +200,7 @@ class _Function:
                 self._inputs = [
                     placeholder(s.dtype, s.shape.as_tuple(), name=f"arg{i}") for i, s in enumerate(specs)
                 ]
-                out = self._call(_pack(structure, self._inputs))
+                out = _normalize(self._call(_pack(structure, self._inputs)))
                 out_flat = _flatten(out)
                 out_tensors = [_as_tensor(x, graph) for x in out_flat]
         except Exception as exc:  # noqa: BLE001  (any failure to trace means: run on NumPy values)
@@ -208,7 +208,7 @@ class _Function:
             return
         self.graph = graph
         self._outputs = out_tensors
-        self.out_structure = _pack(_normalize(out), [None] * len(out_flat))
+        self.out_structure = _pack(out, [None] * len(out_flat))
         self.out_specs = [_Spec(t.dtype, t.shape) for t in out_tensors]
 
     @property
