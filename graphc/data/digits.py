@@ -20,7 +20,6 @@ import numpy as np
 __all__ = ["BatchIterator", "DigitsSplit", "load_digits_mnist", "resize_bilinear"]
 
 NUM_CLASSES = 10
-_SOURCE_SIZE = 8
 _RESIZED_SIZE = 24
 _PAD = 2  # 24 + 2 * 2 = 28, MNIST's side length
 IMAGE_SIZE = _RESIZED_SIZE + 2 * _PAD

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -186,7 +186,3 @@ def as_shape(shape: Any) -> TensorShape:
 
 def unknown_shape(rank: int | None = None) -> TensorShape:
     return TensorShape(None if rank is None else [None] * rank)
-
-
-def dims_from(shape: Iterable[Any] | None) -> tuple[int | None, ...] | None:
-    return None if shape is None else tuple(_dim_value(d) for d in shape)

@@ -182,10 +182,6 @@ def same_dtype(i: int = 0) -> Callable[[reg.InferenceContext], list[_dt.DType]]:
     return lambda ctx: [ctx.dtypes[i]]
 
 
-def fixed_dtype(dt: _dt.DType) -> Callable[[reg.InferenceContext], list[_dt.DType]]:
-    return lambda ctx: [dt]
-
-
 def check_dtypes(
     ctx: reg.InferenceContext, allowed: Sequence[_dt.DType], which: Sequence[int] | None = None
 ) -> None:
