@@ -108,7 +108,19 @@ def batch_get_value(variables: Sequence[Any]) -> list[np.ndarray]:
     if not variables:
         return []
     sess = get_session(_graph_of(variables[0]))
-    return [np.asarray(v) for v in sess.run(list(variables))]
+    out: list[np.ndarray | None] = [None] * len(variables)
+    rest = []
+    for i, v in enumerate(variables):
+        # A variable's value is read from the session's state, without a program.
+        value = sess._variable_value(v.op) if isinstance(v, Variable) else None
+        if value is None:
+            rest.append(i)
+        else:
+            out[i] = np.array(value)
+    if rest:
+        for i, value in zip(rest, sess.run([variables[i] for i in rest])):
+            out[i] = np.asarray(value)
+    return out  # type: ignore[return-value]
 
 
 def batch_set_value(tuples: Sequence[tuple[Variable, Any]]) -> None:

@@ -250,6 +250,15 @@ class Model(Layer):
 
     # -- layers and calling ----------------------------------------------------------
     @property
+    def weights(self) -> list[Any]:
+        """Each layer's weights in turn (trainable first within a layer), as TF1's Keras."""
+        out: list[Any] = []
+        for layer in self.layers:
+            out.extend(layer.weights)
+        out.extend(self._trainable_weights + self._non_trainable_weights)
+        return self._unique(out)
+
+    @property
     def layers(self) -> list[_BaseLayer]:
         """The model's layers: a functional model's in the order they run (inputs
         first), a subclassed model's in the order they were assigned."""
@@ -776,10 +785,12 @@ class Model(Layer):
 
     def _weight_listing(self) -> list[tuple[str, list[tuple[str, np.ndarray]]]]:
         self._check_built_for_weights()
+        leaves = self._weighted_leaves()
+        flat = backend.batch_get_value([w for layer in leaves for w in layer.weights])
         out = []
-        for layer in self._weighted_leaves():
+        for layer in leaves:
             ws = layer.weights
-            values = backend.batch_get_value(ws)
+            values, flat = flat[: len(ws)], flat[len(ws) :]
             names = [layer.weight_name(w) for w in ws]
             if len(set(names)) != len(names):
                 names = [w.op.name for w in ws]
