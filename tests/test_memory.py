@@ -151,11 +151,18 @@ def test_the_prover_knows_max_min_and_floordiv() -> None:
     assert provably_ge(aligned(16 * n), aligned(8 * n)) and not provably_ge(aligned(8 * n), aligned(16 * n))
     assert provably_ge(aligned(16 * n), 16 * n) and not provably_ge(aligned(16 * n), 2 * aligned(4 * n))
     assert not provably_ge(aligned(16 * n), 16 * n + 64)
+    # A signed symbol (a fed integer used as a size) is not taken to be >= 0.
+    assert not provably_ge(64 * SIGNED + 640, 640) and provably_ge(sym.maximum(SIGNED, 0), 0)
+    assert provably_ge(SIGNED * SIGNED, 0) and provably_ge(aligned(64 * SIGNED * n), 0)
+    assert "max(0, " in str(aligned(64 * SIGNED * n))  # the size of a run, which is never negative
+
+
+SIGNED = sym.symbol("Kprover", signed=True)  # a fed integer's value: may be negative
 
 
 def random_dims(draw: Any) -> Any:
     n, m = sym.symbol("N"), sym.symbol("M")
-    leaves = [n, m, n * m, 1, 3]
+    leaves = [n, m, n * m, 1, 3, SIGNED, SIGNED * n]
     atoms = st.sampled_from(leaves)
     coef = st.integers(0, 70)
     poly = st.lists(st.tuples(coef, atoms), min_size=1, max_size=3).map(
@@ -190,8 +197,9 @@ def test_the_prover_is_sound(data: Any) -> None:
     if provably_ge(a, b):
         for nv in (0, 1, 2, 5, 63, 64, 65, 1000):
             for mv in (0, 1, 7, 130):
-                env = {"N": nv, "M": mv}
-                assert sym.evaluate(a, env) >= sym.evaluate(b, env), (a, b, env)
+                for kv in (-70, -3, 0, 2, 100):
+                    env = {"N": nv, "M": mv, "Kprover": kv}
+                    assert sym.evaluate(a, env) >= sym.evaluate(b, env), (a, b, env)
 
 
 @settings(max_examples=200, deadline=None)
@@ -615,16 +623,17 @@ def test_a_program_with_two_symbolic_dims_and_a_data_defined_one() -> None:
     b = tf.placeholder(tf.float32, [None, 6])
     k = tf.placeholder(tf.int32, [])
     both = tf.concat([tf.exp(a), tf.tanh(b)], axis=0)  # [A + B, 6]
-    r = tf.cast(tf.range(k), tf.float32)  # [k]: known only once the run computed it
-    out = tf.reduce_sum(tf.matmul(both, tf.ones([6, 3]))) + tf.reduce_sum(r * r)
+    r = tf.cast(tf.range(k), tf.float32)  # [max(0, K)]: from a fed value, K may be negative
+    tiled = tf.tile(tf.exp(a), tf.stack([k, 1]))  # [K*A, 6]
+    out = tf.reduce_sum(tf.matmul(both, tf.ones([6, 3]))) + tf.reduce_sum(r * r) + tf.reduce_sum(tiled)
     p = pipeline.optimize(lowered([out], {a: (2, 6), b: (3, 6), k: ()}))
     plan = p.meta["memory_plan"]
     names = sorted({s for v in p.values() for d in v.shape for s in sym.free_symbols(d)})
     assert len(names) >= 3
-    for i, vals in enumerate([(1, 1, 1), (5, 2, 9), (100, 3, 0), (2, 200, 40)]):
+    for vals in [(1, 1, 1), (5, 2, 9), (100, 3, 0), (2, 200, 40)]:
         env = dict(zip(names, vals, strict=False))
         check_sound(p, plan, env)
-        del i
+    assert any(min(e.values()) < 0 for e in sample_envs(p))  # K checked negative too
     check_plan(p, plan)
 
 
@@ -661,3 +670,30 @@ def test_random_plans_are_sound(steps: list[tuple[str, int]]) -> None:
         for batch in (1, 5, 64):
             check_sound(prog, plan, {s: batch for s in prog.symbols()})
         check_plan(prog, plan)
+
+
+def test_a_conv_with_unknown_image_sizes_plans_with_floordiv_dims() -> None:
+    # VALID convolutions and pools of [None, None, None, 1] images: sizes hold floordiv atoms
+    # of expressions that are not provably non-negative (floordiv(floordiv(H + 1, 2) - 3, 2)).
+    x = tf.placeholder(tf.float32, [None, None, None, 1])
+    w1 = tf.Variable(tf.ones([3, 3, 1, 4]) * 0.1)
+    w2 = tf.Variable(tf.ones([4, 4, 4, 2]) * 0.1)
+    h = tf.nn.max_pool(
+        tf.nn.relu(tf.nn.conv2d(x, w1, [1, 1, 1, 1], "SAME")), [1, 2, 2, 1], [1, 2, 2, 1], "SAME"
+    )
+    h = tf.nn.conv2d(h, w2, [1, 2, 2, 1], "VALID")
+    loss = tf.reduce_mean(tf.square(h))
+    step = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    p = pipeline.optimize(lowered([loss, step], {x: (2, 12, 10, 1)}))
+    plan = p.meta["memory_plan"]
+    assert any("floordiv" in str(d) for v in p.values() for d in v.shape)
+    names = sorted({s for v in p.values() for d in v.shape for s in sym.free_symbols(d)})
+    for vals in [(1, 12, 10), (3, 9, 30), (64, 28, 28)]:
+        check_sound(p, plan, dict(zip(names, vals, strict=True)))
+    check_plan(p, plan)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run([loss, step], {x: np.ones((3, 9, 30, 1), np.float32)})  # the same program
+        assert sess.stats["peak_bytes"] == plan.evaluate(
+            p.bind_dims([(3, 9, 30, 1), (3, 3, 1, 4), (4, 4, 4, 2)])
+        )

@@ -176,7 +176,7 @@ def _provably_ge(a: Dim, b: Dim) -> bool:
 def _nonnegative(d: Dim, depth: int) -> bool:
     if isinstance(d, int):
         return d >= 0
-    if all(c >= 0 for c in d.terms.values()):
+    if all(c >= 0 and _monomial_nonnegative(m, depth) for m, c in d.terms.items()):
         return True
     if depth <= 0:
         return False
@@ -184,8 +184,13 @@ def _nonnegative(d: Dim, depth: int) -> bool:
     split = sorted({a for m in d.terms for a, _ in m if a.op in ("max", "min")})
     if split:
         atom = split[0]
-        signs = {c > 0 for m, c in d.terms.items() if any(a == atom for a, _ in m)}
-        one_suffices = signs == ({True} if atom.op == "max" else {False})
+        uses = [(m, c) for m, c in d.terms.items() if any(a == atom for a, _ in m)]
+        signs = {c > 0 for _, c in uses}
+        # The bound c * atom * rest >= c * arg * rest needs the rest of each term >= 0.
+        rests = all(
+            _monomial_nonnegative(tuple((a, q) for a, q in m if a != atom), depth - 1) for m, _ in uses
+        )
+        one_suffices = rests and signs == ({True} if atom.op == "max" else {False})
         cases = (_replace_atom(d, atom, x) for x in atom.args)
         if one_suffices:
             return any(_nonnegative(x, depth - 1) for x in cases)
@@ -195,7 +200,7 @@ def _nonnegative(d: Dim, depth: int) -> bool:
     neg: dict[sym.Atom, int] = {}
     rest: dict[Any, int] = {}
     for m, c in d.terms.items():
-        if len(m) == 1 and m[0][1] == 1 and m[0][0].op == "floordiv" and isinstance(m[0][0].args[1], int):
+        if len(m) == 1 and m[0][1] == 1 and _int_floordiv(m[0][0]):
             (pos if c > 0 else neg)[m[0][0]] = c
         else:
             rest[m] = c
@@ -234,6 +239,32 @@ def _nonnegative(d: Dim, depth: int) -> bool:
     return _nonnegative(relaxed, depth - 1)
 
 
+def _int_floordiv(a: sym.Atom) -> bool:
+    return a.op == "floordiv" and isinstance(a.args[1], int) and a.args[1] > 0
+
+
+def _monomial_nonnegative(m: Any, depth: int) -> bool:
+    """Every factor of the monomial is an even power or a non-negative atom: a symbol that
+    is not signed (see :func:`graphc.symbolic.symbol`), the max of something non-negative,
+    the min or the floordiv (by a positive int) of non-negative things."""
+    for a, power in m:
+        if power % 2 == 0:
+            continue
+        if a.is_symbol:
+            ok = sym.provably_nonnegative(sym.Poly.atom(a))
+        elif a.op == "max":
+            ok = depth > 0 and any(_nonnegative(x, depth - 1) for x in a.args)
+        elif a.op == "min":
+            ok = depth > 0 and all(_nonnegative(x, depth - 1) for x in a.args)
+        elif _int_floordiv(a):
+            ok = depth > 0 and _nonnegative(a.args[0], depth - 1)
+        else:
+            ok = False
+        if not ok:
+            return False
+    return True
+
+
 def _replace_atom(d: Dim, atom: sym.Atom, by: Dim) -> Dim:
     """``d`` with each top-level occurrence of ``atom`` replaced by ``by``."""
     if isinstance(d, int):
@@ -254,13 +285,16 @@ def _terms(d: Dim) -> dict[Any, int]:
 
 
 def _nonnegative_form(d: Dim) -> bool:
-    """Every coefficient is >= 0: the value is >= 0 for every non-negative value of the atoms."""
-    return all(c >= 0 for c in _terms(d).values())
+    """Every coefficient is >= 0 and every term is (:func:`_monomial_nonnegative`): then so is
+    ``d``, and so is the difference between the coefficient-wise maximum of such forms and
+    each of them."""
+    return all(c >= 0 and _monomial_nonnegative(m, _PROOF_DEPTH) for m, c in _terms(d).items())
 
 
 def upper_bound(dims: Iterable[Dim]) -> Dim:
-    """The coefficient-wise maximum of polynomials with non-negative coefficients: provably
-    at least each of them (and the least polynomial that is, coefficient by coefficient)."""
+    """The coefficient-wise maximum of non-negative forms (:func:`_nonnegative_form`):
+    provably at least each of them (and the least polynomial that is, coefficient by
+    coefficient)."""
     terms: dict[Any, int] = {}
     for d in dims:
         for m, c in _terms(d).items():
@@ -270,18 +304,24 @@ def upper_bound(dims: Iterable[Dim]) -> Dim:
 
 def aligned(size: Dim, alignment: int = ALIGNMENT) -> Dim:
     """``size`` rounded up to a multiple of ``alignment`` for every value of the symbols, as a
-    polynomial with non-negative coefficients: the size itself with its constant rounded up
-    when its other coefficients are non-negative multiples of ``alignment``
-    (``1024*N + 40 -> 1024*N + 64``), else ``alignment * floordiv(size + alignment - 1, alignment)``
-    (an atom, exact for every value of the symbols)."""
+    non-negative form (:func:`_nonnegative_form`): the size itself with its constant rounded
+    up when its other terms are non-negative multiples of ``alignment``
+    (``1024*N + 40 -> 1024*N + 64``), else
+    ``alignment * floordiv(max(size, 0) + alignment - 1, alignment)`` (an atom, exact for
+    every run: a run's sizes are never negative)."""
     if isinstance(size, int):
         return -(-max(size, 0) // alignment) * alignment
     terms = _terms(size)
     const = terms.pop((), 0)
-    if all(c >= 0 and c % alignment == 0 for c in terms.values()):
-        return sym.Poly(terms) + (-(-max(const, 0) // alignment) * alignment)
-    units = sym.Poly.atom(sym.Atom("floordiv", (size + (alignment - 1), alignment)))  # type: ignore[operator]
-    return units * alignment
+    rest = sym.Poly(terms) + 0
+    if _nonnegative_form(rest) and all(c % alignment == 0 for c in terms.values()):
+        return rest + (-(-max(const, 0) // alignment) * alignment)  # type: ignore[operator]
+    # Every dim of a run is >= 0, so is every size: max(0, size) is the size, and the prover
+    # can tell it is never negative (a signed symbol or a floordiv in it may be).
+    if not _nonnegative_form(size):
+        size = sym.Poly.atom(sym.Atom("max", tuple(sorted((size, 0), key=str))))
+    units = sym.Atom("floordiv", (size + (alignment - 1), alignment))  # type: ignore[operator]
+    return sym.Poly.atom(units) * alignment
 
 
 @dataclasses.dataclass
@@ -716,7 +756,7 @@ def _layout(arena: list[Buffer]) -> None:
     then for large dims) is kept."""
     for b in arena:
         b.reserved = aligned(b.size)
-        assert _nonnegative_form(b.reserved)
+        assert _nonnegative_form(b.reserved), b.reserved
     # The buffers each one is live with (a sweep over the schedule).
     near: list[list[int]] = [[] for _ in arena]
     active: list[int] = []
@@ -797,18 +837,24 @@ def _place(arena: list[Buffer], near: list[list[int]], order: list[int]) -> list
 
 def sample_envs(program: Program) -> list[dict[str, int]]:
     """Dim values to check a plan at: every symbol of the program's shapes at 1, 2, 7, 64
-    and 1000, and all of them different; left out where some value would have a negative size."""
+    and 1000, all of them different, and the signed ones (fed integers used as sizes)
+    negative too; left out where some dim would be negative (no run has such dims)."""
     names: set[str] = set()
+    dims: set[Dim] = set()
     for v in program.values():
         for d in v.shape:
             names |= sym.free_symbols(d)
+            dims.add(d)
     order = sorted(names)
     if not order:
         return [{}]
     envs = [dict.fromkeys(order, n) for n in (1, 2, 7, 64, 1000)]
     envs.append({s: 3 + 5 * i for i, s in enumerate(order)})
-    sizes = [value_bytes(v) for v in program.values()]
-    return [e for e in envs if all(sym.evaluate(s, e) >= 0 for s in sizes)]
+    signed = [s for s in order if not sym.provably_nonnegative(sym.Poly.atom(sym.Atom(s)))]
+    if signed:
+        for n in (-1, -3):
+            envs.extend({**dict.fromkeys(order, m), **dict.fromkeys(signed, n)} for m in (0, 1, 7))
+    return [e for e in envs if all(sym.evaluate(d, e) >= 0 for d in dims)]
 
 
 def check_plan(program: Program, plan: MemoryPlan, env: Mapping[str, int] | None = None) -> None:
