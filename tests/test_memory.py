@@ -697,3 +697,20 @@ def test_a_conv_with_unknown_image_sizes_plans_with_floordiv_dims() -> None:
         assert sess.stats["peak_bytes"] == plan.evaluate(
             p.bind_dims([(3, 9, 30, 1), (3, 3, 1, 4), (4, 4, 4, 2)])
         )
+
+
+def test_the_checker_rejects_a_temporary_in_a_dead_variable_buffer() -> None:
+    # w is last read by the Exp; the Tanh after it could take w's bytes by liveness alone,
+    # but w's buffer is the caller's: only w's new value may go there.
+    w = tf.Variable(np.ones((3,), np.float32), name="w")
+    t = tf.tanh(tf.exp(w) * 2.0)
+    p = lowered([t])
+    plan = planned(p)
+    num = p.numbering()
+    kw = num[p.params[0].value]
+    kt = num[next(n.outputs[0] for n in p.nodes if n.op == "Tanh")]
+    wb = plan.entries[kw].buffer
+    plan.entries[kt] = dataclasses.replace(plan.entries[kt], buffer=wb, offset=0)
+    plan.buffers[wb].values.append(kt)
+    with pytest.raises(PlanError, match="not that variable's new value"):
+        check_plan(p, plan)

@@ -867,7 +867,8 @@ def check_plan(program: Program, plan: MemoryPlan, env: Mapping[str, int] | None
     value written in place over an input that dies at the node making it, where the node's
     op may overwrite (``_can_overwrite``), the two have the same dtype, size and place, and
     the input is no feed, counter or constant, nor a variable other than the one whose new
-    value is written. Raises :class:`PlanError` naming the first problem."""
+    value is written (a variable's buffer holds nothing else). Raises :class:`PlanError`
+    naming the first problem."""
     plan.check(program)
     num = program.numbering()
     nodes = program.nodes
@@ -923,6 +924,11 @@ def check_plan(program: Program, plan: MemoryPlan, env: Mapping[str, int] | None
                 raise PlanError(f"constant %{k} is in a {buf.kind} buffer")
         elif buf.kind not in (*PROGRAM_KINDS, "variable"):
             raise PlanError(f"%{k} is in a {buf.kind} buffer")
+        elif buf.kind == "variable" and (
+            buf.param is None or program.params[buf.param].name not in updates.get(k, set())
+        ):
+            # The caller's variable keeps its bytes: only its own new value goes there.
+            raise PlanError(f"%{k} is in variable buffer {e.buffer} but is not that variable's new value")
         elif k in leaves and buf.kind == "arena":
             raise PlanError(f"%{k} leaves the program but lives in the arena")
         if buf.kind == "arena" and e.offset != buf.offset:
