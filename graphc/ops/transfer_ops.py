@@ -41,6 +41,11 @@ def _transfer_samples(rng: np.random.Generator) -> list[reg.Sample]:
     ]
 
 
+# The attribute schema, for a registry that checks attrs against one.
+_SCHEMA: dict[str, Any] = (
+    {"attrs": {"source": reg.STR, "destination": reg.STR}} if hasattr(reg, "AttrType") else {}
+)
+
 reg.register(
     reg.OpDef(
         name="Transfer",
@@ -50,9 +55,9 @@ reg.register(
         # The identity's gradient; partitioning comes after differentiation, so a
         # gradient of a Transfer is only ever asked for by a graph built by hand.
         grad=lambda op, g: [g],
-        attrs={"source": reg.STR, "destination": reg.STR},
         value=_transfer_value,
         samples=_transfer_samples,
+        **_SCHEMA,
         doc="The identity, from device `source` to device `destination` (made by partitioning).",
     )
 )
