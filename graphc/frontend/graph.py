@@ -38,6 +38,10 @@ class GraphKeys:
     INIT_OP = "init_op"
     TRAIN_OP = "train_op"
     SAVERS = "savers"
+    METRIC_VARIABLES = "metric_variables"
+    ACTIVATIONS = "activations"
+    WEIGHTS = "weights"
+    BIASES = "biases"
     VARIABLES = GLOBAL_VARIABLES
 
 
@@ -114,6 +118,9 @@ class Tensor:
         )
 
     def __len__(self) -> int:
+        if self._shape.ndims == 0:
+            # TF1: a scalar has no length (and NumPy must not take it for an empty sequence).
+            raise TypeError(f"len() of unsized object: tensor {self.name} is a scalar")
         d = self._shape.ndims and self._shape.as_list()[0]
         if d is None:
             raise TypeError(f"len() of tensor {self.name} with unknown first dimension")
