@@ -195,7 +195,6 @@ def test_fused_nodes_keep_their_roots_device() -> None:
     assert devices.canonical(out.nodes[0].device) == "/device:GPU:0"
 
 
-@pytest.mark.xfail(strict=True, reason="rewrite.Rewriter.make does not give new nodes a device yet")
 def test_rewritten_nodes_keep_their_device() -> None:
     x = tf.placeholder(tf.float32, [2, 3], name="x")
     with tf.device("/gpu:0"):

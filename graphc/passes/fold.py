@@ -5,8 +5,9 @@ output is replaced by a Const holding the value the op's reference (its
 definition) computes when
 
 - every input is a constant (a Const, or an output folded already), or
-- the op's value depends only on its inputs' shapes (Shape, Size, Rank, ZerosLike,
-  OnesLike) and those shapes are static (Rank: the rank is always known), or
+- the op's value depends only on its inputs' shapes (the "shape_only" trait: Shape,
+  Size, Rank, ZerosLike, OnesLike) and those shapes are static (Rank: the rank is always
+  known), or
 - the op's partial-value rule gives it fully (e.g. a static entry of a shape),
 
 and never when the result would hold more than ``MAX_FOLD_ELEMENTS`` elements, for an
@@ -31,9 +32,8 @@ from graphc.passes.rewrite import MAX_CONST_ELEMENTS, Rewriter, copy_program
 MAX_FOLD_ELEMENTS = MAX_CONST_ELEMENTS
 
 # Traits whose ops are never folded: their value is not a function of their inputs' values.
-_NEVER = frozenset({"random", "stateful", "placeholder", "variable", "leaf", "control"})
-# Ops whose value depends only on their inputs' shapes and dtypes.
-_SHAPE_ONLY = frozenset({"ZerosLike", "OnesLike"})
+# (Placeholders, variables and NoOps never reach a program; a Const is a constant already.)
+_NEVER = frozenset({"random", "stateful"})
 
 
 def fold(program: Program) -> Program:
@@ -54,6 +54,7 @@ def fold(program: Program) -> Program:
             if arr is None or not rw.n_uses(out):
                 continue
             rw.origin = node.origin
+            rw.device = node.device
             new = rw.constant(arr, out.dtype)
             consts[id(new)] = np.asarray(arr)
             rw.replace(out, new)
@@ -75,7 +76,7 @@ def _evaluate(
         inputs = [consts[id(v)] for v in node.inputs]
     elif node.op == "Rank":
         inputs = [_dummy(v, rank_only=True) for v in node.inputs]
-    elif (opdef.has("shape_only") or node.op in _SHAPE_ONLY) and all(_static(v) for v in node.inputs):
+    elif opdef.has("shape_only") and all(_static(v) for v in node.inputs):
         inputs = [_dummy(v) for v in node.inputs]
     else:
         return _from_partial_values(node, pvalues)

@@ -335,6 +335,7 @@ class Rewriter:
         self.created: list[Node] = []
         self.discarded: list[Node] = []
         self.origin: Origin | None = None
+        self.device = ""  # the device of the node being rewritten: what it is replaced by runs there
         for n in program.nodes:
             for v in n.inputs:
                 self.uses[id(v)].append(n)
@@ -373,7 +374,7 @@ class Rewriter:
             pvals = opdef.value(ctx) if opdef.value is not None else None
         except (reg.ShapeError, TypeError, ValueError) as exc:
             raise Decline(f"{op_type}: {exc}") from None
-        node = Node(op_type, list(inputs), attrs, [], self.origin)
+        node = Node(op_type, list(inputs), attrs, [], self.origin, self.device)
         for i, (dt, shp) in enumerate(zip(dtypes, shapes, strict=False)):
             if shp is None or any(_is_fresh(d) for d in shp):
                 if i < len(like) and shp is not None and len(like[i].shape) == len(shp):
@@ -471,6 +472,7 @@ class Rewriter:
                         continue
                     mark = len(self.created)
                     self.origin = node.origin
+                    self.device = node.device
                     try:
                         new = rule.build(self, Match(out, node, binds))
                     except Decline:
