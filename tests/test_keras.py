@@ -461,3 +461,42 @@ def test_to_categorical_and_stdout_quiet_evaluate(capsys: Any) -> None:
     buf = io.StringIO()
     model.summary(print_fn=lambda line: buf.write(line + "\n"))
     assert "Total params: 8" in buf.getvalue()
+
+
+class _Scale(layers.Layer):
+    """A custom layer: one weight per feature, and its own regularization loss."""
+
+    def build(self, input_shape: Any) -> None:
+        self.scale = self.add_weight(
+            "scale", shape=[int(input_shape[-1])], initializer="ones", regularizer=keras.regularizers.l1(0.5)
+        )
+        self.built = True
+
+    def call(self, inputs: Any) -> Any:
+        return inputs * self.scale
+
+
+def test_custom_layer_and_models_called_on_tensors() -> None:
+    inner = keras.Sequential(
+        [_Scale(input_shape=(3,)), layers.Dense(2, kernel_initializer="ones")], name="inner"
+    )
+    assert [w.name for w in inner.weights] == [
+        "private__scale/scale:0",
+        "dense/kernel:0",
+        "dense/bias:0",
+    ]  # Keras names private classes so
+    inputs = keras.Input(shape=(3,))
+    outer = keras.Model(inputs, layers.Activation("relu")(inner(inputs)))
+    x = tf.placeholder(tf.float32, [None, 3])
+    y = outer(x)  # the recorded layer calls replayed on a new tensor, the same weights
+    assert y.shape.as_list() == [None, 2] and len(tf.global_variables()) == 3
+    xv = np.array([[1.0, -2.0, 0.5], [-1.0, -1.0, -1.0]], np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(tf.assign(inner.layers[0].scale, [2.0, 1.0, 4.0]))
+        out, reg = sess.run([y, inner.losses[0]], {x: xv})
+    np.testing.assert_allclose(
+        out, np.maximum((xv * [2.0, 1.0, 4.0]).sum(1, keepdims=True), 0) * np.ones((1, 2))
+    )
+    assert reg == pytest.approx(0.5 * 7.0)
+    assert outer.count_params() == 3 + 6 + 2

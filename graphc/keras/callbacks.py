@@ -46,9 +46,11 @@ class Callback:
         self.validation_data: Any = None
 
     def set_model(self, model: Any) -> None:
+        """Called by fit with the model being trained."""
         self.model = model
 
     def set_params(self, params: dict[str, Any]) -> None:
+        """Called by fit with its settings."""
         self.params = params
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None: ...
@@ -81,10 +83,12 @@ class CallbackList:
         self.callbacks = list(callbacks)
 
     def set_model(self, model: Any) -> None:
+        """Give every callback the model."""
         for c in self.callbacks:
             c.set_model(model)
 
     def set_params(self, params: dict[str, Any]) -> None:
+        """Give every callback fit's settings."""
         for c in self.callbacks:
             c.set_params(params)
 

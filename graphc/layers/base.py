@@ -32,12 +32,14 @@ import contextlib
 import inspect
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from graphc import dtypes as _dt
 from graphc.frontend.graph import Graph, GraphKeys, Tensor, get_default_graph
 from graphc.frontend.tensor_shape import TensorShape
+from graphc.layers import initializers as _inits
+from graphc.layers import regularizers as _regs
 from graphc.layers.utils import check_training, to_snake_case
 from graphc.ops.common import convert_to_tensor
 from graphc.ops.init_ops import GlorotUniform, Zeros
@@ -174,6 +176,7 @@ class InputSpec:
         self.axes = axes or {}
 
     def check(self, layer: str, x: Tensor) -> None:
+        """Raise ValueError, naming ``layer``, if ``x`` does not fit the spec."""
         rank = x.shape.ndims
         if rank is None:
             return
@@ -421,7 +424,8 @@ class Layer:
         constraint: Callable[[Tensor], Tensor] | None = None,
         **kwargs: Any,
     ) -> Variable:
-        """Make (or, for tf.layers under a reusing scope, find) the weight ``name``.
+        """Make (or, for tf.layers under a reusing scope, find) the weight ``name``; the
+        initializer and regularizer may be given by name (``"zeros"``, ``"l2"``).
 
         tf.layers: ``tf.get_variable(name, shape, dtype, initializer, ...)`` in the
         layer's variable scope (so a None initializer means the scope's, else Glorot
@@ -434,6 +438,8 @@ class Layer:
         if kwargs:
             raise TypeError(f"add_weight got an unexpected keyword argument {sorted(kwargs)[0]!r}")
         dt = _dt.as_dtype(dtype) if dtype is not None else (self._dtype or _dt.float32)
+        initializer = _inits.get(initializer)
+        regularizer = _regs.get(regularizer)
         shape_list = [int(d) for d in TensorShape(shape).as_list()] if shape is not None else []
         graph = get_default_graph()
         if self._keras_style:
@@ -515,16 +521,14 @@ class Layer:
                 graph.add_to_collection(GraphKeys.REGULARIZATION_LOSSES, t)
 
     def get_updates_for(self, inputs: Any) -> list[Any]:
+        """The layer's updates (graphc does not track which inputs they came from)."""
         return list(self._updates)
 
     def get_losses_for(self, inputs: Any) -> list[Tensor]:
+        """The layer's losses (graphc does not track which inputs they came from)."""
         return list(self._losses)
 
     # -- calling ------------------------------------------------------------------------
-    def _call_arg_names(self) -> set[str]:
-        params = inspect.signature(self.call).parameters
-        return set(params)
-
     def _call_accepts(self, arg: str) -> bool:
         params = inspect.signature(self.call).parameters
         return arg in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
@@ -606,7 +610,3 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__module__}.{type(self).__name__} name={self.name!r}>"
-
-
-def _shape_dims(shape: Any) -> Sequence[int | None]:
-    return TensorShape(shape).as_list()
