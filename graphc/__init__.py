@@ -154,6 +154,7 @@ from graphc.ops.reduction_ops import (
 )
 from graphc.ops.linalg_ops import matmul, tensordot
 from graphc.ops import operators as _operators  # noqa: F401  (installs Tensor's Python operators)
+from graphc.ops import fused_ops as _fused_ops  # noqa: F401  (registers Fused, made by fusion)
 from graphc.ops import transfer_ops as _transfer_ops  # noqa: F401  (registers Transfer, made by partitioning)
 from graphc.ops.random_ops import (
     random_normal,

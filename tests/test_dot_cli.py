@@ -17,9 +17,10 @@ import pytest
 
 import graphc as tf
 from graphc import cli
+from graphc import scalar as S
 from graphc.ir import dot
 from graphc.ir.lower import lower
-from graphc.passes.fuse import fuse, walk_expr
+from graphc.passes.fuse import fuse
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 
@@ -53,11 +54,11 @@ def test_program_to_dot_draws_each_fused_group_as_a_cluster() -> None:
     groups = [n for n in fused.nodes if n.op == "Fused"]
     assert len(groups) == 2  # bias+relu (also fetched), and exp*0.5 with its Sum
     assert dot.count_clusters(text) == len(groups)
-    primitives = sum(1 for n in groups for e in walk_expr(n.attrs["expr"]) if e.op != "in")
-    reductions = sum(1 for n in groups if "reduce" in n.attrs)
+    primitives = sum(1 for n in groups for e in S.postorder(n.attrs["expr"]) if e.op != "in")
+    reductions = sum(1 for n in groups if "combiner" in n.attrs)
     expected = len(fused.params) + len(fused.nodes) + len(fused.outputs) + primitives + reductions
     assert dot.count_nodes(text) == expected
-    assert "fused group 0: Add + Relu\\nmax(in0 + in1, 0)" in text
+    assert "fused group 0: Add + Relu\\nmax(in0 + in1, 0.0)" in text
     assert "fused group 1: Exp + Mul + Sum\\nSum(axis=(1,), keepdims=False) of exp(in0) * 0.5" in text
     # Without the expression inside, each cluster holds only its fused node.
     flat = dot.program_to_dot(fused, expand_fused=False)
@@ -152,7 +153,7 @@ def check_report(out: str, with_programs: bool = True) -> None:
     peak_before = number(r"peak memory\s+([\d,]+) B", out)
     peak_after = number(r"peak memory .*?-> ([\d,]+) B", out)
     assert peak_after == planned and peak_after <= peak_before
-    assert "Add + Relu" in out and "max(in0 + in1, 0)" in out
+    assert "Add + Relu" in out and "max(in0 + in1, 0.0)" in out
     assert re.search(r"fuse\s+[\d.]+ ms\s+nodes", out)
 
 

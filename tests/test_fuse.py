@@ -21,7 +21,8 @@ from graphc import scalar as S
 from graphc.ir.lower import lower
 from graphc.ir.program import Node, Program, Value
 from graphc.ir.verify import VerificationError, verify
-from graphc.passes.fuse import MAX_EXPR_DEPTH, expr_depth, format_expr, fuse
+from graphc.ops import fused_ops
+from graphc.passes.fuse import fuse
 from graphc.runtime.backend import get_backend, run_program
 
 
@@ -93,9 +94,15 @@ def test_bias_add_and_relu_become_one_fused_node() -> None:
     assert ops(f) == ["MatMul", "Fused"]
     (node,) = fused_nodes(f)
     assert node.attrs["ops"] == ("Add", "Relu")
-    assert format_expr(node.attrs["expr"]) == "max(in0 + in1, 0)"
+    # Relu's literal 0 is typed as its operand: a float32 0.0.
+    assert S.format_expr(node.attrs["expr"]) == "max(in0 + in1, 0.0)"
+    assert node.attrs["expr"].args[1].attr.dtype == np.float32
     assert node.origin is not None and node.origin.name == "act"  # the group's root
-    assert "= Fused(%3, %2) {dtype=float32, expr=max(add(in0, in1), 0), ops=('Add', 'Relu')}" in str(f)
+    (n0,) = f.symbols()
+    assert (
+        "= Fused(%3, %2) {broadcast=((0, 1), (1,)), dtype=float32, "
+        "expr=max(add(in0, in1), 0.0:float32), ops=('Add', 'Relu'), shape=(" + n0 + ", 3)}"
+    ) in str(f)
     assert_same_results(p, f, {s: 5 for s in p.symbols()})
 
 
@@ -109,7 +116,9 @@ def test_a_chain_with_broadcasting_inputs_fuses_with_inputs_in_first_use_order()
     assert ops(f) == ["Fused"]
     node = f.nodes[0]
     assert [f.params.index(next(q for q in f.params if q.value is v)) for v in node.inputs] == [0, 1, 2]
-    assert format_expr(node.attrs["expr"]) == "tanh(in0 * in1 + in2) - in1"
+    assert S.format_expr(node.attrs["expr"]) == "tanh(in0 * in1 + in2) - in1"
+    assert node.attrs["shape"] == (2, 3)
+    assert node.attrs["broadcast"] == ((0, 1), (1,), (0, None))  # r's axis 1 is stretched
     assert_same_results(p, f)
 
 
@@ -118,7 +127,7 @@ def test_a_scalar_constant_becomes_a_literal() -> None:
     p = lowered([tf.exp(x * 0.5) + 2.0], {x: (4,)})
     f = fused(p)
     assert ops(f) == ["Fused"]
-    assert format_expr(f.nodes[0].attrs["expr"]) == "exp(in0 * 0.5) + 2.0"
+    assert S.format_expr(f.nodes[0].attrs["expr"]) == "exp(in0 * 0.5) + 2.0"
     assert len(f.nodes[0].inputs) == 1
     assert_same_results(p, f)
 
@@ -165,11 +174,28 @@ def test_a_reduction_ends_a_group(reduce: str, axis: Any, keepdims: bool) -> Non
         "reduce_min": "Min",
         "reduce_prod": "Prod",
     }
-    assert node.attrs["reduce"] == op[reduce]
+    assert fused_ops.reduction_label(node.attrs) == op[reduce]
     assert node.attrs["ops"] == ("Add", "Sigmoid", "Mul", op[reduce])
     expected_axis = {1: (1,), 0: (0,), None: (0, 1)}.get(axis if not isinstance(axis, list) else None, (0, 1))
-    assert node.attrs["axis"] == expected_axis and node.attrs["keepdims"] == keepdims
+    assert node.attrs["reduce_axes"] == expected_axis and node.attrs["keepdims"] == keepdims
+    combiner, identity = {
+        "reduce_sum": ("add", 0.0),
+        "reduce_mean": ("add", 0.0),
+        "reduce_max": ("max", -np.inf),
+        "reduce_min": ("min", np.inf),
+        "reduce_prod": ("mul", 1.0),
+    }[reduce]
+    assert node.attrs["combiner"] == combiner and node.attrs["accumulator_dtype"] == tf.float64
+    assert node.attrs["identity"] == S.const(np.float64(identity))
+    if reduce == "reduce_mean":
+        assert node.attrs["count"] == int(np.prod([(3, 4)[a] for a in expected_axis]))
+    else:
+        assert "count" not in node.attrs
     assert_same_results(p, f)
+    # Bit for bit the unfused reductions' results.
+    inputs = random_inputs(p, {})
+    for x, y in zip(run(p, inputs), run(f, inputs), strict=True):
+        assert x.tobytes() == y.tobytes()
 
 
 def test_a_reduction_is_only_ever_the_last_step() -> None:
@@ -179,8 +205,8 @@ def test_a_reduction_is_only_ever_the_last_step() -> None:
     f = fused(p)
     assert ops(f) == ["Fused", "Fused"]
     red, tail = f.nodes
-    assert red.attrs["reduce"] == "Sum" and red.attrs["ops"] == ("Mul", "Sum")
-    assert "reduce" not in tail.attrs and tail.attrs["ops"] == ("Exp", "Add")
+    assert red.attrs["combiner"] == "add" and red.attrs["ops"] == ("Mul", "Sum")
+    assert "combiner" not in tail.attrs and tail.attrs["ops"] == ("Exp", "Add")
     assert_same_results(p, f)
 
 
@@ -248,15 +274,15 @@ def test_a_group_of_one_op_is_left_alone() -> None:
     assert ops(f) == ["Exp"] and "fusion_groups" in f.meta and f.meta["fusion_groups"] == []
 
 
-def test_a_very_long_chain_is_cut_into_groups_that_print_and_hash() -> None:
+def test_a_very_long_chain_fuses_into_one_group_that_prints_and_hashes() -> None:
     x = tf.placeholder(tf.float32, [3])
     y = x
     for k in range(3000):  # deeper than Python's recursion limit
         y = tf.tanh(y) * 1.0001 if k % 2 else y + 0.5
     p = lowered([y], {x: (3,)})
-    f = fused(p)  # prints, hashes and verifies: no RecursionError
-    assert 1 < len(f.nodes) < 100
-    assert all(expr_depth(n.attrs["expr"]) <= MAX_EXPR_DEPTH for n in fused_nodes(f))
+    f = fused(p)  # types, prints, hashes and verifies: no RecursionError
+    assert ops(f) == ["Fused"]
+    assert S.depth(f.nodes[0].attrs["expr"]) == 4500  # 1500 adds, 1500 (tanh, mul) pairs
     assert_same_results(p, f)
 
 
@@ -275,7 +301,7 @@ def test_fusion_groups_are_recorded_for_inspection() -> None:
     f = fused(lowered([y], {x: (2, 4)}))
     (group,) = f.meta["fusion_groups"]
     assert group["ops"] == ["Add", "Relu", "Sum"]
-    assert group["expr"] == "max(in0 + in1, 0)" and group["reduce"] == "Sum"
+    assert group["expr"] == "max(in0 + in1, 0.0)" and group["reduce"] == "Sum" and group["axis"] == (1,)
     assert group["input_shapes"] == ["float32[N0,4]", "float32[4]"]
     assert group["output_shape"] == "float32[N0]"
 
@@ -303,16 +329,17 @@ def test_a_fused_node_fuses_again_with_its_neighbours() -> None:
         return n
 
     neg = node("Neg", [x], {})
-    inner = node(
-        "Fused", neg.outputs, {"expr": S.call("exp", S.inp(0)) * 2.0, "dtype": f64, "ops": ("Exp", "Mul")}
+    inner_attrs = fused_ops.elementwise_attrs(
+        S.call("exp", S.inp(0, f64)) * 2.0, f64, (2, 3), [(2, 3)], ("Exp", "Mul")
     )
+    inner = node("Fused", neg.outputs, inner_attrs)
     tanh = node("Tanh", inner.outputs, {})
     p = Program([Param(x, "feed", "x")], [neg, inner, tanh], [Output(tanh.outputs[0], "fetch", "0")])
     verify(p)
     f = fused(p)
     assert ops(f) == ["Fused"]
     assert f.nodes[0].attrs["ops"] == ("Neg", "Exp", "Mul", "Tanh")
-    assert format_expr(f.nodes[0].attrs["expr"]) == "tanh(exp(-in0) * 2.0)"
+    assert S.format_expr(f.nodes[0].attrs["expr"]) == "tanh(exp(-in0) * 2.0)"
     assert_same_results(p, f)
 
 
@@ -321,22 +348,45 @@ def test_the_verifier_checks_fused_nodes() -> None:
     a = Value(f32, (2, 3))
     from graphc.ir.program import Output, Param
 
-    def program(attrs: dict[str, Any], out_shape: tuple[int, ...]) -> Program:
-        out = Value(f32, out_shape)
-        node = Node("Fused", [a], {"dtype": f32, "ops": ("Exp",), **attrs}, [out])
+    def program(attrs: dict[str, Any], out_shape: tuple[int, ...], out_dtype: Any = f32) -> Program:
+        out = Value(out_dtype, out_shape)
+        full = {"dtype": f32, "ops": ("Exp",), "shape": (2, 3), "broadcast": ((0, 1),), **attrs}
+        node = Node("Fused", [a], full, [out])
         out.producer = node
         return Program([Param(a, "feed", "a")], [node], [Output(out, "fetch", "0")])
 
-    verify(program({"expr": S.call("exp", S.inp(0))}, (2, 3)))
-    verify(program({"expr": S.inp(0), "reduce": "Sum", "axis": (1,), "keepdims": False}, (2,)))
+    x = S.inp(0, f32)
+    sum_1 = fused_ops.reduction_attrs("Sum", f32, (2, 3), (1,), False)
+    verify(program({"expr": S.call("exp", x)}, (2, 3)))
+    verify(program({"expr": x, **sum_1}, (2,)))
     with pytest.raises(VerificationError, match="reads in"):
-        verify(program({"expr": S.inp(1)}, (2, 3)))
-    with pytest.raises(VerificationError, match="output shape"):
-        verify(program({"expr": S.inp(0), "reduce": "Sum", "axis": (1,), "keepdims": False}, (2, 3)))
-    with pytest.raises(VerificationError, match="reduce axis"):
-        verify(program({"expr": S.inp(0), "reduce": "Sum", "axis": (2,), "keepdims": False}, (2,)))
-    with pytest.raises(VerificationError, match="reduce="):
-        verify(program({"expr": S.inp(0), "reduce": "ArgMax", "axis": (1,), "keepdims": False}, (2,)))
+        verify(program({"expr": S.inp(1, f32)}, (2, 3)))
+    with pytest.raises(VerificationError, match="rules say"):  # the output shape
+        verify(program({"expr": x, **sum_1}, (2, 3)))
+    with pytest.raises(VerificationError, match="reduce axes"):
+        verify(program({"expr": x, **sum_1, "reduce_axes": (2,)}, (2,)))
+    with pytest.raises(VerificationError, match="combiner"):
+        verify(program({"expr": x, **sum_1, "combiner": "sub"}, (2,)))
+    with pytest.raises(VerificationError, match="identity"):
+        verify(program({"expr": x, **sum_1, "identity": S.const(0.0)}, (2,)))
+    with pytest.raises(VerificationError, match="count"):
+        verify(program({"expr": x, **sum_1, "count": 4}, (2,)))
+    # Types: a weak literal, operands of different dtypes, a leaf of the wrong dtype.
+    with pytest.raises(VerificationError, match="weak"):
+        verify(program({"expr": S.call("max", x, 0)}, (2, 3)))
+    with pytest.raises(VerificationError, match="one dtype"):
+        verify(program({"expr": S.call("add", x, S.const(np.float64(1.0)))}, (2, 3)))
+    with pytest.raises(VerificationError, match="in0 as float64"):
+        verify(program({"expr": S.inp(0, np.float64), "dtype": dtypes.float64}, (2, 3), dtypes.float64))
+    with pytest.raises(VerificationError, match="output is float64"):
+        verify(program({"expr": x, "dtype": dtypes.float64}, (2, 3), dtypes.float64))
+    # Broadcasts: the input's dims must be the iteration dims they run along.
+    with pytest.raises(VerificationError, match="iteration axis"):
+        verify(program({"expr": x, "broadcast": ((1, 0),)}, (2, 3)))
+    with pytest.raises(VerificationError, match="stretched"):
+        verify(program({"expr": x, "broadcast": ((0, None),)}, (2, 3)))
+    with pytest.raises(VerificationError, match="must be equal"):
+        verify(program({"expr": x, "shape": (2, 4)}, (2, 4)))
 
 
 def test_fused_results_agree_with_int_and_bool_ops() -> None:
@@ -471,7 +521,9 @@ def test_random_programs_give_the_same_results_fused(case: tuple[list[tuple], li
     for n in fused_nodes(f):
         assert len(n.attrs["ops"]) >= 2
     event("fused" if fused_nodes(f) else "nothing fused")
-    event("with a reduction epilogue" if any("reduce" in n.attrs for n in fused_nodes(f)) else "no epilogue")
+    event(
+        "with a reduction epilogue" if any("combiner" in n.attrs for n in fused_nodes(f)) else "no epilogue"
+    )
     assert_same_results(p, f, seed=seed)
 
 
@@ -497,3 +549,56 @@ def test_signed_zero_constants_stay_apart_in_a_fused_node() -> None:
     with tf.Session() as sess:
         got = sess.run(out, {f: [1.0, 1.0], c: [True, False]})
     np.testing.assert_array_equal(got, [np.inf, -np.inf])
+
+
+def test_an_ill_typed_scalar_rule_is_an_error_at_fusion(monkeypatch: pytest.MonkeyPatch) -> None:
+    from graphc import registry as reg
+
+    x = tf.placeholder(tf.float32, [2, 3])
+    p = lowered([tf.nn.relu(x * 2.0)], {x: (2, 3)})
+    # A Relu whose literal is a float64 0.0 next to a float32 operand: refused, not promoted.
+    monkeypatch.setattr(
+        reg.get("Relu"), "scalar", lambda args, attrs: S.call("max", args[0], np.float64(0.0))
+    )
+    with pytest.raises(S.ScalarTypeError, match="Relu.*one dtype, got float32 and float64"):
+        fuse(p)
+
+
+def test_a_fused_node_with_other_broadcasts_is_not_fused_again() -> None:
+    from graphc.ir.program import Output, Param
+
+    f64 = dtypes.float64
+    a, m = Value(f64, (3,)), Value(f64, (3, 4))
+    # in0 runs along the first iteration axis: not how NumPy would broadcast a (3,) value.
+    attrs = {
+        "expr": S.inp(0, f64) - S.inp(1, f64),
+        "dtype": f64,
+        "ops": ("Sub",),
+        "shape": (3, 4),
+        "broadcast": ((0,), (0, 1)),
+    }
+    inner = Node("Fused", [a, m], attrs, [])
+    inner.outputs = [Value(f64, (3, 4), inner, 0)]
+    tanh = Node("Tanh", inner.outputs, {}, [])
+    tanh.outputs = [Value(f64, (3, 4), tanh, 0)]
+    p = Program(
+        [Param(a, "feed", "a"), Param(m, "feed", "m")], [inner, tanh], [Output(tanh.outputs[0], "fetch", "0")]
+    )
+    verify(p)
+    f = fused(p)
+    assert ops(f) == ["Fused", "Tanh"]
+    av, mv = np.arange(3.0), np.ones((3, 4))
+    np.testing.assert_array_equal(run(f, [av, mv])[0], np.tanh(av[:, None] - mv))
+
+
+def test_a_group_only_takes_in_nodes_on_its_root_s_device() -> None:
+    x = tf.placeholder(tf.float32, [2, 3])
+    with tf.device("/cpu:0"):
+        a = tf.tanh(x) * 2.0
+    with tf.device("/cpu:1"):
+        b = tf.exp(a) + 1.0
+    p = lowered([b], {x: (2, 3)})
+    f = fused(p)
+    assert sorted(n.attrs["ops"] for n in fused_nodes(f)) == [("Exp", "Add"), ("Tanh", "Mul")]
+    assert sorted(n.device for n in fused_nodes(f)) == sorted({n.device for n in p.nodes if n.op != "Const"})
+    assert_same_results(p, f)

@@ -8,11 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from graphc import errors, scalar
+from graphc import errors
 from graphc import registry as reg
 from graphc import symbolic as sym
 from graphc.ir.entry import DimState
 from graphc.ir.program import Node, Program
+from graphc.ops import fused_ops
 from graphc.runtime.backend import CompileOptions
 
 # Ops this backend runs differently from the op's reference, in one visible table.
@@ -31,54 +32,14 @@ def lowering(op: str) -> Callable[[Lowering], Lowering]:
     return deco
 
 
-@lowering("Fused")
+@lowering(fused_ops.FUSED.name)
 def _fused(node: Node) -> Kernel:
-    """The scalar expression, evaluated op by op with broadcasting, then (for a reduction
-    epilogue) the reduction op's own reference, so fused and unfused agree exactly."""
-    expr: scalar.SExpr = node.attrs["expr"]
-    evaluate = scalar.compile_numpy(expr)
-    dtype = node.attrs["dtype"].np
-    # Every primitive broadcasts its arguments, so when the expression reads every input its
-    # result already has the inputs' broadcast shape, and that need not be worked out per run.
-    reads_all = _inputs_read(expr) == set(range(len(node.inputs)))
-    reduce = node.attrs.get("reduce")
-    reduce_ref = reg.get(reduce).reference if reduce is not None else None
-    reduce_attrs = (
-        {"axis": tuple(node.attrs["axis"]), "keepdims": bool(node.attrs["keepdims"])}
-        if reduce is not None
-        else {}
-    )
-
-    def run(ins: list[np.ndarray]) -> list[np.ndarray]:
-        arr = np.asarray(evaluate(ins)).astype(dtype, copy=False)
-        if reads_all and ins:
-            shape = arr.shape
-        else:
-            shape = tuple(np.broadcast_shapes(*[np.shape(x) for x in ins])) if ins else ()
-        if reduce_ref is not None:
-            if arr.shape != shape:
-                arr = np.broadcast_to(arr, shape)  # a read-only view is enough to reduce
-            return [reduce_ref([arr], reduce_attrs)[0]]
-        if arr.shape != shape:
-            arr = np.broadcast_to(arr, shape).copy()
-        return [arr]
-
-    return run
-
-
-def _inputs_read(expr: scalar.SExpr) -> set[int]:
-    read: set[int] = set()
-    seen: set[int] = set()
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        if e.op == "in":
-            read.add(e.attr)
-        stack.extend(e.args)
-    return read
+    """The Fused op's meaning (``fused_ops.kernel``: the typed expression over the inputs
+    as its ``broadcast`` attr reads them, then the reduction's monoid), prepared once per
+    node: the expression compiled to a flat list of NumPy calls and the broadcasts and
+    epilogue worked out, so a run only makes the calls."""
+    fn = fused_ops.kernel(node.attrs, len(node.inputs))
+    return lambda ins: [fn(ins)]
 
 
 def _memory_bytes() -> int:

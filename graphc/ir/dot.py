@@ -2,10 +2,11 @@
 
 ``graph_to_dot`` draws the user's graph: one node per operation, data edges
 labelled with dtype and shape, control edges dashed. ``program_to_dot`` draws
-an ``ir.Program``: params, nodes and outputs; each ``Fused`` node is a cluster
-(``subgraph cluster_k``) whose label lists the op types it replaced and its
-scalar expression, and whose inside shows the expression's primitives, so one
-can see what a fused kernel computes. ``render`` turns DOT text into SVG or PNG
+an ``ir.Program``: params, nodes and outputs; each node of an op with the "fused"
+trait is a cluster (``subgraph cluster_k``) whose label lists the op types it
+replaced, its scalar expression and its reduction epilogue, and whose inside shows
+the expression's primitives, so one can see what a fused kernel computes.
+``render`` turns DOT text into SVG or PNG
 with Graphviz's ``dot`` program when it is installed.
 """
 
@@ -17,8 +18,10 @@ import subprocess
 from collections.abc import Iterable
 from typing import Any
 
+from graphc import registry as reg
 from graphc import scalar as S
-from graphc.ir.program import Program, Value, format_shape
+from graphc.ir.program import Node, Program, Value, format_shape
+from graphc.ops import fused_ops
 
 _HEADER = [
     "  rankdir=TB;",
@@ -77,8 +80,6 @@ _FILL = {
 
 
 def _category(op_type: str) -> str:
-    from graphc import registry as reg
-
     if op_type in ("Placeholder", "PlaceholderWithDefault"):
         return "input"
     if op_type == "VariableV2":
@@ -117,7 +118,7 @@ def program_to_dot(program: Program, name: str = "program", expand_fused: bool =
             where[id(v)] = f"n{k}"
         outs = ", ".join(f"{labels[id(v)]}: {_vtype(v)}" for v in node.outputs) or "()"
         origin = f"\n{node.origin.name}" if node.origin is not None and node.origin.name != node.op else ""
-        if node.op != "Fused":
+        if not _is_fused(node):
             fill = _FILL.get(_category(node.op), "#ffffff")
             lines.append(f"  n{k} [label={_q(f'{node.op}{origin}' + chr(10) + outs)}, fillcolor={_q(fill)}];")
             for j, v in enumerate(node.inputs):
@@ -132,6 +133,13 @@ def program_to_dot(program: Program, name: str = "program", expand_fused: bool =
     lines.extend(edges)
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _is_fused(node: Node) -> bool:
+    try:
+        return reg.get(node.op).has("fused")
+    except KeyError:
+        return False
 
 
 def _vtype(v: Value) -> str:
@@ -154,20 +162,19 @@ def _fused_cluster(
     edges: list[str],
     expand: bool,
 ) -> list[str]:
-    from graphc.passes.fuse import format_expr
-
     expr: S.SExpr = node.attrs["expr"]
     ops = list(node.attrs.get("ops", ()))
-    text = format_expr(expr)
-    reduce = node.attrs.get("reduce")
+    text = S.format_expr(expr)
+    reduce = fused_ops.reduction_label(node.attrs)
     if reduce is not None:
-        text = f"{reduce}(axis={tuple(node.attrs['axis'])}, keepdims={node.attrs['keepdims']}) of {text}"
+        axes = tuple(node.attrs["reduce_axes"])
+        text = f"{reduce}(axis={axes}, keepdims={node.attrs['keepdims']}) of {text}"
     title = f"fused group {c}: {' + '.join(ops)}\n{text}"
     lines = [
         f"  subgraph cluster_{c} {{",
         f"    label={_q(title)};",
         '    style="rounded,filled"; fillcolor="#f3f7ff"; color="#7a9cd6"; fontname="Helvetica"; fontsize=9;',
-        f"    n{k} [label={_q('Fused' + origin + chr(10) + outs)}, fillcolor={_q(_FILL['fused'])}];",
+        f"    n{k} [label={_q(node.op + origin + chr(10) + outs)}, fillcolor={_q(_FILL['fused'])}];",
     ]
     if not expand:
         for j, v in enumerate(node.inputs):
@@ -175,9 +182,7 @@ def _fused_cluster(
         lines.append("  }")
         return lines
     # One DOT node per primitive of the expression; in(i) edges come from the producers.
-    from graphc.passes.fuse import walk_expr
-
-    order = walk_expr(expr)
+    order = S.postorder(expr)
     ids: dict[S.SExpr, str] = {}
     used_inputs: set[int] = set()
     for m, e in enumerate(order):
@@ -187,7 +192,7 @@ def _fused_cluster(
         nid = f"n{k}e{m}"
         ids[e] = nid
         if e.op == "const":
-            lines.append(f'    {nid} [shape=plaintext, style="", label={_q(_literal(e.attr))}];')
+            lines.append(f'    {nid} [shape=plaintext, style="", label={_q(S.format_literal(e.attr))}];')
             continue
         label = e.op if e.op != "cast" else f"cast<{e.attr}>"
         lines.append(f"    {nid} [shape=ellipse, label={_q(label)}, fillcolor={_q('#ffffff')}];")
@@ -203,7 +208,7 @@ def _fused_cluster(
     sink = f"n{k}"
     if reduce is not None:
         rid = f"n{k}r"
-        rlabel = _q(f"{reduce} axis={tuple(node.attrs['axis'])}")
+        rlabel = _q(f"{reduce} axis={tuple(node.attrs['reduce_axes'])}")
         lines.append(f"    {rid} [shape=ellipse, label={rlabel}, fillcolor={_q(_FILL['reduction'])}];")
         edges.append(f"  {rid} -> n{k};")
         sink = rid
@@ -218,12 +223,6 @@ def _fused_cluster(
             edges.append(f"  {where[id(v)]} -> n{k} [style=dotted, label={_q(labels[id(v)] + ' (shape)')}];")
     lines.append("  }")
     return lines
-
-
-def _literal(v: Any) -> str:
-    from graphc.passes.fuse import format_literal
-
-    return format_literal(v)
 
 
 # ---------------------------------------------------------------------------

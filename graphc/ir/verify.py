@@ -8,7 +8,7 @@ from typing import Any
 from graphc import registry as reg
 from graphc import symbolic as sym
 from graphc.ir.dims import LoweredDims, is_placeholder
-from graphc.ir.program import Node, Program, Value, format_shape
+from graphc.ir.program import Node, Program, format_shape
 
 
 class VerificationError(Exception):
@@ -50,9 +50,6 @@ def verify(program: Program) -> None:
 
 
 def _check_node(k: int, node: Node, pvalues: dict[int, Any]) -> None:
-    if node.op == "Fused":
-        _check_fused(k, node)
-        return
     opdef = reg.get(node.op)
     inputs = node.inputs
     if opdef.has("random"):
@@ -87,75 +84,3 @@ def _check_node(k: int, node: Node, pvalues: dict[int, Any]) -> None:
             )
         if values is not None and values[j] is not None:
             pvalues[id(v)] = values[j]
-
-
-def _check_fused(k: int, node: Node) -> None:
-    """A Fused node: an SExpr over in(0..n-1), the inputs broadcast to the elementwise
-    shape, and, with a reduction epilogue, the reduction's shape rule applied to that."""
-    from graphc import scalar
-
-    attrs = node.attrs
-    expr = attrs.get("expr")
-    if not isinstance(expr, scalar.SExpr):
-        raise VerificationError(
-            f"node {k} (Fused): attr expr is {type(expr).__name__}, not a scalar expression"
-        )
-    if len(node.outputs) != 1:
-        raise VerificationError(f"node {k} (Fused): {len(node.outputs)} outputs, a fused node has one")
-    stack, seen = [expr], set()
-    while stack:
-        e = stack.pop()
-        if e in seen:
-            continue
-        seen.add(e)
-        if e.op == "in" and not (isinstance(e.attr, int) and 0 <= e.attr < len(node.inputs)):
-            raise VerificationError(
-                f"node {k} (Fused): expr reads in({e.attr}) but the node has {len(node.inputs)} inputs"
-            )
-        stack.extend(e.args)
-    shapes = [v.shape for v in node.inputs]
-    env = _CheckDims()
-    ctx = reg.InferenceContext(
-        "Fused", shapes, [v.dtype for v in node.inputs], [None] * len(shapes), attrs, env
-    )
-    try:
-        expected = ctx.broadcast(*shapes) if shapes else ()
-    except reg.ShapeError as exc:
-        raise VerificationError(f"node {k} (Fused): {exc}") from None
-    reduce = attrs.get("reduce")
-    if reduce is not None:
-        if not _fusable_reduction(reduce):
-            raise VerificationError(
-                f"node {k} (Fused): reduce={reduce!r} is not an op with the fusable_reduction trait"
-            )
-        axis = attrs.get("axis")
-        rank = len(expected) if expected is not None else 0
-        if not isinstance(axis, tuple) or not all(isinstance(a, int) and 0 <= a < rank for a in axis):
-            raise VerificationError(
-                f"node {k} (Fused): reduce axis {axis!r} is not a tuple of axes of a rank-{rank} value"
-            )
-        rattrs = {"axis": axis, "keepdims": bool(attrs.get("keepdims", False))}
-        rctx = reg.InferenceContext(reduce, [expected], [attrs["dtype"]], [None], rattrs, env)
-        try:
-            expected = reg.get(reduce).shape(rctx)[0]
-        except (reg.ShapeError, TypeError, ValueError) as exc:
-            raise VerificationError(
-                f"node {k} (Fused): the {reduce} epilogue rejects its input: {exc}"
-            ) from None
-    out: Value = node.outputs[0]
-    if expected is None or tuple(out.shape) != tuple(expected):
-        what = f"inputs broadcast and {reduce} give" if reduce else "inputs broadcast to"
-        raise VerificationError(
-            f"node {k} (Fused): output shape {format_shape(out.shape)}, {what} {format_shape(expected)}"
-        )
-    if out.dtype != attrs["dtype"]:
-        raise VerificationError(
-            f"node {k} (Fused): output dtype {out.dtype.name} != attr {attrs['dtype'].name}"
-        )
-
-
-def _fusable_reduction(op: object) -> bool:
-    try:
-        return isinstance(op, str) and reg.get(op).has("fusable_reduction")
-    except KeyError:
-        return False
