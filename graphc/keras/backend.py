@@ -6,6 +6,10 @@ graph, made on first use); either way, the graph's variables that the session ha
 initialized yet are initialized first, as TF1's ``K.get_session()`` does. Weights are
 graph variables: :func:`get_value` / :func:`set_value` read and write them in that
 session.
+
+Differs from TF1: ``learning_phase()`` is a Python bool (the innermost
+``learning_phase_scope``), not a placeholder: graphc has no ``tf.cond``, so models build
+separate training and inference graphs instead of feeding the phase.
 """
 
 from __future__ import annotations

@@ -507,6 +507,8 @@ class Model(Layer):
             and ((n_inputs or len(x)) > 1)
         ):
             xs = [np.asarray(a) for a in x]
+        elif isinstance(x, list | tuple) and len(x) == 1 and isinstance(x[0], np.ndarray):
+            xs = [x[0]]
         else:
             xs = [np.asarray(x)]
         self._ensure_inputs(xs)
