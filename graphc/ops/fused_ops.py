@@ -6,8 +6,8 @@ Its attributes are the whole contract; nothing else about the group survives fus
 - ``expr`` (SExpr): the typed scalar expression (``graphc.scalar``; every node has a
   dtype) over ``in(i)``, the elements of input ``i``; ``in(i)`` has input i's dtype.
 - ``dtype`` (DType): the output's dtype; without a reduction it is ``expr``'s.
-- ``ops`` (tuple of str): the op types the node replaced, in program order (for people
-  and tools reading the program; no rule depends on it).
+- ``ops`` (tuple of str): the op types the node replaced, in program order (provenance,
+  for people and tools reading the program; the op's rules and meaning do not depend on it).
 - ``shape`` (tuple of dims, ints or symbolic): the iteration shape. ``expr`` is evaluated
   once per index of it.
 - ``broadcast`` (one tuple per input, one entry per input axis): the iteration axis that
