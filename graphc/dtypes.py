@@ -85,6 +85,8 @@ class DType:
     def __eq__(self, other: object) -> bool:
         if isinstance(other, DType):
             return self.name == other.name
+        if other is None:
+            return False  # np.dtype(None) is float64: None names no dtype here
         try:
             return self.name == as_dtype(other).name  # type: ignore[arg-type]
         except TypeError:
