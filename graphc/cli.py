@@ -32,6 +32,15 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from graphc import errors
+from graphc.frontend.graph import Operation, Tensor, get_default_graph, reset_default_graph
+from graphc.ir import devices, dot
+from graphc.ir.lower import lower
+from graphc.passes import pipeline
+from graphc.passes.memory import MemoryPlan, format_bytes, plan_for
+from graphc.runtime import segments
+from graphc.runtime.backend import get_backend
+
 USAGE_EXAMPLE = "graphc inspect examples/inspect/mlp_step.py"
 
 
@@ -88,7 +97,9 @@ def _parser() -> argparse.ArgumentParser:
         help="leave out the program text after each pass (keep the pass table, fusion groups, memory plan)",
     )
     ins.add_argument(
-        "--backend", metavar="NAME", help="the backend whose segments to show (default: $GRAPHC_BACKEND, else numpy)"
+        "--backend",
+        metavar="NAME",
+        help="the backend whose segments to show (default: $GRAPHC_BACKEND, else numpy)",
     )
     return parser
 
@@ -97,9 +108,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def inspect(args: argparse.Namespace, out: TextIO, argv: Sequence[str] | None = None) -> int:
-    from graphc.frontend.graph import Operation, Tensor, get_default_graph, reset_default_graph
-    from graphc.ir.lower import lower
-    from graphc.passes.memory import MemoryPlan, plan_for
 
     path = args.file
     if not os.path.isfile(path):
@@ -195,7 +203,6 @@ def inspect(args: argparse.Namespace, out: TextIO, argv: Sequence[str] | None = 
     for target, what in ((args.dot, "program"), (args.graph_dot, "graph")):
         if not target:
             continue
-        from graphc.ir import dot
 
         text = dot.program_to_dot(optimised) if what == "program" else dot.graph_to_dot(graph)
         try:
@@ -270,7 +277,6 @@ def _feed_shapes(graph: Any, cli: list[str], module: Any) -> dict[str, tuple[int
 
 def _needs(targets: list[Any], placeholder: Any) -> bool:
     """Whether the targets depend on the placeholder (so it must be fed)."""
-    from graphc.frontend.graph import Tensor
 
     seen: set[int] = set()
     stack = [t.op if isinstance(t, Tensor) else t for t in targets]
@@ -309,7 +315,6 @@ def _param_shapes(
 def _optimise(program: Any, disabled: list[str]) -> tuple[Any, Any]:
     """The pipeline, plus fusion and memory planning when the pipeline does not list them
     (yet): graphc inspect always shows both unless they are switched off."""
-    from graphc.passes import pipeline
 
     try:
         optimised, report = pipeline.optimize_with_report(program, disabled=disabled, keep_snapshots=True)
@@ -363,10 +368,6 @@ def _print_fusion(w: Any, program: Any, report: Any) -> None:
 
 
 def _print_segments(w: Any, program: Any, backend_spec: Any) -> None:
-    from graphc import errors  # heavy imports, only for the inspect command
-    from graphc.ir import devices  # (as above)
-    from graphc.runtime import segments  # (as above)
-    from graphc.runtime.backend import get_backend  # (as above)
 
     try:
         backend = get_backend(backend_spec)
@@ -384,14 +385,15 @@ def _print_segments(w: Any, program: Any, backend_spec: Any) -> None:
     lacking = segments.lacking_ops(program, backend)
     why = f"; it lacks {', '.join(lacking)}, which run on the NumPy backend" if lacking else ""
     n_t = len(part.transfers)
-    w(f"== segments: {len(part.segments)} on backend {backend.name}{why}; {n_t} transfer{'s' if n_t != 1 else ''}\n")
+    w(
+        f"== segments: {len(part.segments)} on backend {backend.name}{why}; {n_t} transfer{'s' if n_t != 1 else ''}\n"
+    )
     for line in part.describe(backend.name, lacking).splitlines():
         w(f"  {line}\n")
     w("\n")
 
 
 def _peak(plan: Any, env: dict[str, int] | None) -> str:
-    from graphc.passes.memory import format_bytes
 
     if env is None:
         return f"{plan.peak} B"
@@ -399,7 +401,6 @@ def _peak(plan: Any, env: dict[str, int] | None) -> str:
 
 
 def _arena(plan: Any, env: dict[str, int] | None) -> str:
-    from graphc.passes.memory import format_bytes  # on use, as in inspect: the CLI starts light
 
     if env is None:
         return f"{plan.arena_size} B"
