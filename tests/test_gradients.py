@@ -137,6 +137,7 @@ def test_missing_gradient_names_the_op() -> None:
                 dtype=lambda ctx: [ctx.dtypes[0]],
                 reference=lambda ins, attrs: [ins[0] * 2],
                 grad=reg.GradientNotImplemented("test op"),
+                attrs={},
                 no_samples="test-only op",
             )
         )

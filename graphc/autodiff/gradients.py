@@ -233,11 +233,11 @@ def _custom_grad(op: Operation, *grads: Any) -> list[Any]:
 reg.register(
     reg.OpDef(
         name="CustomGradient",
+        attrs={"n_x": reg.INT, "grad_id": reg.INT},
         shape=_custom_shape,
         dtype=_custom_dtype,
         reference=lambda ins, attrs: list(ins[attrs["n_x"] :]),
         grad=_custom_grad,
-        traits=frozenset({"identity"}),
         num_outputs=None,
         no_samples="wraps a user function; tested through custom_gradient",
     )

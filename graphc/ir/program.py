@@ -19,6 +19,7 @@ import numpy as np
 
 from graphc import dtypes as _dt
 from graphc import symbolic as sym
+from graphc.ir import encoding
 from graphc.symbolic import Dim
 
 
@@ -259,14 +260,11 @@ class Program:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def content_hash(self) -> str:
-        h = hashlib.sha256(self.canonical_text().encode())
-        for n in self.nodes:
-            if n.op == "Const":
-                arr = np.asarray(n.attrs["value"])
-                h.update(arr.dtype.str.encode())
-                h.update(repr(arr.shape).encode())
-                h.update(arr.tobytes() if arr.dtype != object else repr(arr.tolist()).encode())
-        return h.hexdigest()
+        """SHA-256 of the program's bytes (graphc.ir.serialize) written without its names
+        (param names, updated variables' names, origins), so graphs built alike hash the
+        same; everything a backend compiles from is in it (ops, attrs, constants, dtypes,
+        shapes and their dim symbols, bindings, assertions, defined dims, devices)."""
+        return hashlib.sha256(encoding.to_bytes(self, names=False)).hexdigest()
 
 
 def format_shape(shape: Iterable[Dim] | None) -> str:

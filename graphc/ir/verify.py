@@ -7,6 +7,7 @@ from typing import Any
 
 from graphc import registry as reg
 from graphc import symbolic as sym
+from graphc.ir import serialize
 from graphc.ir.dims import LoweredDims, is_placeholder
 from graphc.ir.program import Node, Program, format_shape
 
@@ -37,6 +38,12 @@ def verify(program: Program) -> None:
         for j, v in enumerate(node.inputs):
             if id(v) not in defined:
                 raise VerificationError(f"node {k} ({node.op}): input {j} is used before it is defined")
+        schema = serialize.schema_of(node.op)
+        if schema is None:
+            raise VerificationError(f"node {k}: no op named {node.op!r} is registered")
+        problem = reg.attr_problem(schema, node.attrs)
+        if problem is not None:
+            raise VerificationError(f"node {k} ({node.op}) {problem}")
         _check_node(k, node, pvalues)
         for j, v in enumerate(node.outputs):
             if v.producer is not node or v.index != j:
@@ -47,6 +54,11 @@ def verify(program: Program) -> None:
             raise VerificationError(f"output {o.kind} {o.name!r} is not defined by the program")
         if o.kind not in ("fetch", "update"):
             raise VerificationError(f"output {o.name!r} has unknown kind {o.kind!r}")
+    # The program survives its bytes: loading them gives a program that writes the same
+    # bytes and prints the same.
+    problem = serialize.round_trip_problem(program, attrs_checked=True)
+    if problem is not None:
+        raise VerificationError(f"the program does not round-trip through its bytes: {problem}")
 
 
 def _check_node(k: int, node: Node, pvalues: dict[int, Any]) -> None:
