@@ -302,7 +302,7 @@ def _view_function(bcast: tuple[int | None, ...], rank: int) -> Callable[[np.nda
     return view
 
 
-def _signed_zero_fix(
+def signed_zero_fix(
     r: np.ndarray, x: np.ndarray, combiner: str, axes: tuple[int, ...], keepdims: bool
 ) -> np.ndarray:
     """max/min reductions as the scalar table defines them: a zero result is +0 for max
@@ -358,7 +358,7 @@ def kernel(attrs: dict[str, Any], n_inputs: int) -> Callable[[Sequence[np.ndarra
         if combiner in ("max", "min"):
             r = ufunc.reduce(arr, axis=axes, dtype=acc, keepdims=keepdims, initial=identity)
             if acc.kind == "f":
-                r = _signed_zero_fix(np.asarray(r), arr, combiner, axes, keepdims)
+                r = signed_zero_fix(np.asarray(r), arr, combiner, axes, keepdims)
         else:
             r = ufunc.reduce(arr, axis=axes, dtype=acc, keepdims=keepdims)
         if mean:

@@ -228,7 +228,7 @@ _elementwise(
 _elementwise(
     "Pow",
     2,
-    np.power,
+    S.PRIMITIVES["pow"],  # C pow for floats; integers per the scalar table (NumPy raises)
     lambda x, y: S.call("pow", x, y),
     _pow_grad,
     NUMERIC,
@@ -240,7 +240,7 @@ _elementwise(
 _elementwise(
     "Maximum",
     2,
-    np.maximum,
+    S.PRIMITIVES["max"],  # IEEE 754-2019 maximum (np.maximum's -0/+0 depends on operand order)
     lambda x, y: S.call("max", x, y),
     _maxmin_grad("GreaterEqual"),
     NUMERIC,
@@ -248,7 +248,7 @@ _elementwise(
 _elementwise(
     "Minimum",
     2,
-    np.minimum,
+    S.PRIMITIVES["min"],
     lambda x, y: S.call("min", x, y),
     _maxmin_grad("LessEqual"),
     NUMERIC,
@@ -424,7 +424,8 @@ reg.register(
         attrs={"DstT": reg.DTYPE},
         shape=lambda ctx: [ctx.shapes[0]],
         dtype=_cast_dtype,
-        reference=lambda ins, attrs: [np.asarray(ins[0]).astype(attrs["DstT"].np)],
+        # The scalar table's cast: float to int truncates and saturates, NaN gives 0.
+        reference=lambda ins, attrs: [np.asarray(S.PRIMITIVES["cast"](ins[0], attrs["DstT"].np))],
         grad=_cast_grad,
         traits=frozenset({"elementwise"}),
         scalar=lambda args, attrs: S.call("cast", args[0], attr=attrs["DstT"].np.name),

@@ -40,6 +40,7 @@ from graphc.ops.common import (
 from graphc.ops.compare_ops import equal, logical_and, not_equal
 from graphc.ops.concat_ops import concat
 from graphc.ops.core_ops import constant, shape, size, stop_gradient
+from graphc.ops.fused_ops import signed_zero_fix
 from graphc.ops.layout_ops import expand_dims, reshape
 from graphc.ops.math_ops import cast, exp, floordiv_, maximum, multiply, real_div, subtract, where
 
@@ -156,13 +157,19 @@ def _highest(dt: np.dtype) -> Any:
 def _max_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
     x = ins[0]
     # initial= gives TF's value for an empty reduction (the dtype's lowest) instead of an error.
-    r = np.max(x, axis=_np_axis(x, attrs["axis"]), keepdims=attrs["keepdims"], initial=_lowest(x.dtype))
+    axes = _np_axis(x, attrs["axis"])
+    r = np.max(x, axis=axes, keepdims=attrs["keepdims"], initial=_lowest(x.dtype))
+    if x.dtype.kind == "f":
+        r = signed_zero_fix(np.asarray(r), x, "max", axes, attrs["keepdims"])  # the scalar table's max
     return [np.asarray(r, dtype=x.dtype)]
 
 
 def _min_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
     x = ins[0]
-    r = np.min(x, axis=_np_axis(x, attrs["axis"]), keepdims=attrs["keepdims"], initial=_highest(x.dtype))
+    axes = _np_axis(x, attrs["axis"])
+    r = np.min(x, axis=axes, keepdims=attrs["keepdims"], initial=_highest(x.dtype))
+    if x.dtype.kind == "f":
+        r = signed_zero_fix(np.asarray(r), x, "min", axes, attrs["keepdims"])  # the scalar table's min
     return [np.asarray(r, dtype=x.dtype)]
 
 
