@@ -169,6 +169,3 @@ def _graph_of(x: Any) -> Graph:
         return x.graph
     return get_default_graph()
 
-
-# Re-exported: the training mode of Keras layers called with training=None.
-_ = (learning_phase, learning_phase_scope)
