@@ -20,7 +20,7 @@ import graphc as tf
 from graphc import registry as reg
 from graphc import scalar as S
 from graphc import symbolic as sym
-from graphc.ir import encoding
+from graphc.ir import encoding, serialize
 from graphc.ir.lower import lower
 from graphc.ir.program import Assertion, DefinedDim, DimBinding, Node, Origin, Output, Param, Program, Value
 from graphc.ir.serialize import SerializationError, from_bytes, to_bytes
@@ -542,7 +542,7 @@ CRAFTED: dict[str, tuple[Any, str]] = {
     "a negative dim": (_edit(_set(("params", 0, "type", 1, 1), -3)), "dim 1 is -3"),
     "a huge int": (_edit(_set(("params", 0, "type", 1, 1), 2**70)), "must be an int in"),
     "a constant polynomial": (_edit(_set(("params", 0, "type", 1, 0), {"poly": [[5, []]]})), "constant"),
-    "a zero coefficient": (_edit(_set(("params", 0, "type", 1, 0), {"poly": [[0, [[0, 1]]]]})), "zero coeff"),
+    "a zero coefficient": (_edit(_set(("params", 0, "type", 1, 0), {"poly": [[0, [[0, 1]]]]})), "nonzero"),
     "an atom out of range": (_edit(_set(("params", 0, "type", 1, 0), {"poly": [[1, [[7, 1]]]]})), "atom"),
     "a huge power": (_edit(_set(("params", 0, "type", 1, 0), {"poly": [[1, [[0, 10**6]]]]})), "power"),
     "an atom of no kind": (_edit(_set(("atoms", 0), ["pow", 1, 2])), "not one of"),
@@ -755,3 +755,49 @@ def test_folding_uses_the_shape_only_trait() -> None:
     assert "OnesLike" not in {n.op for n in folded.nodes}
     const = next(n for n in folded.nodes if n.op == "Const")
     assert const.attrs["value"].tolist() == [[1.0] * 3] * 2
+
+
+# -- the verifier's round trip --------------------------------------------------------------------
+def test_the_round_trip_check_remembers_programs_it_has_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    p = _nested_dims()
+    assert serialize.round_trip_problem(p) is None
+
+    def no_loading(data: bytes) -> Program:
+        raise AssertionError("loaded again")
+
+    monkeypatch.setattr(serialize, "from_bytes", no_loading)
+    again = _nested_dims()
+    assert serialize.round_trip_problem(again) is None  # the same bytes: remembered
+    again.nodes[1].attrs["value"] = np.array([1.5, 0.0], np.float32)  # -0.0 became 0.0
+    with pytest.raises(AssertionError, match="loaded again"):
+        serialize.round_trip_problem(again)
+
+
+def test_the_round_trip_check_catches_what_the_writer_leaves_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    p = _nested_dims()
+    p.nodes[0].origin = Origin("a fresh origin", "Identity", "nowhere")  # bytes not seen before
+    monkeypatch.setattr(encoding._Writer, "origin", lambda self, o: None)
+    problem = serialize.round_trip_problem(p)
+    assert problem is not None and "node 0 (Identity): op, device or origin" in problem
+    with pytest.raises(VerificationError, match="does not round-trip"):
+        verify(p)
+
+
+def test_difference_compares_exact_values() -> None:
+    def leaky(alpha: Any) -> Program:
+        return H.one_node_program(
+            reg.get("LeakyRelu"), reg.Sample([np.ones(2, np.float32)], {"alpha": alpha})
+        )
+
+    assert serialize.difference(leaky(0.5), leaky(0.5)) is None
+    assert serialize.difference(leaky(0.0), leaky(-0.0)) == "node 0 (LeakyRelu): attrs"
+    assert serialize.difference(leaky(1.0), leaky(1)) == "node 0 (LeakyRelu): attrs"  # a float is not an int
+    nan, other_nan = _float(0x7FF8000000000000), _float(0x7FF8000000000001)
+    assert serialize.difference(leaky(nan), leaky(nan)) is None
+    assert serialize.difference(leaky(nan), leaky(other_nan)) is not None
+    a, b = _nested_dims(), _nested_dims()
+    b.defined_dims[0].axis = 0
+    assert serialize.difference(a, b) == "defined dims"
+    b = _nested_dims()
+    b.params[1].name = "other"
+    assert serialize.difference(a, b) == "param 1"

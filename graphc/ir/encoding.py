@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import struct
+import sys
 from typing import Any
 
 import numpy as np
@@ -67,6 +68,7 @@ class _Writer:
         self.blobs: list[bytes] = []
         self.blob_size = 0
         self.dim_cache: dict[sym.Poly, Any] = {}
+        self.shapes: dict[tuple[Any, ...], list[Any]] = {}
 
     # -- the document ----------------------------------------------------------------
     def program(self, p: Any) -> bytes:
@@ -161,9 +163,14 @@ class _Writer:
 
     def vtype(self, v: Any) -> list[Any]:
         shape = v.shape
-        if all(type(d) is int and 0 <= d < INT_MAX for d in shape):
-            return [v.dtype.name, list(shape)]
-        return [v.dtype.name, [self.dim(d) for d in shape]]
+        out = self.shapes.get(shape)  # values share shapes: each is encoded once
+        if out is None:
+            if all(type(d) is int and 0 <= d < INT_MAX for d in shape):
+                out = list(shape)
+            else:
+                out = [self.dim(d) for d in shape]
+            self.shapes[shape] = out
+        return [v.dtype.name, out]
 
     # -- dims: ints, and polynomials over a table of atoms (arguments first) ----------
     def dim(self, d: Any) -> Any:
@@ -227,7 +234,10 @@ class _Writer:
         if arr.dtype == object:  # strings: bytes, each as the text of its latin-1 code points
             return {"strings": [b.decode("latin-1") for b in arr.flat], "shape": list(arr.shape)}
         dt = _dt.as_dtype(arr.dtype.newbyteorder("="))
-        raw = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
+        if arr.dtype.byteorder in "=|" and _LITTLE_ENDIAN or arr.dtype.byteorder == "<":
+            raw = arr.tobytes()  # C order
+        else:
+            raw = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
         self.blob_table.append(
             {"dtype": dt.name, "shape": list(arr.shape), "offset": self.blob_size, "length": len(raw)}
         )
@@ -257,6 +267,7 @@ class _Writer:
         return self.sexpr_index[root]
 
 
+_LITTLE_ENDIAN = sys.byteorder == "little"
 INT_MIN, INT_MAX = -(2**63), 2**64  # the document's ints: int64 and uint64 values
 
 

@@ -3,8 +3,8 @@ input safely.
 
 :func:`to_bytes` writes a program (graphc.ir.encoding holds the writer), :func:`from_bytes`
 reads one back; the same program always gives the same bytes, and loading its bytes
-gives a program that writes the same bytes again. Nothing here unpickles, evaluates or
-imports anything named by the data.
+gives a program that writes the same bytes again (:func:`round_trip_problem` checks that,
+for the verifier). Nothing here unpickles, evaluates or imports anything named by the data.
 
 Container (integers little-endian)::
 
@@ -21,7 +21,8 @@ The document is canonical JSON (sorted keys, no spaces, ASCII only, no JSON floa
                                 #   [name] a symbol, [fn, DIM, DIM] fn in floordiv/max/min
      "sexprs":  [SEXPR, ...],   # scalar expression nodes, each after its arguments, each
                                 #   once however often it is used: [op, [arg index, ...],
-                                #   LITERAL] (+ [dtype name] when the node has a dtype)
+                                #   LITERAL], and for a typed in(i) its dtype name too
+                                #   (every other node's dtype follows from its arguments)
      "blobs":   [{"dtype": name, "shape": [int, ...], "offset": int, "length": int}, ...],
      "params":  [{"kind": "feed"|"variable"|"rng", "name": str, "type": TYPE}, ...],
      "nodes":   [{"op": str, "in": [value number, ...], "attrs": {name: ATTR},
@@ -90,6 +91,7 @@ __all__ = [
     "VERSION",
     "SerializationError",
     "from_bytes",
+    "difference",
     "round_trip_problem",
     "schema_of",
     "to_bytes",
@@ -97,7 +99,6 @@ __all__ = [
 
 _DTYPES = {d.name: d for d in _dt.ALL}
 _ARRAY_DTYPES = {name: d for name, d in _DTYPES.items() if not d.is_string}
-_INT_MIN, _INT_MAX = INT_MIN, INT_MAX
 _MAX_POWER = 64
 _MAX_RANK = 32
 _MAX_ATTR_DEPTH = 16
@@ -111,7 +112,8 @@ _CAST_TARGETS = frozenset(d.np.name for d in _ARRAY_DTYPES.values())
 
 def round_trip_problem(program: Program, *, attrs_checked: bool = False) -> str | None:
     """What goes wrong when ``program`` is written, loaded and written again (None when
-    nothing does): the loaded program must write the same bytes and print the same.
+    nothing does): the loaded program must write the same bytes and be equal to it
+    (:func:`difference`: so it prints the same, names and canonical text alike).
     Bytes already seen to round-trip are remembered (their digests, the last
     ``_ROUND_TRIPPED_MAX``), so checking a program again costs one write.
     ``attrs_checked``: the caller has checked every node's attrs against its schema."""
@@ -130,13 +132,78 @@ def round_trip_problem(program: Program, *, attrs_checked: bool = False) -> str 
         return f"its bytes do not load: {exc}"
     if to_bytes(loaded) != data:
         return "the program loaded from its bytes writes different bytes"
-    if str(loaded) != str(program):
-        return "the program loaded from its bytes prints differently"
+    diff = difference(program, loaded)
+    if diff is not None:
+        return f"the program loaded from its bytes differs from it: {diff}"
     with _ROUND_TRIPPED_LOCK:
         _ROUND_TRIPPED[digest] = None
         while len(_ROUND_TRIPPED) > _ROUND_TRIPPED_MAX:
             _ROUND_TRIPPED.popitem(last=False)
     return None
+
+
+def difference(a: Program, b: Program) -> str | None:
+    """The first difference between two programs (None when they are equal): params,
+    nodes (op, inputs by value number, attrs with their exact types, floats by their bits,
+    output dtypes and shapes, origin, device), outputs, bindings, assertions and defined
+    dims. Equal programs print the same, names and canonical text alike."""
+    if len(a.params) != len(b.params) or len(a.nodes) != len(b.nodes) or len(a.outputs) != len(b.outputs):
+        return "a different number of params, nodes or outputs"
+    na: dict[int, int] = {}
+    nb: dict[int, int] = {}
+    for i, (p, q) in enumerate(zip(a.params, b.params)):
+        if p.kind != q.kind or p.name != q.name or not _same_type(p.value, q.value):
+            return f"param {i}"
+        na[id(p.value)] = nb[id(q.value)] = i
+    for k, (n, m) in enumerate(zip(a.nodes, b.nodes)):
+        if n.op != m.op or n.device != m.device or n.origin != m.origin:
+            return f"node {k} ({n.op}): op, device or origin"
+        if len(n.inputs) != len(m.inputs) or any(
+            na.get(id(u), -1) != nb.get(id(v), -2) for u, v in zip(n.inputs, m.inputs)
+        ):
+            return f"node {k} ({n.op}): inputs"
+        if n.attrs.keys() != m.attrs.keys() or not all(
+            _same_value(v, m.attrs[key]) for key, v in n.attrs.items()
+        ):
+            return f"node {k} ({n.op}): attrs"
+        if len(n.outputs) != len(m.outputs) or not all(
+            _same_type(u, v) for u, v in zip(n.outputs, m.outputs)
+        ):
+            return f"node {k} ({n.op}): outputs"
+        for u, v in zip(n.outputs, m.outputs):
+            na[id(u)] = nb[id(v)] = len(na)
+    for i, (o, r) in enumerate(zip(a.outputs, b.outputs)):
+        if o.kind != r.kind or o.name != r.name or na.get(id(o.value), -1) != nb.get(id(r.value), -2):
+            return f"output {i}"
+    if a.bindings != b.bindings or a.assertions != b.assertions:
+        return "bindings or assertions"
+    if len(a.defined_dims) != len(b.defined_dims) or any(
+        d.axis != e.axis or d.dim != e.dim or na.get(id(d.value), -1) != nb.get(id(e.value), -2)
+        for d, e in zip(a.defined_dims, b.defined_dims)
+    ):
+        return "defined dims"
+    return None
+
+
+def _same_type(u: Value, v: Value) -> bool:
+    return u.dtype == v.dtype and u.shape == v.shape
+
+
+def _same_value(x: Any, y: Any) -> bool:
+    t = type(x)
+    if t is not type(y):
+        return False
+    if t is float:
+        return struct.pack("<d", x) == struct.pack("<d", y)
+    if t is tuple:
+        return len(x) == len(y) and all(_same_value(u, v) for u, v in zip(x, y))
+    if t is np.ndarray:
+        if x.dtype != y.dtype or x.shape != y.shape:
+            return False
+        return x.tolist() == y.tolist() if x.dtype == object else x.tobytes() == y.tobytes()
+    if t is _scalar.SExpr:
+        return x is y  # interned: equal expressions are one object
+    return bool(x == y)
 
 
 _ROUND_TRIPPED: collections.OrderedDict[bytes, None] = collections.OrderedDict()
@@ -273,7 +340,7 @@ class _Reader:
             if source == "shape":
                 axis = self.index(rec["axis"], len(shape), f"{what} axis")
             else:
-                axis = self.index(rec["axis"], _INT_MAX, f"{what} axis")
+                axis = self.index(rec["axis"], INT_MAX, f"{what} axis")
             bindings.append(
                 DimBinding(
                     self.dim(rec["dim"], f"{what} dim"),
@@ -379,7 +446,7 @@ class _Reader:
             raise self.fail(f"{what} is {x!r}, not one of {list(allowed)}")
         return x
 
-    def integer(self, x: Any, what: str, lo: int = _INT_MIN, hi: int = _INT_MAX) -> int:
+    def integer(self, x: Any, what: str, lo: int = INT_MIN, hi: int = INT_MAX) -> int:
         if type(x) is not int or not lo <= x < hi:
             raise self.fail(f"{what} must be an int in [{lo}, {hi}), got {x!r}")
         return x
@@ -417,7 +484,7 @@ class _Reader:
             raise self.fail(f"{what}: unknown dtype {name!r}")
         if type(shape) is not list:
             raise self.fail(f"{what} shape must be a JSON list")
-        if all(type(d) is int and 0 <= d < _INT_MAX for d in shape):
+        if all(type(d) is int and 0 <= d < INT_MAX for d in shape):
             return _DTYPES[name], tuple(shape)
         dims = []
         for i, d in enumerate(shape):
@@ -429,24 +496,30 @@ class _Reader:
     def dim(self, x: Any, what: Any) -> sym.Dim:
         if type(x) is int:
             return self.integer(x, what)
-        if type(x) is not dict or set(x) != {"poly"}:
+        if type(x) is not dict or x.keys() != {"poly"} or type(x["poly"]) is not list:
             raise self.fail(f"{what} must be an int or a polynomial")
+        atoms, n_atoms = self.atoms, len(self.atoms)
         terms: dict[sym.Monomial, int] = {}
-        for t in self.lst(x["poly"], what):
-            if type(t) is not list or len(t) != 2:
-                raise self.fail(f"{what}: a term is [coefficient, monomial]")
-            coef = self.integer(t[0], f"{what} coefficient")
-            if coef == 0:
-                raise self.fail(f"{what}: a zero coefficient")
+        for t in x["poly"]:
+            if type(t) is not list or len(t) != 2 or type(t[1]) is not list:
+                raise self.fail(f"{what}: a term is [coefficient, [factor, ...]]")
+            coef = t[0]
+            if type(coef) is not int or not INT_MIN <= coef < INT_MAX or coef == 0:
+                raise self.fail(f"{what}: the coefficient {coef!r} is not a nonzero int64")
             powers: dict[sym.Atom, int] = {}
-            for f in self.lst(t[1], what):
+            for f in t[1]:
                 if type(f) is not list or len(f) != 2:
                     raise self.fail(f"{what}: a factor is [atom, power]")
-                atom = self.atoms[self.index(f[0], len(self.atoms), f"{what} atom")]
+                a, p = f
+                if type(a) is not int or not 0 <= a < n_atoms:
+                    raise self.fail(f"{what}: atom {a!r} out of range [0, {n_atoms})")
+                if type(p) is not int or not 1 <= p <= _MAX_POWER:
+                    raise self.fail(f"{what}: the power {p!r} is not an int in [1, {_MAX_POWER}]")
+                atom = atoms[a]
                 if atom in powers:
                     raise self.fail(f"{what}: atom {atom} twice in one monomial")
-                powers[atom] = self.integer(f[1], f"{what} power", 1, _MAX_POWER + 1)
-            mono = tuple(sorted(powers.items()))
+                powers[atom] = p
+            mono = tuple(sorted(powers.items())) if len(powers) > 1 else tuple(powers.items())
             if mono in terms:
                 raise self.fail(f"{what}: the same monomial twice")
             terms[mono] = coef
@@ -630,8 +703,8 @@ class _Reader:
         if t is bool or t is str or x is None:
             return x
         if t is int:
-            if not _INT_MIN <= x < _INT_MAX:
-                raise self.fail(f"{what} must be an int in [{_INT_MIN}, {_INT_MAX}), got {x!r}")
+            if not INT_MIN <= x < INT_MAX:
+                raise self.fail(f"{what} must be an int in [{INT_MIN}, {INT_MAX}), got {x!r}")
             return x
         if depth >= _MAX_ATTR_DEPTH:
             raise self.fail(f"{what}: nested more than {_MAX_ATTR_DEPTH} deep")
