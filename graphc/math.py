@@ -1,5 +1,6 @@
 """tf.math: the elementwise and reduction ops under their tf.math names."""
 
+from graphc.metrics import confusion_matrix  # noqa: F401
 from graphc.ops.activation_ops import softplus  # noqa: F401
 from graphc.ops.compare_ops import (  # noqa: F401
     equal,
@@ -62,6 +63,5 @@ from graphc.ops.reduction_ops import (  # noqa: F401
     reduce_prod,
     reduce_sum,
 )
-from graphc.metrics import confusion_matrix  # noqa: F401
 from graphc.ops.scan_ops import cumprod, cumsum  # noqa: F401
 from graphc.ops.topk_ops import top_k  # noqa: F401

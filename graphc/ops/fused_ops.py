@@ -443,10 +443,7 @@ def _samples(rng: np.random.Generator) -> list[reg.Sample]:
 
 
 def _attr_schema() -> dict[str, Any]:
-    """The attribute schema (the module docstring's contract), for a registry that checks
-    attrs against one."""
-    if not hasattr(reg, "AttrType"):
-        return {}
+    """The attribute schema (the module docstring's contract)."""
     return {
         "attrs": {
             "expr": reg.SEXPR,

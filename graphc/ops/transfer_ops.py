@@ -41,10 +41,6 @@ def _transfer_samples(rng: np.random.Generator) -> list[reg.Sample]:
     ]
 
 
-# The attribute schema, for a registry that checks attrs against one.
-_SCHEMA: dict[str, Any] = (
-    {"attrs": {"source": reg.STR, "destination": reg.STR}} if hasattr(reg, "AttrType") else {}
-)
 
 reg.register(
     reg.OpDef(
@@ -57,7 +53,7 @@ reg.register(
         grad=lambda op, g: [g],
         value=_transfer_value,
         samples=_transfer_samples,
-        **_SCHEMA,
+        attrs={"source": reg.STR, "destination": reg.STR},
         doc="The identity, from device `source` to device `destination` (made by partitioning).",
     )
 )
