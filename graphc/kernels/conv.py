@@ -136,6 +136,13 @@ def _geometry(
     )
 
 
+def _check_grad_shape(dy: np.ndarray, what: str, n: int, geo: _Geometry, channels: int) -> None:
+    """A backprop's incoming gradient must have the forward op's output shape."""
+    expected = (n, geo[0][0], geo[1][0], channels)
+    if dy.shape != expected:
+        raise ValueError(f"{what} shape {dy.shape} does not match expected {expected}")
+
+
 def _compute_dtype(*dtypes: np.dtype) -> tuple[np.dtype, np.dtype]:
     """Return ``(result_dtype, accumulate_dtype)`` for the given operands.
 
@@ -277,9 +284,7 @@ def conv2d_backprop_input(
     if ci != c:
         raise ValueError(f"filter in_channels {ci} does not match input_shape channels {c}")
     geo = _geometry(h, wd, kh, kw, strides, dilations, padding)
-    expected = (n, geo[0][0], geo[1][0], co)
-    if dy.shape != expected:
-        raise ValueError(f"out_backprop shape {dy.shape} does not match expected {expected}")
+    _check_grad_shape(dy, "out_backprop", n, geo, co)
     res_dt, acc_dt = _compute_dtype(w.dtype, dy.dtype)
 
     # Columns [N,OH,OW,KH,KW,C]: each output gradient spread over its window.
@@ -315,9 +320,7 @@ def conv2d_backprop_filter(
     if kh < 1 or kw < 1:
         raise ValueError(f"filter spatial size must be >= 1, got {(kh, kw)}")
     geo = _geometry(h, wd, kh, kw, strides, dilations, padding)
-    expected = (n, geo[0][0], geo[1][0], co)
-    if dy.shape != expected:
-        raise ValueError(f"out_backprop shape {dy.shape} does not match expected {expected}")
+    _check_grad_shape(dy, "out_backprop", n, geo, co)
     res_dt, acc_dt = _compute_dtype(x.dtype, dy.dtype)
 
     xp = _pad(x.astype(acc_dt, copy=False), geo)
@@ -463,9 +466,7 @@ def avg_pool_grad(
     _check_float(dy.dtype, "avg_pool_grad")
     n, h, wd, c = _shape4(input_shape, "orig_input_shape")
     k, s, geo = _pool_setup((n, h, wd, c), ksize, strides, padding)
-    expected = (n, geo[0][0], geo[1][0], c)
-    if dy.shape != expected:
-        raise ValueError(f"grad shape {dy.shape} does not match expected {expected}")
+    _check_grad_shape(dy, "grad", n, geo, c)
     res_dt, acc_dt = _compute_dtype(dy.dtype)
     counts = _avg_counts(h, wd, k, s, geo).astype(acc_dt)
     g = dy.astype(acc_dt, copy=False) / counts[None, :, :, None]

@@ -42,26 +42,18 @@ for _name, _fn, _prim, _traits in [
 
 _LOGIC = reg.NotDifferentiable("boolean logic has no gradient")
 _bool_samples2 = lambda rng: [reg.Sample([rand(rng, (3, 4), "bool"), rand(rng, (3, 4), "bool")], grad=False)]  # noqa: E731
-_elementwise(
-    "LogicalAnd",
-    2,
-    np.logical_and,
-    lambda x, y: S.call("and", x, y),
-    _LOGIC,
-    (_dt.bool_,),
-    samples=_bool_samples2,
-    traits=_COMMUTATIVE,
-)
-_elementwise(
-    "LogicalOr",
-    2,
-    np.logical_or,
-    lambda x, y: S.call("or", x, y),
-    _LOGIC,
-    (_dt.bool_,),
-    samples=_bool_samples2,
-    traits=_COMMUTATIVE,
-)
+for _name, _np_fn, _prim in (("LogicalAnd", np.logical_and, "and"), ("LogicalOr", np.logical_or, "or")):
+    _elementwise(
+        _name,
+        2,
+        _np_fn,
+        lambda x, y, _prim=_prim: S.call(_prim, x, y),
+        _LOGIC,
+        (_dt.bool_,),
+        samples=_bool_samples2,
+        traits=_COMMUTATIVE,
+    )
+del _name, _np_fn, _prim
 _elementwise(
     "LogicalNot",
     1,

@@ -211,27 +211,24 @@ def _conv2d_bpf_grad(op: Operation, g: Tensor) -> list[Any]:
     ]
 
 
+def _conv_args(attrs: dict[str, Any]) -> tuple[tuple[int, int], str, tuple[int, int]]:
+    """The window arguments of the conv kernels: strides (h, w), padding, dilations (h, w)."""
+    return _hw(attrs["strides"]), attrs["padding"], _hw(attrs["dilations"])
+
+
 def _conv2d_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
     x, w = ins
-    return [_k.conv2d(x, w, _hw(attrs["strides"]), attrs["padding"], _hw(attrs["dilations"]))]
+    return [_k.conv2d(x, w, *_conv_args(attrs))]
 
 
 def _conv2d_bpi_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
     sizes, w, dy = ins
-    return [
-        _k.conv2d_backprop_input(
-            [int(v) for v in sizes], w, dy, _hw(attrs["strides"]), attrs["padding"], _hw(attrs["dilations"])
-        )
-    ]
+    return [_k.conv2d_backprop_input([int(v) for v in sizes], w, dy, *_conv_args(attrs))]
 
 
 def _conv2d_bpf_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
     x, sizes, dy = ins
-    return [
-        _k.conv2d_backprop_filter(
-            x, [int(v) for v in sizes], dy, _hw(attrs["strides"]), attrs["padding"], _hw(attrs["dilations"])
-        )
-    ]
+    return [_k.conv2d_backprop_filter(x, [int(v) for v in sizes], dy, *_conv_args(attrs))]
 
 
 # (input shape, filter shape, strides, padding, dilations) for the samples
@@ -261,37 +258,33 @@ def _conv2d_samples(rng: np.random.Generator) -> list[reg.Sample]:
     return [reg.Sample([rand(rng, c[0]), rand(rng, c[1])], _conv_case_attrs(c)) for c in _CONV_CASES]
 
 
-def _conv2d_bpi_samples(rng: np.random.Generator) -> list[reg.Sample]:
-    return [
-        reg.Sample(
-            [np.array(c[0], np.int32), rand(rng, c[1]), rand(rng, _conv_out_np(c))],
-            _conv_case_attrs(c),
-            wrt=(1, 2),
-        )
-        for c in _CONV_CASES
-    ]
+def _conv_backprop_samples(sizes_at: int) -> Any:
+    """Samples of a conv backprop whose input ``sizes_at`` (0: input_sizes, 1: filter_sizes)
+    holds the other operand's sizes: (x or sizes, w or sizes, out_backprop), wrt the rest."""
+
+    def samples(rng: np.random.Generator) -> list[reg.Sample]:
+        out = []
+        for c in _CONV_CASES:
+            ins = [np.array(c[i], np.int32) if i == sizes_at else rand(rng, c[i]) for i in (0, 1)]
+            wrt = tuple(i for i in (0, 1, 2) if i != sizes_at)
+            out.append(reg.Sample([*ins, rand(rng, _conv_out_np(c))], _conv_case_attrs(c), wrt=wrt))
+        return out
+
+    return samples
 
 
-def _conv2d_bpf_samples(rng: np.random.Generator) -> list[reg.Sample]:
-    return [
-        reg.Sample(
-            [rand(rng, c[0]), np.array(c[1], np.int32), rand(rng, _conv_out_np(c))],
-            _conv_case_attrs(c),
-            wrt=(0, 2),
-        )
-        for c in _CONV_CASES
-    ]
-
+# Conv2D and its backprops take the same attributes (the gradients pass their op's on).
+_CONV_ATTRS = {
+    "strides": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+    "padding": reg.choice("SAME", "VALID"),
+    "data_format": reg.choice("NHWC"),
+    "dilations": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+}
 
 reg.register(
     reg.OpDef(
         name="Conv2D",
-        attrs={
-            "strides": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
-            "padding": reg.choice("SAME", "VALID"),
-            "data_format": reg.choice("NHWC"),
-            "dilations": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
-        },
+        attrs=_CONV_ATTRS,
         shape=_conv2d_shape,
         dtype=_conv_dtype([0, 1], None),
         reference=_conv2d_ref,
@@ -304,37 +297,27 @@ reg.register(
 reg.register(
     reg.OpDef(
         name="Conv2DBackpropInput",
-        attrs={
-            "strides": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
-            "padding": reg.choice("SAME", "VALID"),
-            "data_format": reg.choice("NHWC"),
-            "dilations": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
-        },
+        attrs=_CONV_ATTRS,
         shape=_conv2d_bpi_shape,
         dtype=_conv_dtype([1, 2], 0),
         reference=_conv2d_bpi_ref,
         grad=_conv2d_bpi_grad,
         traits=frozenset({"conv"}),
         doc="(input_sizes, filter, out_backprop) -> d(conv2d)/d(input); also conv2d_transpose.",
-        samples=_conv2d_bpi_samples,
+        samples=_conv_backprop_samples(0),
     )
 )
 reg.register(
     reg.OpDef(
         name="Conv2DBackpropFilter",
-        attrs={
-            "strides": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
-            "padding": reg.choice("SAME", "VALID"),
-            "data_format": reg.choice("NHWC"),
-            "dilations": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
-        },
+        attrs=_CONV_ATTRS,
         shape=_conv2d_bpf_shape,
         dtype=_conv_dtype([0, 2], 1),
         reference=_conv2d_bpf_ref,
         grad=_conv2d_bpf_grad,
         traits=frozenset({"conv"}),
         doc="(input, filter_sizes, out_backprop) -> d(conv2d)/d(filter).",
-        samples=_conv2d_bpf_samples,
+        samples=_conv_backprop_samples(1),
     )
 )
 

@@ -183,8 +183,11 @@ class RandomUniform(Initializer):
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed, "dtype": self.dtype.name}
 
 
-class RandomNormal(Initializer):
-    """tf.random_normal_initializer."""
+class _Normal(Initializer):
+    """What RandomNormal and TruncatedNormal share: mean, stddev, seed and a float dtype;
+    ``_sampler`` draws the values."""
+
+    _sampler: Any
 
     def __init__(
         self, mean: Any = 0.0, stddev: Any = 1.0, seed: int | None = None, dtype: Any = _dt.float32
@@ -195,33 +198,24 @@ class RandomNormal(Initializer):
         self.dtype = _assert_float_dtype(_dt.as_dtype(dtype))
 
     def __call__(self, shape: Any, dtype: Any = None, partition_info: Any = None) -> Tensor:
-
         dt = _assert_float_dtype(self._dtype(dtype))
-        return random_normal(_static_shape(shape), self.mean, self.stddev, dt, seed=self.seed)
+        return type(self)._sampler(_static_shape(shape), self.mean, self.stddev, dt, seed=self.seed)
 
     def get_config(self) -> dict[str, Any]:
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed, "dtype": self.dtype.name}
 
 
-class TruncatedNormal(Initializer):
+class RandomNormal(_Normal):
+    """tf.random_normal_initializer."""
+
+    _sampler = staticmethod(random_normal)
+
+
+class TruncatedNormal(_Normal):
     """tf.truncated_normal_initializer: normal samples beyond two standard deviations are
     redrawn (``stddev`` is that of the untruncated normal, as in TF1)."""
 
-    def __init__(
-        self, mean: Any = 0.0, stddev: Any = 1.0, seed: int | None = None, dtype: Any = _dt.float32
-    ) -> None:
-        self.mean = mean
-        self.stddev = stddev
-        self.seed = seed
-        self.dtype = _assert_float_dtype(_dt.as_dtype(dtype))
-
-    def __call__(self, shape: Any, dtype: Any = None, partition_info: Any = None) -> Tensor:
-
-        dt = _assert_float_dtype(self._dtype(dtype))
-        return truncated_normal(_static_shape(shape), self.mean, self.stddev, dt, seed=self.seed)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed, "dtype": self.dtype.name}
+    _sampler = staticmethod(truncated_normal)
 
 
 class UniformUnitScaling(Initializer):

@@ -58,12 +58,18 @@ def _pool_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
     return [_pool_out_shape(ctx, _known4(ctx, ctx.shapes[0]))]
 
 
-def _max_pool_grad_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
-    # (orig_input, orig_output, grad): the result has orig_input's shape.
+def _max_pool_grad_input(ctx: reg.InferenceContext) -> list[sym.Dim]:
+    """What MaxPoolGrad and MaxPoolGradGrad check first: the window attrs and three 4-D
+    inputs (orig_input, orig_output, grad); orig_input's dims."""
     _check_window_attrs(ctx, ("ksize", "strides"))
     for i, what in enumerate(("orig_input", "orig_output", "grad")):
         _rank4(ctx.shapes[i], what)
-    x = _known4(ctx, ctx.shapes[0])
+    return _known4(ctx, ctx.shapes[0])
+
+
+def _max_pool_grad_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
+    # (orig_input, orig_output, grad): the result has orig_input's shape.
+    x = _max_pool_grad_input(ctx)
     expected = _pool_out_shape(ctx, x)
     for i, what in ((1, "orig_output"), (2, "grad")):
         s = ctx.shapes[i]
@@ -75,10 +81,7 @@ def _max_pool_grad_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
 
 def _max_pool_grad_grad_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
     # (orig_input, orig_output, grad of the input's shape): the result has the pool output's shape.
-    _check_window_attrs(ctx, ("ksize", "strides"))
-    for i, what in enumerate(("orig_input", "orig_output", "grad")):
-        _rank4(ctx.shapes[i], what)
-    x = _known4(ctx, ctx.shapes[0])
+    x = _max_pool_grad_input(ctx)
     if ctx.shapes[2] is not None:
         for a, b in zip(x, ctx.shapes[2], strict=True):
             ctx.equal(a, b, "grad dimensions and orig_input dimensions")
@@ -155,7 +158,7 @@ def _max_pool_grad_grad_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> lis
     """For each pool window, the incoming value at the window's argmax (ties: the first in
     row-major order, the same rule as max_pool_grad, so this is its exact adjoint)."""
     x, _, gg = ins
-    (kh, kw), (sh, sw), pad = _hw(attrs["ksize"]), _hw(attrs["strides"]), attrs["padding"]
+    (kh, kw), (sh, sw), pad = _pool_args(attrs)
     n, h, w, c = x.shape
     oh, ph0, ph1 = _k.conv_output_size(h, kh, sh, 1, pad)
     ow, pw0, pw1 = _k.conv_output_size(w, kw, sw, 1, pad)
@@ -170,25 +173,26 @@ def _max_pool_grad_grad_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> lis
     return [np.ascontiguousarray(picked)]
 
 
+def _pool_args(attrs: dict[str, Any]) -> tuple[tuple[int, int], tuple[int, int], str]:
+    """The window arguments of the pool kernels: (ksize, strides) as (h, w) pairs, padding."""
+    return _hw(attrs["ksize"]), _hw(attrs["strides"]), attrs["padding"]
+
+
 def _pool_ref(fn: Any) -> Any:
     def ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
-        return [fn(ins[0], _hw(attrs["ksize"]), _hw(attrs["strides"]), attrs["padding"])]
+        return [fn(ins[0], *_pool_args(attrs))]
 
     return ref
 
 
 def _max_pool_grad_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
     x, y, dy = ins
-    return [_k.max_pool_grad(x, y, dy, _hw(attrs["ksize"]), _hw(attrs["strides"]), attrs["padding"])]
+    return [_k.max_pool_grad(x, y, dy, *_pool_args(attrs))]
 
 
 def _avg_pool_grad_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
     sizes, dy = ins
-    return [
-        _k.avg_pool_grad(
-            [int(v) for v in sizes], dy, _hw(attrs["ksize"]), _hw(attrs["strides"]), attrs["padding"]
-        )
-    ]
+    return [_k.avg_pool_grad([int(v) for v in sizes], dy, *_pool_args(attrs))]
 
 
 # (input shape, ksize, strides, padding) for the samples
@@ -230,33 +234,36 @@ def _max_pool_samples(rng: np.random.Generator) -> list[reg.Sample]:
     ]
 
 
-def _max_pool_grad_samples(rng: np.random.Generator) -> list[reg.Sample]:
-    out = []
-    for c in _POOL_CASES:
-        x = _distinct(rng, c[0])
-        y = _k.max_pool(x, _hw(c[1]), _hw(c[2]), c[3])
-        out.append(reg.Sample([x, y, rand(rng, y.shape)], _pool_case_attrs(c), wrt=(2,)))
-    return out
+def _max_pool_grad_samples_of(grad_of_input: bool) -> Any:
+    """Samples of MaxPoolGrad (a grad of the pool output's shape) or MaxPoolGradGrad (a grad
+    of orig_input's shape, ``grad_of_input``): (orig_input, orig_output, grad), wrt grad."""
+
+    def samples(rng: np.random.Generator) -> list[reg.Sample]:
+        out = []
+        for c in _POOL_CASES:
+            x = _distinct(rng, c[0])
+            y = _k.max_pool(x, *_pool_args(_pool_case_attrs(c)))
+            g = rand(rng, x.shape if grad_of_input else y.shape)
+            out.append(reg.Sample([x, y, g], _pool_case_attrs(c), wrt=(2,)))
+        return out
+
+    return samples
 
 
-def _max_pool_grad_grad_samples(rng: np.random.Generator) -> list[reg.Sample]:
-    out = []
-    for c in _POOL_CASES:
-        x = _distinct(rng, c[0])
-        y = _k.max_pool(x, _hw(c[1]), _hw(c[2]), c[3])
-        out.append(reg.Sample([x, y, rand(rng, x.shape)], _pool_case_attrs(c), wrt=(2,)))
-    return out
+# Every pool op and every pool gradient op takes the same attributes (the gradients pass
+# their forward op's on).
+_POOL_ATTRS = {
+    "ksize": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+    "strides": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
+    "padding": reg.choice("SAME", "VALID"),
+    "data_format": reg.choice("NHWC"),
+}
 
 
 reg.register(
     reg.OpDef(
         name="MaxPool",
-        attrs={
-            "ksize": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
-            "strides": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
-            "padding": reg.choice("SAME", "VALID"),
-            "data_format": reg.choice("NHWC"),
-        },
+        attrs=_POOL_ATTRS,
         shape=_pool_shape,
         dtype=_pool_dtype(NUMERIC, [0], 0),
         reference=_pool_ref(_k.max_pool),
@@ -267,46 +274,31 @@ reg.register(
 reg.register(
     reg.OpDef(
         name="MaxPoolGrad",
-        attrs={
-            "ksize": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
-            "strides": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
-            "padding": reg.choice("SAME", "VALID"),
-            "data_format": reg.choice("NHWC"),
-        },
+        attrs=_POOL_ATTRS,
         shape=_max_pool_grad_shape,
         dtype=_pool_dtype(FLOATS, [0, 1, 2], 2),
         reference=_max_pool_grad_ref,
         grad=_max_pool_grad_grad,
         doc="(orig_input, orig_output, grad) -> grad routed to each window's first argmax.",
-        samples=_max_pool_grad_samples,
+        samples=_max_pool_grad_samples_of(False),
     )
 )
 reg.register(
     reg.OpDef(
         name="MaxPoolGradGrad",
-        attrs={
-            "ksize": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
-            "strides": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
-            "padding": reg.choice("SAME", "VALID"),
-            "data_format": reg.choice("NHWC"),
-        },
+        attrs=_POOL_ATTRS,
         shape=_max_pool_grad_grad_shape,
         dtype=_pool_dtype(FLOATS, [0, 1, 2], 2),
         reference=_max_pool_grad_grad_ref,
         grad=_max_pool_grad_grad_grad,
         doc="(orig_input, orig_output, g of orig_input's shape) -> g at each window's argmax.",
-        samples=_max_pool_grad_grad_samples,
+        samples=_max_pool_grad_samples_of(True),
     )
 )
 reg.register(
     reg.OpDef(
         name="AvgPool",
-        attrs={
-            "ksize": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
-            "strides": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
-            "padding": reg.choice("SAME", "VALID"),
-            "data_format": reg.choice("NHWC"),
-        },
+        attrs=_POOL_ATTRS,
         shape=_pool_shape,
         dtype=_pool_dtype(FLOATS, [0], 0),
         reference=_pool_ref(_k.avg_pool),
@@ -318,12 +310,7 @@ reg.register(
 reg.register(
     reg.OpDef(
         name="AvgPoolGrad",
-        attrs={
-            "ksize": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
-            "strides": reg.record(reg.INT, reg.INT, reg.INT, reg.INT),
-            "padding": reg.choice("SAME", "VALID"),
-            "data_format": reg.choice("NHWC"),
-        },
+        attrs=_POOL_ATTRS,
         shape=_avg_pool_grad_shape,
         dtype=_avg_pool_grad_dtype,
         reference=_avg_pool_grad_ref,

@@ -154,23 +154,24 @@ def _highest(dt: np.dtype) -> Any:
     return np.inf if dt.kind == "f" else np.iinfo(dt).max
 
 
-def _max_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
-    x = ins[0]
-    # initial= gives TF's value for an empty reduction (the dtype's lowest) instead of an error.
-    axes = _np_axis(x, attrs["axis"])
-    r = np.max(x, axis=axes, keepdims=attrs["keepdims"], initial=_lowest(x.dtype))
-    if x.dtype.kind == "f":
-        r = signed_zero_fix(np.asarray(r), x, "max", axes, attrs["keepdims"])  # the scalar table's max
-    return [np.asarray(r, dtype=x.dtype)]
+def _extreme_ref(kind: str, np_fn: Any, identity: Any) -> Any:
+    """The reference of Max (``kind`` "max") or Min ("min"): ``initial=`` gives TF's value for
+    an empty reduction (the dtype's lowest for max, highest for min) instead of an error, and
+    float results follow the scalar table's signed zeros."""
+
+    def ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
+        x = ins[0]
+        axes = _np_axis(x, attrs["axis"])
+        r = np_fn(x, axis=axes, keepdims=attrs["keepdims"], initial=identity(x.dtype))
+        if x.dtype.kind == "f":
+            r = signed_zero_fix(np.asarray(r), x, kind, axes, attrs["keepdims"])
+        return [np.asarray(r, dtype=x.dtype)]
+
+    return ref
 
 
-def _min_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
-    x = ins[0]
-    axes = _np_axis(x, attrs["axis"])
-    r = np.min(x, axis=axes, keepdims=attrs["keepdims"], initial=_highest(x.dtype))
-    if x.dtype.kind == "f":
-        r = signed_zero_fix(np.asarray(r), x, "min", axes, attrs["keepdims"])  # the scalar table's min
-    return [np.asarray(r, dtype=x.dtype)]
+_max_ref = _extreme_ref("max", np.max, _lowest)
+_min_ref = _extreme_ref("min", np.min, _highest)
 
 
 def _logsumexp_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
@@ -508,7 +509,9 @@ def _reduction_api(op_type: str, api: str, default_name: str, doc: str) -> Calla
         keep_dims: Any = None,
     ) -> Tensor:
         x = convert_to_tensor(input_tensor)
-        axes = reduction_axis(x, deprecated_argument(axis, reduction_indices, "axis", "reduction_indices"), api)
+        axes = reduction_axis(
+            x, deprecated_argument(axis, reduction_indices, "axis", "reduction_indices"), api
+        )
         attrs = {"axis": axes, "keepdims": _keepdims(keepdims, keep_dims)}
         return make(op_type, [x], attrs, name=name or default_name)
 
