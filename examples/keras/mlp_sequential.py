@@ -185,12 +185,16 @@ def report(m: dict) -> None:
         "the optimisation passes and the NumPy backend's compile, measured as the wall time of "
         "the call that compiled a step minus the median wall time of that step's later calls"
     )
-    print(f"  training step:  {tr[2] * ms:6.1f} ms  (first step {tr[0] * ms:.1f} ms, later steps {tr[1] * ms:.1f} ms)")
+    print(
+        f"  training step:  {tr[2] * ms:6.1f} ms  (first step {tr[0] * ms:.1f} ms, later steps {tr[1] * ms:.1f} ms)"
+    )
     print(
         f"  evaluation:     {ev[2] * ms:6.1f} ms  (first validation pass {ev[0] * ms:.1f} ms, "
         f"later passes {ev[1] * ms:.1f} ms)"
     )
-    print(f"  prediction:     {pr[2] * ms:6.1f} ms  (first predict {pr[0] * ms:.1f} ms, second {pr[1] * ms:.1f} ms)")
+    print(
+        f"  prediction:     {pr[2] * ms:6.1f} ms  (first predict {pr[0] * ms:.1f} ms, second {pr[1] * ms:.1f} ms)"
+    )
     print(
         f"compiled steps: {m['compiled_programs']} programs compiled in this process, none loaded "
         "from a cache (graphc has no on-disk compile cache yet); each one was reused for every "
