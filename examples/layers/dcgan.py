@@ -155,6 +155,14 @@ def main(
                     f"D accuracy on real vs generated {recent[2]:.3f}"
                 )
         samples = sess.run(gan["samples"], {z: fixed_z})
+        # The generator's steps ran its batch norms' UPDATE_OPS: the moving means left zero.
+        moving_means = sess.run(
+            [
+                v
+                for v in tf.get_collection(tf.GraphKeys.GLOBAL_VARIABLES, scope="generator")
+                if "moving_mean" in v.name
+            ]
+        )
     seconds = time.perf_counter() - start
     grid = None
     if out_dir is not None:
@@ -171,6 +179,7 @@ def main(
         "final_g_loss": float(tail[1]),
         "final_d_accuracy": float(tail[2]),
         "samples": samples,
+        "moving_mean_abs": [float(np.abs(m).mean()) for m in moving_means],
         "grid": grid,
         "seconds": seconds,
     }
