@@ -1,4 +1,5 @@
-"""Run each TF1 example in examples/tf1 briefly and check that it really learns."""
+"""Run each example (examples/tf1, examples/keras, examples/layers) briefly and check that
+it really learns."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def _single_threaded_blas():  # type: ignore[no-untyped-def]
         yield
 
 
-EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "tf1")
+EXAMPLES_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+EXAMPLES_DIR = os.path.join(EXAMPLES_ROOT, "tf1")
 
 
 def load_example(name: str) -> ModuleType:
@@ -32,6 +34,17 @@ def load_example(name: str) -> ModuleType:
         sys.path.insert(0, EXAMPLES_DIR)
     spec = importlib.util.spec_from_file_location(
         f"tf1_example_{name}", os.path.join(EXAMPLES_DIR, f"{name}.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_from(folder: str, name: str) -> ModuleType:
+    """Import examples/<folder>/<name>.py by path."""
+    spec = importlib.util.spec_from_file_location(
+        f"{folder}_example_{name}", os.path.join(EXAMPLES_ROOT, folder, f"{name}.py")
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -144,3 +157,69 @@ def test_save_restore(tmp_path) -> None:  # noqa: ANN001
     # training straight through on the same batches.
     straight = load_example("softmax_regression").main(steps=80, verbose=False)
     assert m["final_loss"] == pytest.approx(straight["final_loss"], rel=1e-6, abs=1e-7)
+
+
+# -- examples/keras ------------------------------------------------------------------------------
+def test_keras_mlp_sequential_learns_and_times_its_compiles() -> None:
+    m = load_from("keras", "mlp_sequential").main(epochs=3, verbose=0)
+    assert set(m["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert len(m["history"]["loss"]) == 3 and m["history"]["loss"][-1] < 0.5 * m["history"]["loss"][0]
+    assert m["test_accuracy"] >= 0.85
+    cm = m["confusion_matrix"]
+    assert cm.sum() == 359 and np.trace(cm) / cm.sum() == pytest.approx(m["test_accuracy"], abs=1e-6)
+    assert 0.8 < m["precision"] <= 1.0 and 0.8 < m["recall"] <= 1.0
+    # The model compiled one program per step (training, evaluation, prediction); the
+    # session also compiled the variables' initializer and the confusion matrix.
+    assert m["compiled_programs"] == 3 and m["session_compiles"] == 5
+    first, later, compile_time = m["train_step_seconds"]
+    assert first > later > 0 and compile_time == pytest.approx(first - later)
+    parts = [m[k][2] for k in ("train_step_seconds", "eval_step_seconds", "predict_step_seconds")]
+    assert m["compile_seconds"] == pytest.approx(sum(parts))
+
+
+def test_keras_mlp_subclassed_session_loop() -> None:
+    m = load_from("keras", "mlp_subclassed").main(epochs=3, verbose=False)
+    assert m["steps"] == 3 * m["steps_per_epoch"] == 3 * 45  # 1438 images in batches of 32
+    assert m["weights"] == [
+        f"mlp/{d}/{w}:0" for d in ("dense", "dense_1", "dense_2") for w in ("kernel", "bias")
+    ]
+    assert m["initial_test_accuracy"] < 0.25
+    assert m["last_epoch_loss"] < 0.5 * m["first_epoch_loss"]
+    assert m["test_accuracy"] >= 0.85
+
+
+# -- examples/layers -----------------------------------------------------------------------------
+def test_layers_cnn_towers_share_variables_and_learn() -> None:
+    m = load_from("layers", "cnn").main(steps=30, verbose=False)
+    # Two towers, one set of variables.
+    assert m["variables"] == [
+        f"cnn/{layer}/{w}" for layer in ("conv1", "conv2", "fc1", "logits") for w in ("bias", "kernel")
+    ]
+    assert m["test_loss"] < 0.5 * m["initial_test_loss"]
+    assert m["test_accuracy"] > 0.6  # chance is 0.1
+
+
+def test_layers_autoencoder_reconstruction_error_falls() -> None:
+    m = load_from("layers", "autoencoder").main(steps=150, verbose=False)
+    assert m["code_shape"] == (359, 32)
+    assert m["decoder_shares_weights"]
+    assert m["test_mse"] < 0.5 * m["initial_mse"]
+    mses = [mse for _, mse in m["curve"]]
+    assert all(b < a for a, b in zip(mses, mses[1:]))
+    # Well below the mean image: the code carries information about each digit.
+    assert m["test_mse"] < 0.5 * m["mean_image_mse"]
+
+
+def test_layers_dcgan_trains_both_networks(tmp_path) -> None:  # noqa: ANN001
+    m = load_from("layers", "dcgan").main(steps=10, verbose=False, out_dir=str(tmp_path))
+    assert all(np.isfinite(v) for v in m["d_losses"] + m["g_losses"])
+    assert all(0.0 <= a <= 1.0 for a in m["d_accuracies"])
+    assert 0.5 < m["final_d_accuracy"] <= 1.0  # the discriminator beats chance
+    assert m["d_losses"][-1] < m["d_losses"][0]
+    assert all(v > 0 for v in m["moving_mean_abs"]) and len(m["moving_mean_abs"]) == 2  # UPDATE_OPS ran
+    samples = m["samples"]
+    assert samples.shape == (36, 28, 28, 1) and np.all(np.abs(samples) <= 1.0)
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert m["grid"] == os.path.join(str(tmp_path), "dcgan_samples.png")
+        with open(m["grid"], "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
