@@ -16,7 +16,7 @@ predictions are constants (its shape would otherwise depend on the data).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -325,42 +325,43 @@ false_negatives = _count_metric("false_negatives")
 true_negatives = _count_metric("true_negatives")
 
 
-def precision(
-    labels: Any,
-    predictions: Any,
-    weights: Any = None,
-    metrics_collections: Any = None,
-    updates_collections: Any = None,
-    name: str | None = None,
-) -> tuple[Tensor, Tensor]:
+def _ratio_metric(name: str, other: Callable[..., Any], doc: str) -> Callable[..., tuple[Tensor, Tensor]]:
+    """A metric ``tp / (tp + other)`` on the streaming counts (0 while the sum is 0)."""
+    default_name = name  # the metric's scope; its ``name`` argument may override it
+
+    def metric(
+        labels: Any,
+        predictions: Any,
+        weights: Any = None,
+        metrics_collections: Any = None,
+        updates_collections: Any = None,
+        name: str | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        with variable_scope(name, default_name):
+            tp, tp_up = true_positives(labels, predictions, weights)
+            o, o_up = other(labels, predictions, weights)
+            value = _safe_ratio(tp, tp + o)
+            update_op = _safe_ratio(tp_up, tp_up + o_up)
+        _collect(value, update_op, metrics_collections, updates_collections)
+        return value, update_op
+
+    metric.__name__ = metric.__qualname__ = default_name
+    metric.__doc__ = doc
+    return metric
+
+
+precision = _ratio_metric(
+    "precision",
+    false_positives,
     """tf.metrics.precision: ``tp / (tp + fp)`` (0 while nothing was predicted positive);
-    labels and predictions are cast to bool."""
-    with variable_scope(name, "precision"):
-        tp, tp_up = true_positives(labels, predictions, weights)
-        fp, fp_up = false_positives(labels, predictions, weights)
-        value = _safe_ratio(tp, tp + fp)
-        update_op = _safe_ratio(tp_up, tp_up + fp_up)
-    _collect(value, update_op, metrics_collections, updates_collections)
-    return value, update_op
-
-
-def recall(
-    labels: Any,
-    predictions: Any,
-    weights: Any = None,
-    metrics_collections: Any = None,
-    updates_collections: Any = None,
-    name: str | None = None,
-) -> tuple[Tensor, Tensor]:
+    labels and predictions are cast to bool.""",
+)
+recall = _ratio_metric(
+    "recall",
+    false_negatives,
     """tf.metrics.recall: ``tp / (tp + fn)`` (0 while no label was positive); labels and
-    predictions are cast to bool."""
-    with variable_scope(name, "recall"):
-        tp, tp_up = true_positives(labels, predictions, weights)
-        fn, fn_up = false_negatives(labels, predictions, weights)
-        value = _safe_ratio(tp, tp + fn)
-        update_op = _safe_ratio(tp_up, tp_up + fn_up)
-    _collect(value, update_op, metrics_collections, updates_collections)
-    return value, update_op
+    predictions are cast to bool.""",
+)
 
 
 # -- metrics at thresholds ----------------------------------------------------------------

@@ -142,6 +142,22 @@ def _common_config(layer: Layer, **extra: Any) -> dict[str, Any]:
     return config
 
 
+def _weights_config(layer: Any) -> dict[str, Any]:
+    """The config entries of a layer with a kernel and a bias: activation, use_bias, the
+    initializers and regularizers (constraints cannot be stored)."""
+    _no_constraint(layer.kernel_constraint, "kernel_constraint")
+    _no_constraint(layer.bias_constraint, "bias_constraint")
+    return {
+        "activation": activations.serialize(layer.activation),
+        "use_bias": layer.use_bias,
+        "kernel_initializer": _inits.serialize(layer.kernel_initializer),
+        "bias_initializer": _inits.serialize(layer.bias_initializer),
+        "kernel_regularizer": _regs.serialize(layer.kernel_regularizer),
+        "bias_regularizer": _regs.serialize(layer.bias_regularizer),
+        "activity_regularizer": _regs.serialize(layer.activity_regularizer),
+    }
+
+
 class Dense(Layer, core.Dense):
     """tf.keras.layers.Dense(units, activation=None, use_bias=True,
     kernel_initializer='glorot_uniform', bias_initializer='zeros', ...): the weights
@@ -177,19 +193,7 @@ class Dense(Layer, core.Dense):
         )
 
     def get_config(self) -> dict[str, Any]:
-        _no_constraint(self.kernel_constraint, "kernel_constraint")
-        _no_constraint(self.bias_constraint, "bias_constraint")
-        return _common_config(
-            self,
-            units=self.units,
-            activation=activations.serialize(self.activation),
-            use_bias=self.use_bias,
-            kernel_initializer=_inits.serialize(self.kernel_initializer),
-            bias_initializer=_inits.serialize(self.bias_initializer),
-            kernel_regularizer=_regs.serialize(self.kernel_regularizer),
-            bias_regularizer=_regs.serialize(self.bias_regularizer),
-            activity_regularizer=_regs.serialize(self.activity_regularizer),
-        )
+        return _common_config(self, units=self.units, **_weights_config(self))
 
 
 class Conv2D(Layer, convolutional.Conv2D):
@@ -238,8 +242,6 @@ class Conv2D(Layer, convolutional.Conv2D):
         )
 
     def get_config(self) -> dict[str, Any]:
-        _no_constraint(self.kernel_constraint, "kernel_constraint")
-        _no_constraint(self.bias_constraint, "bias_constraint")
         return _common_config(
             self,
             filters=self.filters,
@@ -248,13 +250,7 @@ class Conv2D(Layer, convolutional.Conv2D):
             padding=self.padding,
             data_format=self.data_format,
             dilation_rate=list(self.dilation_rate),
-            activation=activations.serialize(self.activation),
-            use_bias=self.use_bias,
-            kernel_initializer=_inits.serialize(self.kernel_initializer),
-            bias_initializer=_inits.serialize(self.bias_initializer),
-            kernel_regularizer=_regs.serialize(self.kernel_regularizer),
-            bias_regularizer=_regs.serialize(self.bias_regularizer),
-            activity_regularizer=_regs.serialize(self.activity_regularizer),
+            **_weights_config(self),
         )
 
 
