@@ -52,14 +52,11 @@ class _Compiled:
         program = lowered.program
         # Params whose value the entry check reads (fed integers used as sizes).
         self.value_params = sorted({b.param for b in program.bindings if b.source == "value"})
-        # Variable params whose buffers the executable may overwrite with their own new
-        # value: the variable is updated by this run, and no other param is it.
+        # VariableV2 op id -> its param; the variable params whose buffers the executable
+        # may overwrite with their own new value (the variables this run updates).
+        self.var_param = {var._id: i for i, var in _variable_index(lowered)}
         updated = {v._id for v in lowered.update_vars}
-        self.donatable = frozenset(
-            i
-            for i, (p, var) in enumerate(zip(_variable_params(program), _variable_ops(lowered)))
-            if p is not None and var is not None and var._id in updated
-        )
+        self.donatable = frozenset(i for vid, i in self.var_param.items() if vid in updated)
         self.writes = bool(lowered.update_vars)
 
 
@@ -279,11 +276,10 @@ class Session:
         # a buffer with another input (assign(v, w) returns w's array): copy such updates.
         # Its own donated buffer, updated in place, is fine.
         n_fetch = compiled.n_fetch
-        var_param = {v._id: i for i, v in _variable_index(low)}
         held = {id(x) for x in inputs}
         with self._state:
             for var, new in zip(low.update_vars, outputs[n_fetch:]):
-                own = var_param.get(var._id)
+                own = compiled.var_param.get(var._id)
                 if id(new) in held and not (
                     own is not None and new is inputs[own] and own in compiled.donatable
                 ):
@@ -329,17 +325,6 @@ def _variable_index(low: Lowered) -> list[tuple[int, Operation]]:
             out.append((i, low.variables[var_i]))
             var_i += 1
     return out
-
-
-def _variable_params(program: Any) -> list[Any]:
-    return [p if p.kind == "variable" else None for p in program.params]
-
-
-def _variable_ops(low: Lowered) -> list[Operation | None]:
-    ops: list[Operation | None] = [None] * len(low.program.params)
-    for i, var in _variable_index(low):
-        ops[i] = var
-    return ops
 
 
 def _verify_enabled() -> bool:
