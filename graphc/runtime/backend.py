@@ -22,6 +22,19 @@ The protocol, in full (ARCHITECTURE.md has a guide to writing a backend):
   ``program.outputs`` order. A run that raises must leave every input unchanged: an
   executable writes a donated buffer only once nothing after the write can fail.
 - ``to_device`` / ``to_host`` copy (the caller's arrays never alias a backend's).
+
+Compiled code that can be kept (the on-disk cache, ``graphc.runtime.cache``, and saved
+artifacts, ``graphc.runtime.artifact``, use these; a backend without them is compiled
+afresh each time, as the NumPy backend is):
+
+- ``Backend.cache_identity() -> dict[str, str]``: everything the code it generates
+  depends on besides the program and the options (its own and its compiler's versions,
+  the target triple, the CPU name and features). Part of every cache key.
+- ``Backend.export(executable) -> bytes``: the executable's compiled code, self-contained
+  apart from the program (which the caller stores serialised beside it).
+- ``Backend.load(program, code, options) -> Executable``: an executable from exported
+  code and the program it was compiled from, without compiling (for the LLVM backend: the
+  object code is mapped into the process; LLVM's optimiser does not run).
 """
 
 from __future__ import annotations
@@ -101,6 +114,11 @@ class Backend(Protocol):
     def to_device(self, array: np.ndarray) -> Any: ...
 
     def to_host(self, array: Any) -> np.ndarray: ...
+
+
+def can_export(backend: Backend) -> bool:
+    """Whether ``backend`` implements the optional export/load part of the protocol."""
+    return all(callable(getattr(backend, m, None)) for m in ("cache_identity", "export", "load"))
 
 
 def run_program(backend: Backend, program: Program, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:

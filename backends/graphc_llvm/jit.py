@@ -1,0 +1,124 @@
+"""LLVM for the host: the target machine, the optimiser, object code, and loading it.
+
+One target machine per process, for the host CPU and all its features (so generated
+loops use its widest vectors). :func:`optimize` runs LLVM's O3 pipeline with loop and
+SLP vectorisation; :func:`emit_object` turns an optimised module into object code (what
+the cache stores); :class:`LoadedCode` maps object code into the process without running
+the optimiser again and gives the addresses of its functions.
+
+External symbols the generated code calls (the BLAS, libc's threads) are resolved by
+name: :func:`load_library` makes a shared library's symbols visible to loaded code.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+import llvmlite
+import llvmlite.binding as llvm
+from llvmlite import ir
+
+_lock = threading.Lock()  # LLVM's global state (engines, symbols) is not thread-safe
+
+
+@functools.cache
+def _init() -> None:
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    llvm.initialize_native_asmparser()
+
+
+@functools.cache
+def target_machine() -> llvm.TargetMachine:
+    """The host's target machine: its CPU name and features, optimisation level 3."""
+    _init()
+    target = llvm.Target.from_triple(llvm.get_process_triple())
+    return target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(),
+        features=host_features(),
+        opt=3,
+        reloc="pic",
+        codemodel="default",
+    )
+
+
+@functools.cache
+def host_features() -> str:
+    _init()
+    return llvm.get_host_cpu_features().flatten()
+
+
+def identity() -> dict[str, str]:
+    """What generated code depends on besides the program: part of every cache key."""
+    _init()
+    return {
+        "llvmlite": llvmlite.__version__,
+        "llvm": ".".join(map(str, llvm.llvm_version_info)),
+        "triple": llvm.get_process_triple(),
+        "cpu": llvm.get_host_cpu_name(),
+        "features": host_features(),
+    }
+
+
+def new_module(name: str) -> ir.Module:
+    """An empty module for the host's triple and data layout."""
+    tm = target_machine()
+    mod = ir.Module(name=name)
+    mod.triple = llvm.get_process_triple()
+    mod.data_layout = str(tm.target_data)
+    return mod
+
+
+def optimize(module: ir.Module | str, opt_level: int = 3) -> llvm.ModuleRef:
+    """Parse, verify and optimise ``module`` (O``opt_level``, loops and SLP vectorised)."""
+    _init()
+    tm = target_machine()
+    with _lock:
+        ref = llvm.parse_assembly(str(module))
+        ref.verify()
+        pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
+        pto.loop_vectorization = opt_level >= 2
+        pto.slp_vectorization = opt_level >= 2
+        pto.loop_unrolling = opt_level >= 2
+        pb = llvm.create_pass_builder(tm, pto)
+        mpm = pb.getModulePassManager()
+        mpm.run(ref, pb)
+    return ref
+
+
+def emit_object(ref: llvm.ModuleRef) -> bytes:
+    """The host's object code for an optimised module."""
+    with _lock:
+        return target_machine().emit_object(ref)
+
+
+def emit_assembly(ref: llvm.ModuleRef) -> str:
+    with _lock:
+        return target_machine().emit_assembly(ref)
+
+
+@functools.cache
+def load_library(path: str) -> None:
+    """Make a shared library's symbols resolvable by loaded code (once per process)."""
+    _init()
+    with _lock:
+        llvm.load_library_permanently(path)
+
+
+class LoadedCode:
+    """Object code mapped into this process; keeps its memory alive while referenced."""
+
+    def __init__(self, object_code: bytes) -> None:
+        _init()
+        with _lock:
+            self._engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine())
+            self._engine.add_object_file(llvm.ObjectFileRef.from_data(object_code))
+            self._engine.finalize_object()
+
+    def address(self, name: str) -> int:
+        with _lock:
+            addr = self._engine.get_function_address(name)
+        if not addr:
+            raise KeyError(f"no function {name!r} in the loaded code")
+        return addr
