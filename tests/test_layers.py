@@ -62,6 +62,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "graphc.image",
             "graphc.preprocessing",
             "graphc.cli",
+            "graphc.__main__",
             "graphc.summary",
             "graphc.layers",
             "graphc.keras",
