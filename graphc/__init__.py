@@ -189,6 +189,7 @@ from graphc.runtime.session import (
     InteractiveSession,
     Session,
 )
+from graphc.runtime.artifact import compile, load  # noqa: A004  (graphc.compile / graphc.load)
 from graphc.frontend.default_session import get_default_session
 from graphc.api_scopes import (
     add_to_collection,
