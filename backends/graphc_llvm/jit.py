@@ -32,6 +32,10 @@ def _init() -> None:
 @functools.cache
 def target_machine() -> llvm.TargetMachine:
     """The host's target machine: its CPU name and features, optimisation level 3."""
+    return _new_target_machine()
+
+
+def _new_target_machine() -> llvm.TargetMachine:
     _init()
     target = llvm.Target.from_triple(llvm.get_process_triple())
     return target.create_target_machine(
@@ -112,7 +116,9 @@ class LoadedCode:
     def __init__(self, object_code: bytes) -> None:
         _init()
         with _lock:
-            self._engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine())
+            # The engine owns (and frees) the target machine it is given: its own, not the
+            # process's shared one.
+            self._engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _new_target_machine())
             self._engine.add_object_file(llvm.ObjectFileRef.from_data(object_code))
             self._engine.finalize_object()
 

@@ -1,0 +1,214 @@
+"""The LLVM backend: protocol v2 (graphc/runtime/backend.py) over generated native code.
+
+``compile`` emits one module for the program (graphc_llvm/codegen.py), optimises it for
+the host CPU and loads its object code; ``export``/``load`` hand that object code to the
+on-disk cache and to artifacts, so a warm start maps it without running LLVM. A run is
+one native call (``graphc_run``), after one call that computes every size from the dims
+(``graphc_sizes``) and the checks that make the native code safe to run: each input is
+a C-contiguous array of its param's dtype and exactly its param's shape.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from graphc import errors
+from graphc.ir.program import Program
+from graphc.runtime.backend import CompileOptions
+from graphc_llvm import blas, jit
+from graphc_llvm import types as T
+from graphc_llvm.codegen import ERROR_MESSAGES, Layout, ProgramEmitter, Unsupported
+from graphc_llvm.lowerings import lowering_for, supported_ops
+
+_RUN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+_SIZES = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+_CODE_MAGIC = b"GRAPHC-LLVM-CODE1\n"
+
+
+class _Lowerings(dict):  # type: ignore[type-arg]
+    """The lowering table as the emitter reads it: every supported op's function."""
+
+    def get(self, op: str, default: Any = None) -> Any:
+        fn = lowering_for(op)
+        return fn if fn is not None else default
+
+
+def _data(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]
+
+
+class LLVMExecutable:
+    """A program compiled to native code (protocol v2's Executable)."""
+
+    def __init__(self, program: Program, layout: Layout, object_code: bytes) -> None:
+        self.program = program
+        self.layout = layout
+        self.object_code = object_code
+        self._code = jit.LoadedCode(object_code)
+        self._run = _RUN(self._code.address("graphc_run"))
+        self._sizes = _SIZES(self._code.address("graphc_sizes"))
+        consts = []
+        for k in layout.consts:
+            node = program.nodes[k]
+            consts.append(np.ascontiguousarray(node.attrs["value"], dtype=node.outputs[0].dtype.np))
+        self._consts = consts
+        self._param_dtypes = [p.value.dtype.np for p in program.params]
+        self._result_dtypes = [np.dtype(r["dtype"]) for r in layout.results]
+        self._n_bufs = layout.n_params + len(consts) + len(layout.results) + 1
+        self._symbols = layout.symbols
+        self._local = threading.local()
+
+    def _scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per-thread argument arrays: runs on several threads at once do not share them."""
+        s = getattr(self._local, "s", None)
+        if s is None:
+            s = (
+                np.zeros(self._n_bufs, dtype=np.uintp),
+                np.zeros(max(1, len(self._symbols)), dtype=np.int64),
+                np.zeros(self.layout.n_sizes, dtype=np.int64),
+                np.zeros(4, dtype=np.int64),
+            )
+            for j, c in enumerate(self._consts):
+                s[0][self.layout.n_params + j] = _data(c)
+            self._local.s = s
+        return s
+
+    def run(
+        self, inputs: Sequence[Any], dims: Mapping[str, int], donated: frozenset[int] = frozenset()
+    ) -> list[Any]:
+        """One native call. ``donated`` is accepted and not used: every variable's new value
+        goes to a new buffer (the session keeps it), so no input is ever written."""
+        lay = self.layout
+        if len(inputs) != lay.n_params:
+            raise ValueError(f"expected {lay.n_params} inputs, got {len(inputs)}")
+        bufs, dvec, sizes, err = self._scratch()
+        for k, s in enumerate(self._symbols):
+            dvec[k] = dims[s]
+        self._sizes(_data(dvec), _data(sizes))
+        arrays = []
+        for i, (x, dt, ps) in enumerate(zip(inputs, self._param_dtypes, lay.param_shapes)):
+            a = x if isinstance(x, np.ndarray) else np.asarray(x)
+            if a.dtype != dt or not a.flags.c_contiguous:
+                a = np.ascontiguousarray(a, dtype=dt)
+            at, rank = ps["at"], ps["rank"]
+            if a.ndim != rank or a.shape != tuple(sizes[at : at + rank].tolist()):
+                raise ValueError(
+                    f"input {i} ({self.program.params[i].name}) has shape {a.shape}, "
+                    f"the program needs {tuple(sizes[at : at + rank].tolist())}"
+                )
+            arrays.append(a)
+            bufs[i] = _data(a)
+        results = []
+        base = lay.n_params + len(self._consts)
+        for j, (r, dt) in enumerate(zip(lay.results, self._result_dtypes)):
+            at = r["at"]
+            out = np.empty(tuple(sizes[at : at + r["rank"]].tolist()), dtype=dt)
+            results.append(out)
+            bufs[base + j] = _data(out)
+        arena_bytes = int(sizes[lay.arena_at])
+        arena = np.empty(arena_bytes + 64, dtype=np.uint8)
+        bufs[-1] = (_data(arena) + 63) & ~63
+        rc = self._run(_data(bufs), _data(dvec), _data(err))
+        if rc:
+            self._raise(rc, err)
+        outs: list[Any] = []
+        for kind, where in lay.outputs:
+            if kind == "result":
+                outs.append(results[where])
+            elif kind == "param":
+                outs.append(arrays[where])
+            else:
+                outs.append(self._consts[where].copy())
+        return outs
+
+    def _raise(self, rc: int, err: np.ndarray) -> None:
+        node = self.program.nodes[int(err[0])]
+        template = ERROR_MESSAGES.get(int(err[1]), "kernel failure {value} / {bound}")
+        msg = template.format(value=int(err[2]), bound=int(err[3]))
+        raise errors.InvalidArgumentError(None, node.origin, msg)
+
+
+class LLVMBackend:
+    name = "llvm"
+
+    def __init__(self) -> None:
+        self.stats = {"compiles": 0, "loads": 0, "fallbacks": 0}
+        self._fallback: Any = None
+
+    def is_available(self) -> bool:
+        try:
+            jit.target_machine()
+            blas.library()
+        except Exception:  # noqa: BLE001  (any failure means this machine cannot run it)
+            return False
+        return True
+
+    def supported_ops(self) -> frozenset[str] | None:
+        return supported_ops()
+
+    def cache_identity(self) -> dict[str, str]:
+        ident = jit.identity()
+        ident["blas"] = blas.identity()
+        return ident
+
+    def compile(self, program: Program, options: CompileOptions | None = None) -> Any:
+        if not _native(program):
+            return self._numpy(program, options)
+        blas.library()
+        try:
+            module, layout = ProgramEmitter(program, _Lowerings()).emit()
+        except Unsupported:
+            return self._numpy(program, options)
+        opt = int((options or CompileOptions()).get("opt_level", 3))
+        ref = jit.optimize(module, opt)
+        obj = jit.emit_object(ref)
+        self.stats["compiles"] += 1
+        exe = LLVMExecutable(program, layout, obj)
+        exe.llvm_ir = str(module)  # type: ignore[attr-defined]
+        return exe
+
+    def _numpy(self, program: Program, options: CompileOptions | None) -> Any:
+        """A program the native code cannot hold (strings, data-defined dims) runs on the
+        NumPy interpreter, as a whole; ``stats["fallbacks"]`` counts these."""
+        from graphc_numpy import NumpyBackend  # the reference backend, only when needed
+
+        self.stats["fallbacks"] += 1
+        return NumpyBackend().compile(program, options)
+
+    def export(self, executable: Any) -> bytes:
+        if not isinstance(executable, LLVMExecutable):
+            raise TypeError("only native executables are exported")
+        head = json.dumps(executable.layout.to_json(), sort_keys=True).encode()
+        return _CODE_MAGIC + len(head).to_bytes(8, "little") + head + executable.object_code
+
+    def load(self, program: Program, code: bytes, options: CompileOptions | None = None) -> LLVMExecutable:
+        if not code.startswith(_CODE_MAGIC):
+            raise ValueError("not LLVM backend code")
+        blas.library()
+        n = int.from_bytes(code[len(_CODE_MAGIC) : len(_CODE_MAGIC) + 8], "little")
+        start = len(_CODE_MAGIC) + 8
+        layout = Layout.from_json(json.loads(code[start : start + n]))
+        self.stats["loads"] += 1
+        return LLVMExecutable(program, layout, bytes(code[start + n :]))
+
+    def to_device(self, array: np.ndarray) -> np.ndarray:
+        return np.array(array, copy=True, order="C")
+
+    def to_host(self, array: Any) -> np.ndarray:
+        return np.array(array, copy=True)
+
+
+def _native(program: Program) -> bool:
+    """Whether native code can hold every value of ``program``."""
+    if program.defined_dims:
+        return False
+    for v in program.values():
+        if not T.is_native(v.dtype.np):
+            return False
+    return True

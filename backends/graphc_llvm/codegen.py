@@ -1,0 +1,451 @@
+"""One LLVM module per program: a function per node, and the entry points a run calls.
+
+The module exports two functions (C ABI):
+
+- ``graphc_sizes(i64* dims, i64* out)``: from the run's dim values (``dims``, in the
+  order of :attr:`Layout.symbols`), every size the run needs, as :attr:`Layout.sizes`
+  says where: each param's shape (the executable compares them with the arrays it was
+  given before anything runs), each result buffer's shape, and the arena's bytes.
+- ``graphc_run(i8** bufs, i64* dims, i64* err) -> i32``: the whole program, one call.
+  ``bufs`` holds the params' data (program order), the constants', each result
+  buffer's, then the arena (64-byte aligned). Each node's function runs in program
+  order; one that fails (an index out of range) stores ``[node, code, value, bound]``
+  in ``err`` and the run returns its nonzero code at once.
+
+Where each value lives follows the memory plan (graphc/passes/memory.py): arena values
+at their planned offsets (formulas in the dims, computed in the code), values leaving
+the program in result buffers the executable allocates per run, params and constants
+where the caller keeps them. A chain that the plan writes in place over a variable's
+buffer gets a result buffer of its own instead: the variable's old buffer is never
+written, so a run that fails changes nothing (the session keeps the new buffer).
+
+Node lowerings (graphc_llvm/lowerings.py) see a :class:`Kernel`: the node, typed
+pointers to its inputs and outputs, their shapes as IR values, and loop helpers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from llvmlite import ir
+
+from graphc import symbolic as sym
+from graphc.ir.program import Node, Program, Value
+from graphc.passes.memory import plan_for
+from graphc_llvm import jit
+from graphc_llvm import types as T
+
+ARENA_ALIGNMENT = 64
+
+
+class Unsupported(Exception):
+    """A program (or node) this backend cannot compile natively."""
+
+
+# Failure codes a kernel may return; the executable turns them into messages.
+ERROR_MESSAGES = {
+    1: "indices[{value}] is not in [0, {bound})",  # value: the offending index value
+    2: "index {value} is out of range [0, {bound})",
+}
+
+
+@dataclasses.dataclass
+class Arg:
+    """A node's input or output as a kernel sees it."""
+
+    value: Value
+    ptr: ir.Value  # typed pointer to the first element
+    dtype: np.dtype
+    shape: tuple[sym.Dim, ...]
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+
+@dataclasses.dataclass
+class Layout:
+    """What the Python side of an executable needs besides the object code (plain data:
+    it is stored with the code in the cache and in artifacts)."""
+
+    symbols: list[str]
+    n_params: int
+    consts: list[int]  # node index of each Const whose value is a slot
+    results: list[dict[str, Any]]  # per result buffer: {"dtype", "rank", "at"} (shape in sizes)
+    param_shapes: list[dict[str, Any]]  # per param: {"rank", "at"}
+    arena_at: int
+    n_sizes: int
+    outputs: list[list[Any]]  # per program output: ["result", k] | ["param", i] | ["const", c]
+    node_labels: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> Layout:
+        return Layout(**d)
+
+
+class Kernel:
+    """The function being emitted for one node (see the module docstring)."""
+
+    def __init__(self, module: ir.Module, emitter: ProgramEmitter, node: Node, index: int) -> None:
+        self.module = module
+        self.emitter = emitter
+        self.node = node
+        self.attrs = node.attrs
+        self.index = index
+        fnty = ir.FunctionType(T.I32, [T.I8P.as_pointer(), T.I64.as_pointer(), T.I64.as_pointer()])
+        self.fn = ir.Function(module, fnty, name=f"node{index}")
+        self.fn.linkage = "internal"
+        self.bufs, self.dims_ptr, self.err = self.fn.args
+        self._entry = self.fn.append_basic_block("entry")
+        body = self.fn.append_basic_block("body")
+        self.b = ir.IRBuilder(body)
+        self._dims: dict[Any, ir.Value] = {}
+        self.inputs = [self._arg(v) for v in node.inputs]
+        self.outputs = [self._arg(v) for v in node.outputs]
+
+    # -- values computed once, in the entry block ---------------------------------------
+    def _at_entry(self, make: Callable[[ir.IRBuilder], ir.Value]) -> ir.Value:
+        eb = ir.IRBuilder(self._entry)
+        return make(eb)
+
+    def dim(self, d: sym.Dim) -> ir.Value:
+        """The i64 value of a dim formula (computed once per function, at its entry)."""
+        if isinstance(d, int):
+            return T.I64(d)
+        key = ("dim", d)
+        if key not in self._dims:
+            self._dims[key] = self._at_entry(lambda eb: emit_dim(eb, d, self._symbol))
+        return self._dims[key]
+
+    def _symbol(self, eb: ir.IRBuilder, name: str) -> ir.Value:
+        key = ("sym", name)
+        if key not in self._dims:
+            k = self.emitter.symbol_index(name)
+            self._dims[key] = eb.load(eb.gep(self.dims_ptr, [T.I64(k)]))
+        return self._dims[key]
+
+    def size(self, shape: Sequence[sym.Dim]) -> ir.Value:
+        return self.dim(sym.product(shape))
+
+    def _arg(self, v: Value) -> Arg:
+        dtype = v.dtype.np
+        ptr = self.emitter.pointer(self, v)
+        return Arg(v, ptr, np.dtype(dtype), tuple(v.shape))
+
+    # -- emitting -----------------------------------------------------------------------
+    def finish(self) -> ir.Function:
+        if not self.b.block.is_terminated:
+            self.b.ret(T.I32(0))
+        eb = ir.IRBuilder(self._entry)
+        eb.branch(self.fn.blocks[1])
+        return self.fn
+
+    def gep(self, arg: Arg, index: ir.Value) -> ir.Value:
+        return self.b.gep(arg.ptr, [index], inbounds=True)
+
+    def load(self, arg: Arg, index: ir.Value) -> ir.Value:
+        return T.load(self.b, self.gep(arg, index), arg.dtype)
+
+    def store(self, arg: Arg, index: ir.Value, value: ir.Value) -> None:
+        T.store(self.b, value, self.gep(arg, index), arg.dtype)
+
+    def loop(self, n: ir.Value, body: Callable[[ir.Value], None], name: str = "i") -> None:
+        """``for i in range(n): body(i)`` (nothing when n <= 0)."""
+        b = self.b
+        pre = b.block
+        loop = self.fn.append_basic_block(f"{name}.loop")
+        done = self.fn.append_basic_block(f"{name}.done")
+        b.cbranch(b.icmp_signed(">", n, T.I64(0)), loop, done)
+        b.position_at_end(loop)
+        i = b.phi(T.I64, name=name)
+        i.add_incoming(T.I64(0), pre)
+        body(i)
+        nxt = b.add(i, T.I64(1), flags=["nsw", "nuw"])
+        i.add_incoming(nxt, b.block)
+        b.cbranch(b.icmp_signed("<", nxt, n), loop, done)
+        b.position_at_end(done)
+
+    def loop_nest(self, extents: Sequence[ir.Value], body: Callable[[list[ir.Value]], None]) -> None:
+        """Nested loops over ``extents`` (row-major: the last varies fastest)."""
+        idx: list[ir.Value] = []
+
+        def level(k: int) -> None:
+            if k == len(extents):
+                body(list(idx))
+                return
+
+            def inner(i: ir.Value) -> None:
+                idx.append(i)
+                level(k + 1)
+                idx.pop()
+
+            self.loop(extents[k], inner, name=f"i{k}")
+
+        level(0)
+
+    def alloca(self, ty: ir.Type, init: ir.Value | None = None) -> ir.Value:
+        """A local variable (in the entry block, so LLVM promotes it to a register)."""
+        slot = self._at_entry(lambda eb: eb.alloca(ty))
+        if init is not None:
+            self.b.store(init, slot)
+        return slot
+
+    def fail_if(self, cond: ir.Value, code: int, value: ir.Value, bound: ir.Value) -> None:
+        """When ``cond`` holds: record the failure and return ``code`` from the kernel."""
+        b = self.b
+        bad = self.fn.append_basic_block("fail")
+        ok = self.fn.append_basic_block("ok")
+        b.cbranch(cond, bad, ok)
+        b.position_at_end(bad)
+        for k, x in ((1, T.I64(code)), (2, value), (3, bound)):
+            b.store(x, b.gep(self.err, [T.I64(k)]))
+        b.ret(T.I32(code))
+        b.position_at_end(ok)
+
+    def extern(self, name: str, ret: ir.Type, args: Sequence[ir.Type]) -> ir.Function:
+        fn = self.module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(ret, list(args)), name=name)
+        return fn
+
+    def strides(self, shape: Sequence[sym.Dim]) -> list[ir.Value]:
+        """Row-major element strides of a dense array of ``shape``."""
+        out: list[sym.Dim] = []
+        acc: sym.Dim = 1
+        for d in reversed(shape):
+            out.append(acc)
+            acc = acc * d  # type: ignore[operator]
+        return [self.dim(s) for s in reversed(out)]
+
+    def copy_bytes(self, dst: Arg, src: Arg, n_elements: ir.Value) -> None:
+        """``memmove`` of ``n_elements`` of ``src``'s dtype (nothing when they are one buffer)."""
+        b = self.b
+        nbytes = b.mul(n_elements, T.I64(src.dtype.itemsize))
+        fn = self.extern("llvm.memmove.p0.p0.i64", T.VOID, [T.I8P, T.I8P, T.I64, T.I1])
+        b.call(fn, [b.bitcast(dst.ptr, T.I8P), b.bitcast(src.ptr, T.I8P), nbytes, T.I1(0)])
+
+
+def emit_dim(b: ir.IRBuilder, d: sym.Dim, symbol: Callable[[ir.IRBuilder, str], ir.Value]) -> ir.Value:
+    """A dim formula as i64 arithmetic: its polynomial over symbols and floordiv/max/min atoms."""
+    if isinstance(d, int):
+        return T.I64(d)
+    total: ir.Value | None = None
+    for mono, coef in sorted(d.terms.items(), key=lambda t: repr(t[0])):
+        term: ir.Value = T.I64(coef)
+        for atom, power in mono:
+            a = _emit_atom(b, atom, symbol)
+            for _ in range(power):
+                term = b.mul(term, a)
+        total = term if total is None else b.add(total, term)
+    return total if total is not None else T.I64(0)
+
+
+def _emit_atom(b: ir.IRBuilder, atom: sym.Atom, symbol: Callable[[ir.IRBuilder, str], ir.Value]) -> ir.Value:
+    if atom.is_symbol:
+        return symbol(b, atom.op)
+    args = [emit_dim(b, a, symbol) for a in atom.args]
+    if atom.op == "floordiv":
+        x, y = args
+        one = T.I64(1)
+        safe = b.select(b.icmp_signed("==", y, T.I64(0)), one, y)
+        q = b.sdiv(x, safe)
+        r = b.srem(x, safe)
+        adjust = b.and_(b.icmp_signed("!=", r, T.I64(0)), b.xor(b.icmp_signed("<", r, T.I64(0)), b.icmp_signed("<", safe, T.I64(0))))
+        return b.select(adjust, b.sub(q, one), q)
+    if atom.op == "max":
+        return b.select(b.icmp_signed(">", args[0], args[1]), args[0], args[1])
+    if atom.op == "min":
+        return b.select(b.icmp_signed("<", args[0], args[1]), args[0], args[1])
+    raise Unsupported(f"dim function {atom.op}")
+
+
+Lowering = Callable[[Kernel], None]
+
+
+class ProgramEmitter:
+    """Builds the module for one program (see the module docstring)."""
+
+    def __init__(self, program: Program, lowerings: dict[str, Lowering]) -> None:
+        self.program = program
+        self.lowerings = lowerings
+        self.module = jit.new_module("graphc")
+        plan = plan_for(program)
+        self.plan = plan
+        numbering = program.numbering()
+        self.symbols = list(program.symbols())
+        self._sym_index = {s: k for k, s in enumerate(self.symbols)}
+        self.n_params = len(program.params)
+        # Constants: each Const node's value is a slot the executable fills from the program.
+        self.consts: list[int] = []
+        const_slot: dict[int, int] = {}
+        for k, n in enumerate(program.nodes):
+            if n.op == "Const":
+                const_slot[id(n.outputs[0])] = self.n_params + len(self.consts)
+                self.consts.append(k)
+        param_slot = {id(p.value): i for i, p in enumerate(program.params)}
+        # Result buffers: the plan's output/update buffers, plus one for each in-place chain
+        # over a caller's or constant buffer (values after the buffer's own first value).
+        self.results: list[tuple[Value, int]] = []  # (the value whose shape sizes it, plan buffer)
+        result_of_buffer: dict[int, int] = {}
+        values = numbering.values
+        self.location: dict[int, tuple[str, Any]] = {}
+        for vn, v in enumerate(values):
+            e = plan.entries[vn]
+            buf = plan.buffers[e.buffer]
+            if id(v) in param_slot:
+                self.location[id(v)] = ("slot", param_slot[id(v)])
+            elif id(v) in const_slot:
+                self.location[id(v)] = ("slot", const_slot[id(v)])
+            elif buf.kind == "arena":
+                self.location[id(v)] = ("arena", buf.offset)
+            else:
+                if e.buffer not in result_of_buffer:
+                    result_of_buffer[e.buffer] = len(self.results)
+                    self.results.append((v, e.buffer))
+                self.location[id(v)] = ("result", result_of_buffer[e.buffer])
+        self.n_consts = len(self.consts)
+        self.arena_slot = self.n_params + self.n_consts + len(self.results)
+        # Every program output is a result buffer's final value, a param or a constant.
+        self.outputs: list[list[Any]] = []
+        for o in program.outputs:
+            kind, where = self.location[id(o.value)]
+            if kind == "result":
+                self.outputs.append(["result", where])
+            elif kind == "slot" and where < self.n_params:
+                self.outputs.append(["param", where])
+            elif kind == "slot":
+                self.outputs.append(["const", where - self.n_params])
+            else:  # an output the plan put in the arena: not expected
+                raise Unsupported("a program output planned in the arena")
+        # A result buffer is allocated with the shape of the last value it holds.
+        last: dict[int, Value] = {}
+        for vn, v in enumerate(values):
+            kind, where = self.location[id(v)]
+            if kind == "result":
+                last[where] = v
+        self.results = [(last[k], buf) for k, (_, buf) in enumerate(self.results)]
+        self.arena_size = plan.arena_size
+
+    def symbol_index(self, name: str) -> int:
+        if name not in self._sym_index:
+            raise Unsupported(f"dim symbol {name} is not bound at entry")
+        return self._sym_index[name]
+
+    def pointer(self, kernel: Kernel, v: Value) -> ir.Value:
+        """A typed pointer to value ``v``'s first element, emitted in the kernel's entry block
+        (its offset first: two builders never interleave there)."""
+        kind, where = self.location[id(v)]
+        mem = T.mem_type(v.dtype.np).as_pointer()
+        offset = kernel.dim(where) if kind == "arena" else None
+        bufs = kernel.bufs
+
+        def make(eb: ir.IRBuilder) -> ir.Value:
+            if kind == "slot":
+                raw = eb.load(eb.gep(bufs, [T.I64(where)]))
+            elif kind == "result":
+                raw = eb.load(eb.gep(bufs, [T.I64(self.n_params + self.n_consts + where)]))
+            else:
+                base = eb.load(eb.gep(bufs, [T.I64(self.arena_slot)]))
+                raw = eb.gep(base, [offset], inbounds=True)
+            return eb.bitcast(raw, mem)
+
+        return kernel._at_entry(make)
+
+    def emit(self) -> tuple[ir.Module, Layout]:
+        functions = []
+        labels = []
+        for k, node in enumerate(self.program.nodes):
+            labels.append(f"{node.op} {node.origin.name!r}" if node.origin else node.op)
+            if node.op == "Const":
+                functions.append(None)
+                continue
+            lower = self.lowerings.get(node.op)
+            if lower is None:
+                raise Unsupported(f"no lowering for {node.op}")
+            kern = Kernel(self.module, self, node, k)
+            lower(kern)
+            functions.append(kern.finish())
+        self._emit_run(functions)
+        layout = self._emit_sizes(labels)
+        return self.module, layout
+
+    def _emit_run(self, functions: list[ir.Function | None]) -> None:
+        fnty = ir.FunctionType(T.I32, [T.I8P.as_pointer(), T.I64.as_pointer(), T.I64.as_pointer()])
+        fn = ir.Function(self.module, fnty, name="graphc_run")
+        bufs, dims, err = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        for k, f in enumerate(functions):
+            if f is None:
+                continue
+            rc = b.call(f, [bufs, dims, err])
+            bad = fn.append_basic_block(f"fail{k}")
+            ok = fn.append_basic_block(f"ok{k}")
+            b.cbranch(b.icmp_signed("!=", rc, T.I32(0)), bad, ok)
+            b.position_at_end(bad)
+            b.store(T.I64(k), b.gep(err, [T.I64(0)]))
+            b.ret(rc)
+            b.position_at_end(ok)
+        b.ret(T.I32(0))
+
+    def _emit_sizes(self, labels: list[str]) -> Layout:
+        fnty = ir.FunctionType(T.VOID, [T.I64.as_pointer(), T.I64.as_pointer()])
+        fn = ir.Function(self.module, fnty, name="graphc_sizes")
+        dims, out = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        cache: dict[str, ir.Value] = {}
+
+        def symbol(eb: ir.IRBuilder, name: str) -> ir.Value:
+            if name not in cache:
+                cache[name] = eb.load(eb.gep(dims, [T.I64(self.symbol_index(name))]))
+            return cache[name]
+
+        at = 0
+
+        def put(d: sym.Dim) -> int:
+            nonlocal at
+            b.store(emit_dim(b, d, symbol), b.gep(out, [T.I64(at)]))
+            at += 1
+            return at - 1
+
+        param_shapes = []
+        for p in self.program.params:
+            start = at
+            for d in p.value.shape:
+                put(d)
+            param_shapes.append({"rank": len(p.value.shape), "at": start})
+        results = []
+        for v, _ in self.results:
+            start = at
+            for d in v.shape:
+                put(d)
+            results.append({"dtype": v.dtype.np.str, "rank": len(v.shape), "at": start})
+        arena_at = at
+        b.store(_emit_peak(b, self.arena_size, symbol), b.gep(out, [T.I64(at)]))
+        at += 1
+        b.ret_void()
+        return Layout(
+            symbols=self.symbols,
+            n_params=self.n_params,
+            consts=self.consts,
+            results=results,
+            param_shapes=param_shapes,
+            arena_at=arena_at,
+            n_sizes=at,
+            outputs=self.outputs,
+            node_labels=labels,
+        )
+
+
+def _emit_peak(b: ir.IRBuilder, formula: Any, symbol: Callable[[ir.IRBuilder, str], ir.Value]) -> ir.Value:
+    """A PeakFormula (the max of several dim formulas) as i64."""
+    vals = [emit_dim(b, f, symbol) for f, _ in formula.candidates]
+    out = vals[0]
+    for v in vals[1:]:
+        out = b.select(b.icmp_signed(">", v, out), v, out)
+    return out

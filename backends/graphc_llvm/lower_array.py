@@ -1,0 +1,1 @@
+"""Lowerings (registered into graphc_llvm.lowerings.LOWERINGS when imported)."""

@@ -1,0 +1,422 @@
+"""The LLVM backend's op lowerings, in one table: op name -> function that emits the
+node's kernel (see graphc_llvm/codegen.py's :class:`Kernel`).
+
+Every elementwise op (its scalar rule) and every fusable reduction is lowered as the
+Fused op's loop nest (:func:`emit_fused`), so there is one loop generator for all of
+them. An op missing here runs in a NumPy segment (the partition pass), and
+``graphc inspect --backend llvm`` lists it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from llvmlite import ir
+
+from graphc import registry as reg
+from graphc import scalar as S
+from graphc import symbolic as sym
+from graphc.ops import fused_ops
+from graphc.passes.fuse import reduce_axes
+from graphc_llvm import scalars
+from graphc_llvm import types as T
+from graphc_llvm.codegen import Arg, Kernel, Lowering
+
+LOWERINGS: dict[str, Lowering] = {}
+
+
+def lowering(*ops: str) -> Callable[[Lowering], Lowering]:
+    def deco(fn: Lowering) -> Lowering:
+        for op in ops:
+            LOWERINGS[op] = fn
+        return fn
+
+    return deco
+
+
+def supported_ops() -> frozenset[str]:
+    """Every op with a lowering here, and every elementwise op (lowered through its scalar rule)."""
+    out = set(LOWERINGS)
+    for opdef in reg.all_ops():
+        if opdef.has("elementwise") and opdef.scalar is not None:
+            out.add(opdef.name)
+        if opdef.has("fusable_reduction"):
+            out.add(opdef.name)
+    return frozenset(out)
+
+
+def lowering_for(op: str) -> Lowering | None:
+    if op in LOWERINGS:
+        return LOWERINGS[op]
+    try:
+        opdef = reg.get(op)
+    except KeyError:
+        return None
+    if opdef.has("elementwise") and opdef.scalar is not None:
+        return _elementwise
+    if opdef.has("fusable_reduction"):
+        return _reduction
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Elementwise loops with an optional reduction epilogue.
+
+
+@lowering(fused_ops.FUSED.name)
+def _fused(k: Kernel) -> None:
+    emit_fused(k, k.attrs, k.inputs, k.outputs[0])
+
+
+def _elementwise(k: Kernel) -> None:
+    node = k.node
+    opdef = reg.get(node.op)
+    out = node.outputs[0]
+    expr = opdef.scalar([S.inp(i, v.dtype.np) for i, v in enumerate(node.inputs)], node.attrs)  # type: ignore[misc]
+    if not isinstance(expr, S.SExpr):
+        expr = S.const(expr)
+    attrs = fused_ops.elementwise_attrs(expr, out.dtype, out.shape, [v.shape for v in node.inputs])
+    emit_fused(k, attrs, k.inputs, k.outputs[0])
+
+
+def _reduction(k: Kernel) -> None:
+    node = k.node
+    x = node.inputs[0]
+    shape = tuple(x.shape)
+    if len(node.inputs) != 1 or "axis" not in node.attrs:
+        raise NotImplementedError(f"{node.op} with {len(node.inputs)} inputs")
+    axes = reduce_axes(node.attrs["axis"], len(shape))
+    attrs = fused_ops.elementwise_attrs(S.inp(0, x.dtype.np), x.dtype, shape, [shape])
+    attrs["dtype"] = node.outputs[0].dtype
+    attrs.update(fused_ops.reduction_attrs(node.op, x.dtype, shape, axes, bool(node.attrs.get("keepdims", False))))
+    emit_fused(k, attrs, k.inputs, k.outputs[0])
+
+
+def _contiguous_strides(shape: Sequence[sym.Dim]) -> list[sym.Dim]:
+    out: list[sym.Dim] = []
+    acc: sym.Dim = 1
+    for d in reversed(shape):
+        out.append(acc)
+        acc = acc * d  # type: ignore[operator]
+    return list(reversed(out))
+
+
+def emit_fused(k: Kernel, attrs: dict[str, Any], inputs: Sequence[Arg], out: Arg) -> None:
+    """The loop nest of a Fused node's attrs (graphc/ops/fused_ops.py states their meaning).
+
+    Adjacent iteration axes that every operand walks as one (contiguous in each input that
+    runs along them, stretched in each that does not, reduced or kept together) are merged
+    first, so a dense elementwise op is one flat loop and the innermost loop reads with
+    constant strides (0 or 1): that is the loop LLVM vectorises. A reduction accumulates
+    into the output in iteration order (one fixed order per element, whatever the vector
+    width or thread count); when the innermost axis is reduced, or the accumulator's dtype
+    is not the output's, the output's axes go outermost and each element accumulates in a
+    register."""
+    expr: S.SExpr = attrs["expr"]
+    shape = tuple(attrs["shape"])
+    rank = len(shape)
+    red = fused_ops.has_reduction(attrs)
+    raxes = set(attrs["reduce_axes"]) if red else set()
+    # Each input's element stride along each iteration axis (0: stretched).
+    in_strides: list[list[sym.Dim]] = []
+    for arg, bc in zip(inputs, attrs["broadcast"]):
+        st = _contiguous_strides(arg.shape)
+        row: list[sym.Dim] = [0] * rank
+        for ia, ax in enumerate(bc):
+            if ax is not None:
+                row[ax] = st[ia]
+        in_strides.append(row)
+    kept = [a for a in range(rank) if a not in raxes]
+    out_st_kept = _contiguous_strides([shape[a] for a in kept])
+    out_strides: list[sym.Dim] = [0] * rank
+    for a, s in zip(kept, out_st_kept):
+        out_strides[a] = s
+    # Merge adjacent axes.
+    groups: list[list[int]] = []
+    for a in range(rank):
+        if groups:
+            prev = groups[-1][-1]
+            ok = (prev in raxes) == (a in raxes)
+            for row in [*in_strides, out_strides]:
+                if not ok:
+                    break
+                if row[prev] == 0 and row[a] == 0:
+                    continue
+                if row[prev] != row[a] * shape[a]:  # type: ignore[operator]
+                    ok = False
+            if ok and shape[a] != 1:
+                groups[-1].append(a)
+                continue
+            if shape[a] == 1:
+                continue  # a size-1 axis adds nothing to any offset
+        groups.append([a])
+    extents = [sym.product([shape[a] for a in g]) for g in groups]
+    g_in = [[row[g[-1]] for g in groups] for row in in_strides]
+    g_out = [out_strides[g[-1]] for g in groups]
+    g_red = [g[-1] in raxes for g in groups]
+    b = k.b
+    out_dtype = np.dtype(attrs["dtype"].np)
+
+    def element(offsets: list[ir.Value]) -> ir.Value:
+        return scalars.render(b, expr, lambda i: k.load(inputs[i], offsets[i]))
+
+    def offsets_of(idx: list[ir.Value], strides_per_group: list[list[sym.Dim]]) -> list[ir.Value]:
+        offs = []
+        for row in strides_per_group:
+            off: ir.Value = T.I64(0)
+            for i, st in zip(idx, row):
+                if st == 0:
+                    continue
+                term = i if st == 1 else b.mul(i, k.dim(st), flags=["nsw"])
+                off = term if (isinstance(off, ir.Constant) and off.constant == 0) else b.add(off, term, flags=["nsw"])
+            offs.append(off)
+        return offs
+
+    if not red:
+        def body(idx: list[ir.Value]) -> None:
+            offs = offsets_of(idx, [*g_in, g_out])
+            k.store(out, offs[-1], element(offs[:-1]))
+
+        k.loop_nest([k.dim(e) for e in extents], body)
+        return
+
+    acc_dtype = np.dtype(attrs["accumulator_dtype"].np)
+    combiner = attrs["combiner"]
+    identity = T.constant(acc_dtype, attrs["identity"].attr)
+    expr_dtype = np.dtype(expr.dtype)
+
+    def combine(acc: ir.Value, x: ir.Value) -> ir.Value:
+        x = scalars.cast(b, x, expr_dtype, acc_dtype)
+        return scalars.combine(b, combiner, acc_dtype, acc, x)
+
+    def finish(acc: ir.Value) -> ir.Value:
+        if "count" in attrs:
+            acc = _mean(b, acc, acc_dtype, k.dim(attrs["count"]))
+        return scalars.cast(b, acc, acc_dtype, out_dtype)
+
+    n_out = k.dim(sym.product([shape[a] for a in kept]))
+    register = bool(g_red and g_red[-1]) or acc_dtype != out_dtype or "count" in attrs and acc_dtype != out_dtype
+    if not register:
+        # Natural order, accumulating in the output (which has the accumulator's dtype).
+        k.loop(n_out, lambda i: k.store(out, i, identity), name="init")
+
+        def body(idx: list[ir.Value]) -> None:
+            offs = offsets_of(idx, [*g_in, g_out])
+            o = offs[-1]
+            k.store(out, o, combine(k.load(out, o), element(offs[:-1])))
+
+        k.loop_nest([k.dim(e) for e in extents], body)
+        if "count" in attrs:
+            k.loop(n_out, lambda i: k.store(out, i, finish(k.load(out, i))), name="mean")
+        return
+    # Output axes outermost, the reduced ones inside, a register accumulator per element.
+    outer = [g for g, r in enumerate(g_red) if not r]
+    inner = [g for g, r in enumerate(g_red) if r]
+    acc_slot = k.alloca(T.reg_type(acc_dtype))
+
+    def body_outer(oidx: list[ir.Value]) -> None:
+        b.store(identity, acc_slot)
+
+        def body_inner(iidx: list[ir.Value]) -> None:
+            idx: list[ir.Value] = [T.I64(0)] * len(groups)
+            for g, i in zip(outer, oidx):
+                idx[g] = i
+            for g, i in zip(inner, iidx):
+                idx[g] = i
+            offs = offsets_of(idx, g_in)
+            b.store(combine(b.load(acc_slot), element(offs)), acc_slot)
+
+        k.loop_nest([k.dim(extents[g]) for g in inner], body_inner)
+        oidx_full: list[ir.Value] = [T.I64(0)] * len(groups)
+        for g, i in zip(outer, oidx):
+            oidx_full[g] = i
+        o = offsets_of(oidx_full, [g_out])[0]
+        k.store(out, o, finish(b.load(acc_slot)))
+
+    k.loop_nest([k.dim(extents[g]) for g in outer], body_outer)
+
+
+def _mean(b: ir.IRBuilder, acc: ir.Value, dtype: np.dtype, count: ir.Value) -> ir.Value:
+    """The accumulator divided by the count: IEEE division for floats; for integers,
+    truncated toward zero, and 0 for a count of 0."""
+    ty = T.reg_type(dtype)
+    if dtype.kind == "f":
+        return b.fdiv(acc, b.sitofp(count, ty))
+    c = b.trunc(count, ty) if ty.width < 64 else count
+    zero = b.icmp_signed("==", c, ir.Constant(ty, 0))
+    safe = b.select(zero, ir.Constant(ty, 1), c)
+    q = b.sdiv(acc, safe) if dtype.kind == "i" else b.udiv(acc, safe)
+    return b.select(zero, ir.Constant(ty, 0), q)
+
+
+# ---------------------------------------------------------------------------
+# Views and shapes.
+
+
+@lowering("Identity", "StopGradient", "Reshape", "ExpandDims", "Squeeze", "PlaceholderWithDefault")
+def _view(k: Kernel) -> None:
+    """The output holds the input's elements in order: nothing to do when the plan put them
+    in one buffer, else a copy."""
+    x, out = k.inputs[0], k.outputs[0]
+    k.copy_bytes(out, x, k.size(out.shape))
+
+
+@lowering("Shape")
+def _shape(k: Kernel) -> None:
+    out = k.outputs[0]
+    for i, d in enumerate(k.node.inputs[0].shape):
+        k.store(out, T.I64(i), scalars.cast(k.b, k.dim(d), np.dtype(np.int64), out.dtype))
+
+
+@lowering("Size")
+def _size(k: Kernel) -> None:
+    out = k.outputs[0]
+    k.store(out, T.I64(0), scalars.cast(k.b, k.size(k.node.inputs[0].shape), np.dtype(np.int64), out.dtype))
+
+
+@lowering("Rank")
+def _rank(k: Kernel) -> None:
+    out = k.outputs[0]
+    k.store(out, T.I64(0), T.constant(out.dtype, len(k.node.inputs[0].shape)))
+
+
+@lowering("NoOp")
+def _noop(k: Kernel) -> None:
+    return None
+
+
+@lowering("Const")
+def _const(k: Kernel) -> None:
+    """Never called: a constant is a buffer the executable fills from the program."""
+    raise AssertionError("Const has no kernel")
+
+
+# ---------------------------------------------------------------------------
+# Matrix products: the BLAS.
+
+_GEMM = {np.dtype(np.float32): ("scipy_cblas_sgemm", T.F32), np.dtype(np.float64): ("scipy_cblas_dgemm", T.F64)}
+CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS = 101, 111, 112
+_INT32_MAX = 2**31 - 1
+
+
+@lowering("MatMul")
+def _matmul(k: Kernel) -> None:
+    """``a @ b`` over broadcast batch dims, each matrix product one BLAS gemm call (float32,
+    float64; other dtypes as a generated triple loop). Sizes above the 32-bit BLAS's range
+    fail the run with an error instead of overflowing."""
+    a, bb = k.inputs
+    out = k.outputs[0]
+    ta = bool(k.attrs.get("transpose_a", False))
+    tb = bool(k.attrs.get("transpose_b", False))
+    m = a.shape[-1] if ta else a.shape[-2]
+    kk = a.shape[-2] if ta else a.shape[-1]
+    n = bb.shape[-2] if tb else bb.shape[-1]
+    batch_out = out.shape[:-2]
+    nb = len(batch_out)
+    b = k.b
+
+    def batch_strides(arg: Arg) -> list[sym.Dim]:
+        mat = arg.shape[-1] * arg.shape[-2]  # type: ignore[operator]
+        bshape = arg.shape[:-2]
+        st = [s * mat for s in _contiguous_strides(bshape)]  # type: ignore[operator]
+        row: list[sym.Dim] = [0] * nb
+        off = nb - len(bshape)
+        for i, d in enumerate(bshape):
+            if not (d == 1 and batch_out[off + i] != 1):
+                row[off + i] = st[i]
+        return row
+
+    sa, sb = batch_strides(a), batch_strides(bb)
+    so = [s * (m * n) for s in _contiguous_strides(batch_out)]  # type: ignore[operator]
+    M, N, K = k.dim(m), k.dim(n), k.dim(kk)
+    gemm = _GEMM.get(a.dtype)
+
+    def offset(idx: list[ir.Value], strides: list[sym.Dim]) -> ir.Value:
+        off: ir.Value = T.I64(0)
+        for i, s in zip(idx, strides):
+            if s != 0:
+                off = b.add(off, b.mul(i, k.dim(s)))
+        return off
+
+    if gemm is not None:
+        too_big = b.or_(b.or_(b.icmp_signed(">", M, T.I64(_INT32_MAX)), b.icmp_signed(">", N, T.I64(_INT32_MAX))), b.icmp_signed(">", K, T.I64(_INT32_MAX)))
+        k.fail_if(too_big, 3, b.select(b.icmp_signed(">", M, N), M, N), T.I64(_INT32_MAX))
+    # K == 0: the product is all zeros (the BLAS refuses a leading dimension of 0).
+    n_out = k.size(out.shape)
+    empty = b.icmp_signed("==", K, T.I64(0))
+    with b.if_then(empty):
+        zero = T.constant(out.dtype, 0)
+        k.loop(n_out, lambda i: k.store(out, i, zero), name="zero")
+    nonempty = b.and_(b.icmp_signed(">", b.mul(M, N), T.I64(0)), b.icmp_signed(">", K, T.I64(0)))
+
+    def one(idx: list[ir.Value]) -> None:
+        pa = k.b.gep(a.ptr, [offset(idx, sa)])
+        pb = k.b.gep(bb.ptr, [offset(idx, sb)])
+        pc = k.b.gep(out.ptr, [offset(idx, so)])
+        if gemm is not None:
+            name, fty = gemm
+            i32 = T.I32
+            fn = k.extern(name, T.VOID, [i32, i32, i32, i32, i32, i32, fty, a.ptr.type, i32, bb.ptr.type, i32, fty, out.ptr.type, i32])
+            lda = b.trunc(M if ta else K, i32)
+            ldb = b.trunc(K if tb else N, i32)
+            b.call(
+                fn,
+                [
+                    i32(CBLAS_ROW_MAJOR),
+                    i32(CBLAS_TRANS if ta else CBLAS_NO_TRANS),
+                    i32(CBLAS_TRANS if tb else CBLAS_NO_TRANS),
+                    b.trunc(M, i32),
+                    b.trunc(N, i32),
+                    b.trunc(K, i32),
+                    ir.Constant(fty, 1.0),
+                    pa,
+                    lda,
+                    pb,
+                    ldb,
+                    ir.Constant(fty, 0.0),
+                    pc,
+                    b.trunc(N, i32),
+                ],
+            )
+        else:
+            _naive_matmul(k, a, bb, out, pa, pb, pc, M, N, K, ta, tb)
+
+    with b.if_then(nonempty):
+        k.loop_nest([k.dim(d) for d in batch_out], one)
+
+
+def _naive_matmul(
+    k: Kernel, a: Arg, bb: Arg, out: Arg, pa: ir.Value, pb: ir.Value, pc: ir.Value,
+    M: ir.Value, N: ir.Value, K: ir.Value, ta: bool, tb: bool,
+) -> None:
+    """c[i, j] = sum_p a[i, p] * b[p, j] in the dtype's arithmetic (integers wrap)."""
+    b = k.b
+    dt = out.dtype
+    acc = k.alloca(T.reg_type(dt))
+    zero = T.constant(dt, 0)
+    add = b.fadd if dt.kind == "f" else b.add
+    mul = b.fmul if dt.kind == "f" else b.mul
+
+    def ij(i: ir.Value) -> None:
+        def j_body(j: ir.Value) -> None:
+            b.store(zero, acc)
+
+            def p_body(p: ir.Value) -> None:
+                ia = b.add(b.mul(p, M), i) if ta else b.add(b.mul(i, K), p)
+                ib = b.add(b.mul(j, K), p) if tb else b.add(b.mul(p, N), j)
+                x = T.load(b, b.gep(pa, [ia]), dt)
+                y = T.load(b, b.gep(pb, [ib]), dt)
+                b.store(add(b.load(acc), mul(x, y)), acc)
+
+            k.loop(K, p_body, name="p")
+            T.store(b, b.load(acc), b.gep(pc, [b.add(b.mul(i, N), j)]), dt)
+
+        k.loop(N, j_body, name="j")
+
+    k.loop(M, ij, name="m")
+
+
+# The rest of the table, one module per family of ops; each registers with @lowering.
+from graphc_llvm import lower_array, lower_conv, lower_nn  # noqa: E402,F401  (registration)
