@@ -26,7 +26,7 @@ import pytest
 import graphc as tf
 from graphc import errors
 from graphc.runtime.artifact import ArtifactError, run_cli
-from graphc.runtime.backend import CompileOptions, available_backends, get_backend
+from graphc.runtime.backend import CompileOptions, available_backends, can_export, get_backend
 
 BACKENDS = available_backends()
 N_IN, N_HIDDEN, N_OUT = 5, 7, 3
@@ -236,7 +236,9 @@ LOADER = textwrap.dedent(
 )
 
 
-def test_saved_artifact_runs_in_a_fresh_process(mlp: MLP, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_saved_artifact_runs_in_a_fresh_process(backend_name: str, tmp_path: Path) -> None:
+    mlp = MLP(backend_name)
     f = tf.compile([mlp.logits, mlp.probs], [mlp.x], session=mlp.sess)
     path = tmp_path / "mlp.gca"
     f.save(path)
@@ -259,11 +261,42 @@ def test_saved_artifact_runs_in_a_fresh_process(mlp: MLP, tmp_path: Path) -> Non
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(f.signature)
+    assert "Warning" not in proc.stderr  # same machine: its code (if any) was used
     for n in (3, 9):
         logits, probs = f(batch(n, n))
         for name, want in (("logits", logits), ("probs", probs)):
             got = np.load(out / f"{name}-{n}.npy", allow_pickle=False)
             assert got.dtype == want.dtype and np.array_equal(got, want)
+    mlp.sess.close()
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_save_load_on_each_backend(
+    backend_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m = MLP(backend_name)
+    f = tf.compile([m.logits, m.probs], [m.x], session=m.sess)
+    path = tmp_path / "mlp.gca"
+    f.save(path)
+    _, manifest, _ = read_layout(path)
+    has_code = any(p["name"].startswith("code:") for p in manifest["parts"])
+    backend = get_backend(backend_name)
+    # The MLP's dense layers are plain ops: a backend that exports code has some for them.
+    assert has_code == can_export(backend)
+    if backend_name == "numpy":
+        assert manifest["backend"]["identity"] is None
+    counter = CountingCompiles(monkeypatch, backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # same machine: no warning, whatever the backend
+        g = tf.load(path)
+    assert g.backend is backend
+    if has_code:
+        assert counter.n == 0  # the exported code was loaded, not compiled again
+    for n in (2, 6):
+        x = batch(n, n)
+        for got, want in zip(g(x), f(x)):
+            assert np.array_equal(got, want)
+    m.sess.close()
 
 
 def test_load_never_unpickles(mlp: MLP, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -302,7 +335,8 @@ def test_manifest_contents(mlp: MLP, tmp_path: Path) -> None:
     assert [s["name"] for s in manifest["signature"]["inputs"]] == ["images"]
     assert manifest["program_hash"] == f.program.content_hash()
     names = [p["name"] for p in manifest["parts"]]
-    assert names[0] == "program" and "code" not in names  # the NumPy backend exports nothing
+    assert names[0] == "program" and not [n for n in names if n.startswith("code")]  # NumPy exports nothing
+    assert manifest["units"] == [f.program.content_hash()]  # one unit: the whole program
     values = dict(zip([v.op.name for v in mlp.variables], mlp.sess.run(mlp.variables)))
     assert sorted(v["name"] for v in manifest["variables"]) == sorted(values)
     for v in manifest["variables"]:
@@ -447,15 +481,18 @@ def test_exported_code_is_used_only_on_a_matching_machine(mlp: MLP, tmp_path: Pa
     assert (backend.compiles, backend.loads) == (2, 1)
     assert np.array_equal(h(x), f(x))
 
-    # Not installed here under its name: the default backend runs it, with a warning.
-    with pytest.warns(RuntimeWarning, match="not installed here"):
+    # Not installed here under its name: the default backend runs it (its code unused).
+    with pytest.warns(RuntimeWarning) as caught:
         k = tf.load(path)
+    messages = [str(w.message) for w in caught]
+    assert any("not installed here" in m for m in messages)
+    assert any("compiled by backend 'exporting-test', not 'numpy'" in m for m in messages)
     assert k.backend.name == "numpy" and np.array_equal(k(x), f(x))
 
     data, manifest, base = read_layout(path)
-    (code,) = [p for p in manifest["parts"] if p["name"] == "code"]
+    (code,) = [p for p in manifest["parts"] if p["name"] == "code:0"]
     path.write_bytes(flip(data, base + code["offset"]))
-    with pytest.raises(ArtifactError, match="checksum of part 'code'"):
+    with pytest.raises(ArtifactError, match="checksum of part 'code:0'"):
         tf.load(path, backend=backend)
 
 

@@ -36,16 +36,20 @@ The artifact is one file (integers little-endian)::
      "fetches": [int, ...],                       # per output: its index in program.outputs
      "variables": [{"name": str, "dtype": str, "shape": [int, ...], "part": str}, ...],
      "program_hash": str,                         # Program.content_hash()
+     "units": [str, ...],                         # content hash of each compiled unit
      "parts": [{"name": str, "offset": int, "length": int, "sha256": str}, ...]}
 
     SPEC   {"name": str, "dtype": str, "shape": [int | str, ...]}  (a str is a symbolic
            dim, "?" one the program does not read)
 
-Parts are ``program`` (``serialize.to_bytes``), ``code`` when the backend exports its
-compiled code (the optional part of protocol v2: ``can_export``), and ``variable:<i>``.
-:func:`load` uses the code when the artifact's backend and its ``cache_identity()``
-match this machine's; otherwise (another CPU, another compiler, or no code) it compiles
-the program again, with a warning when code was there but could not be used.
+Parts are ``program`` (``serialize.to_bytes``), ``variable:<i>``, and ``code:<k>`` for
+each compiled unit whose code the backend exports (the optional part of protocol v2:
+``can_export``). A unit is what ``compile_program`` compiled: the program itself, or, for
+a program split into segments (ops the backend lacks run on NumPy), each segment; the
+NumPy segments have no code and are compiled on load. :func:`load` uses the code when
+the artifact's backend and its ``cache_identity()`` match this machine's and the program
+splits into the same units here; otherwise (another CPU, another compiler, or no code)
+it compiles the program again, with a warning when code was there but went unused.
 """
 
 from __future__ import annotations
@@ -78,7 +82,7 @@ from graphc.ir.verify import verify
 from graphc.passes import pipeline
 from graphc.passes.memory import plan_memory
 from graphc.runtime.backend import Backend, CompileOptions, Executable, can_export, get_backend
-from graphc.runtime.segments import SegmentedExecutable, compile_program
+from graphc.runtime.segments import FALLBACK_BACKEND, SegmentedExecutable, compile_program, plan
 
 __all__ = ["ArtifactError", "CompiledProgram", "Signature", "TensorSpec", "compile", "load", "run_cli"]
 
@@ -408,13 +412,17 @@ class CompiledProgram:
         identity = None
         if callable(getattr(backend, "cache_identity", None)):
             identity = {str(k): str(v) for k, v in backend.cache_identity().items()}
-        if can_export(backend) and not isinstance(self._executable, SegmentedExecutable):
-            # A program split into segments runs on several backends: no single backend's
-            # code holds it, so it is compiled again on load.
-            try:
-                parts.append(("code", bytes(backend.export(self._executable))))
-            except NotImplementedError:
-                pass
+        units = _units(self._program, backend, self._executable)
+        if can_export(backend):
+            for k, (_, unit_backend, exe) in enumerate(units):
+                if unit_backend is not backend:
+                    continue  # a fallback segment (NumPy): compiled again on load
+                try:
+                    parts.append((f"code:{k}", bytes(backend.export(exe))))
+                except (NotImplementedError, TypeError, ValueError):
+                    # The backend keeps no code for this executable (the LLVM backend's
+                    # NumPy stand-in for a program it cannot emit): compiled again on load.
+                    pass
         variables = []
         for i, (name, value) in enumerate(zip(self._variable_names, self._variable_values)):
             if value.dtype.kind not in "biuf":
@@ -466,6 +474,7 @@ class CompiledProgram:
             "fetches": list(self._fetches),
             "variables": variables,
             "program_hash": self._program.content_hash(),
+            "units": [u.content_hash() for u, _, _ in units],
             "parts": table,
         }
         text = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
@@ -572,15 +581,10 @@ def load(path: str | os.PathLike[str], backend: str | Backend | None = None) -> 
             chosen = get_backend(None)
     else:
         chosen = get_backend(backend)
+    codes = {int(name.split(":", 1)[1]): blob for name, blob in parts.items() if name.startswith("code:")}
     exe = None
-    code = parts.get("code")
-    if code is not None:
-        why = _why_not_loadable(chosen, saved)
-        if why is None:
-            try:
-                exe = chosen.load(program, code, options)  # type: ignore[attr-defined]
-            except Exception as exc:  # noqa: BLE001  (unusable code is compiled afresh, said below)
-                why = f"its code did not load ({type(exc).__name__}: {exc})"
+    if codes:
+        exe, why = _load_code(program, chosen, options, saved, manifest["units"], codes)
         if exe is None:
             warnings.warn(
                 f"artifact {path!r}: compiling its program again, because {why}", RuntimeWarning, stacklevel=2
@@ -590,6 +594,54 @@ def load(path: str | os.PathLike[str], backend: str | Backend | None = None) -> 
     return CompiledProgram(
         program, chosen, options, exe, signature, params, fetches, var_names, values, structure
     )
+
+
+def _units(program: Program, backend: Backend, exe: Executable) -> list[tuple[Program, Backend, Executable]]:
+    """What ``compile_program`` compiled, one (program, backend, executable) per unit: the
+    program itself, or each of its segments."""
+    if isinstance(exe, SegmentedExecutable):
+        return [
+            (seg.program, b, e) for seg, b, e in zip(exe.segments, exe.backends, exe.executables, strict=True)
+        ]
+    return [(program, backend, exe)]
+
+
+def _load_code(
+    program: Program,
+    backend: Backend,
+    options: CompileOptions,
+    saved: Mapping[str, Any],
+    unit_hashes: Sequence[str],
+    codes: Mapping[int, bytes],
+) -> tuple[Executable | None, str]:
+    """The executable from the artifact's exported code (the units without code compiled
+    here), or None and why the code cannot be used. The program is split here as
+    ``compile_program`` splits it, and each unit must be the one its code was made from."""
+    why = _why_not_loadable(backend, saved)
+    if why is not None:
+        return None, why
+    part = plan(program, backend)
+    if part is None:
+        units, backends = [program], [backend]
+    else:
+        fallback = backend if backend.name == FALLBACK_BACKEND else get_backend(FALLBACK_BACKEND)
+        units = [seg.program for seg in part.segments]
+        backends = [backend if seg.backend == backend.name else fallback for seg in part.segments]
+    if [u.content_hash() for u in units] != list(unit_hashes):
+        return None, "the program is split into segments differently here"
+    exes: list[Executable] = []
+    for k, (unit, b) in enumerate(zip(units, backends, strict=True)):
+        code = codes.get(k)
+        if code is None or b is not backend:
+            exes.append(b.compile(unit, options))
+            continue
+        try:
+            exes.append(backend.load(unit, code, options))  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001  (unusable code is compiled afresh, said by the caller)
+            return None, f"its code did not load ({type(exc).__name__}: {exc})"
+    if part is None:
+        return exes[0], ""
+    return SegmentedExecutable(program, part, backend, backends, exes), ""
 
 
 def _why_not_loadable(backend: Backend, saved: Mapping[str, Any]) -> str | None:
@@ -722,6 +774,7 @@ def _check_manifest(m: Any) -> None:
             f"variable {v!r}",
         )
     need(isinstance(m.get("program_hash"), str), "program_hash")
+    need(_is_list_of(m.get("units"), str) and len(m["units"]) >= 1, "units")
     need(isinstance(m.get("parts"), list), "parts")
     for p in m["parts"]:
         need(
@@ -731,6 +784,19 @@ def _check_manifest(m: Any) -> None:
             and _is_nat(p.get("length"))
             and isinstance(p.get("sha256"), str),
             f"part {p!r}",
+        )
+        name = p["name"]
+        kind, _, index = name.partition(":")
+        need(
+            name == "program"
+            or (
+                kind in ("code", "variable")
+                and index.isascii()
+                and index.isdigit()
+                and index == str(int(index))
+            )
+            and (kind != "code" or int(index) < len(m["units"])),
+            f"unknown part {name!r}",
         )
 
 
