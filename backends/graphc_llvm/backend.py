@@ -39,10 +39,6 @@ class _Lowerings(dict):  # type: ignore[type-arg]
         return fn if fn is not None else default
 
 
-def _data(a: np.ndarray) -> int:
-    return a.__array_interface__["data"][0]
-
-
 class LLVMExecutable:
     """A program compiled to native code (protocol v2's Executable)."""
 
@@ -56,26 +52,22 @@ class LLVMExecutable:
         consts = []
         for k in layout.consts:
             node = program.nodes[k]
-            consts.append(np.ascontiguousarray(node.attrs["value"], dtype=node.outputs[0].dtype.np))
+            # np.array, not np.ascontiguousarray: that one makes a 0-d value 1-d.
+            consts.append(np.array(node.attrs["value"], dtype=node.outputs[0].dtype.np, order="C"))
         self._consts = consts
         self._param_dtypes = [p.value.dtype.np for p in program.params]
         self._result_dtypes = [np.dtype(r["dtype"]) for r in layout.results]
         self._n_bufs = layout.n_params + len(consts) + len(layout.results) + 1
+        self._result_base = layout.n_params + len(consts)
         self._symbols = layout.symbols
         self._local = threading.local()
 
-    def _scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per-thread argument arrays: runs on several threads at once do not share them."""
+    def _scratch(self) -> _Scratch:
+        """Per-thread argument arrays and arena: runs on several threads at once share none
+        of them, and runs on one thread reuse them (no output ever lives in the arena)."""
         s = getattr(self._local, "s", None)
         if s is None:
-            s = (
-                np.zeros(self._n_bufs, dtype=np.uintp),
-                np.zeros(max(1, len(self._symbols)), dtype=np.int64),
-                np.zeros(self.layout.n_sizes, dtype=np.int64),
-                np.zeros(4, dtype=np.int64),
-            )
-            for j, c in enumerate(self._consts):
-                s[0][self.layout.n_params + j] = _data(c)
+            s = _Scratch(self)
             self._local.s = s
         return s
 
@@ -87,36 +79,40 @@ class LLVMExecutable:
         lay = self.layout
         if len(inputs) != lay.n_params:
             raise ValueError(f"expected {lay.n_params} inputs, got {len(inputs)}")
-        bufs, dvec, sizes, err = self._scratch()
-        for k, s in enumerate(self._symbols):
-            dvec[k] = dims[s]
-        self._sizes(_data(dvec), _data(sizes))
+        s = self._scratch()
+        bufs = s.bufs
+        if self._symbols:
+            dvec = s.dvec
+            for k, name in enumerate(self._symbols):
+                dvec[k] = dims[name]
+            self._sizes(s.dvec_at, s.sizes_at)
+            param_shapes, result_shapes, arena_bytes = s.shapes()
+        else:
+            param_shapes, result_shapes, arena_bytes = s.static
         arrays = []
-        for i, (x, dt, ps) in enumerate(zip(inputs, self._param_dtypes, lay.param_shapes)):
-            a = x if isinstance(x, np.ndarray) else np.asarray(x)
+        for i, x in enumerate(inputs):
+            a = x if type(x) is np.ndarray else np.asarray(x)
+            dt = self._param_dtypes[i]
             if a.dtype != dt or not a.flags.c_contiguous:
-                a = np.ascontiguousarray(a, dtype=dt)
-            at, rank = ps["at"], ps["rank"]
-            if a.ndim != rank or a.shape != tuple(sizes[at : at + rank].tolist()):
+                a = np.array(a, dtype=dt, order="C")
+            if a.shape != param_shapes[i]:
                 raise ValueError(
                     f"input {i} ({self.program.params[i].name}) has shape {a.shape}, "
-                    f"the program needs {tuple(sizes[at : at + rank].tolist())}"
+                    f"the program needs {param_shapes[i]}"
                 )
             arrays.append(a)
-            bufs[i] = _data(a)
+            bufs[i] = a.ctypes.data
         results = []
-        base = lay.n_params + len(self._consts)
-        for j, (r, dt) in enumerate(zip(lay.results, self._result_dtypes)):
-            at = r["at"]
-            out = np.empty(tuple(sizes[at : at + r["rank"]].tolist()), dtype=dt)
+        base = self._result_base
+        for j, dt in enumerate(self._result_dtypes):
+            out = np.empty(result_shapes[j], dtype=dt)
             results.append(out)
-            bufs[base + j] = _data(out)
-        arena_bytes = int(sizes[lay.arena_at])
-        arena = np.empty(arena_bytes + 64, dtype=np.uint8)
-        bufs[-1] = (_data(arena) + 63) & ~63
-        rc = self._run(_data(bufs), _data(dvec), _data(err))
+            bufs[base + j] = out.ctypes.data
+        if arena_bytes:
+            bufs[-1] = s.arena(arena_bytes)
+        rc = self._run(s.bufs_at, s.dvec_at, s.err_at)
         if rc:
-            self._raise(rc, err)
+            self._raise(rc, s.err)
         outs: list[Any] = []
         for kind, where in lay.outputs:
             if kind == "result":
@@ -132,6 +128,42 @@ class LLVMExecutable:
         template = ERROR_MESSAGES.get(int(err[1]), "kernel failure {value} / {bound}")
         msg = template.format(value=int(err[2]), bound=int(err[3]))
         raise errors.InvalidArgumentError(None, node.origin, msg)
+
+
+class _Scratch:
+    """One thread's argument arrays (their addresses taken once) and its arena."""
+
+    def __init__(self, exe: LLVMExecutable) -> None:
+        lay = exe.layout
+        self.lay = lay
+        self.bufs = np.zeros(exe._n_bufs, dtype=np.uintp)
+        self.dvec = np.zeros(max(1, len(lay.symbols)), dtype=np.int64)
+        self.sizes = np.zeros(lay.n_sizes, dtype=np.int64)
+        self.err = np.zeros(4, dtype=np.int64)
+        self.bufs_at, self.dvec_at = self.bufs.ctypes.data, self.dvec.ctypes.data
+        self.sizes_at, self.err_at = self.sizes.ctypes.data, self.err.ctypes.data
+        for j, c in enumerate(exe._consts):
+            self.bufs[lay.n_params + j] = c.ctypes.data
+        self._arena = np.zeros(0, dtype=np.uint8)
+        self._arena_at = 0
+        self.static = None
+        if not lay.symbols:
+            exe._sizes(self.dvec_at, self.sizes_at)
+            self.static = self.shapes()
+
+    def shapes(self) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]], int]:
+        sizes = self.sizes.tolist()
+        lay = self.lay
+        params = [tuple(sizes[p["at"] : p["at"] + p["rank"]]) for p in lay.param_shapes]
+        results = [tuple(sizes[r["at"] : r["at"] + r["rank"]]) for r in lay.results]
+        return params, results, sizes[lay.arena_at]
+
+    def arena(self, nbytes: int) -> int:
+        """The address of at least ``nbytes`` of 64-byte-aligned memory (grown as needed)."""
+        if self._arena.size < nbytes + 64:
+            self._arena = np.empty(nbytes + 64, dtype=np.uint8)
+            self._arena_at = (self._arena.ctypes.data + 63) & ~63
+        return self._arena_at
 
 
 class LLVMBackend:
