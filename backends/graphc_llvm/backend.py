@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -130,6 +131,21 @@ class LLVMExecutable:
         raise errors.InvalidArgumentError(None, node.origin, msg)
 
 
+def thread_count() -> int:
+    """Threads a large kernel may use: ``$GRAPHC_NUM_THREADS``, else the CPUs this process
+    may run on (its affinity)."""
+    env = os.environ.get("GRAPHC_NUM_THREADS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ValueError(f"GRAPHC_NUM_THREADS must be a positive integer, not {env!r}") from None
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 class _Scratch:
     """One thread's argument arrays (their addresses taken once) and its arena."""
 
@@ -137,7 +153,9 @@ class _Scratch:
         lay = exe.layout
         self.lay = lay
         self.bufs = np.zeros(exe._n_bufs, dtype=np.uintp)
-        self.dvec = np.zeros(max(1, len(lay.symbols)), dtype=np.int64)
+        # The dims, then the thread count (codegen: Kernel.split_loop).
+        self.dvec = np.zeros(len(lay.symbols) + 1, dtype=np.int64)
+        self.dvec[-1] = thread_count()
         self.sizes = np.zeros(lay.n_sizes, dtype=np.int64)
         self.err = np.zeros(4, dtype=np.int64)
         self.bufs_at, self.dvec_at = self.bufs.ctypes.data, self.dvec.ctypes.data

@@ -98,10 +98,9 @@ class Kernel:
         self.node = node
         self.attrs = node.attrs
         self.index = index
-        fnty = ir.FunctionType(T.I32, [T.I8P.as_pointer(), T.I64.as_pointer(), T.I64.as_pointer()])
-        self.fn = ir.Function(module, fnty, name=f"node{index}")
+        self.fn = ir.Function(module, NODE_FN, name=f"node{index}")
         self.fn.linkage = "internal"
-        self.bufs, self.dims_ptr, self.err = self.fn.args
+        self.bufs, self.dims_ptr, self.err, self.start, self.end = self.fn.args
         self._entry = self.fn.append_basic_block("entry")
         body = self.fn.append_basic_block("body")
         self.b = ir.IRBuilder(body)
@@ -171,8 +170,109 @@ class Kernel:
         b.cbranch(b.icmp_signed("<", nxt, n), loop, done)
         b.position_at_end(done)
 
-    def loop_nest(self, extents: Sequence[ir.Value], body: Callable[[list[ir.Value]], None]) -> None:
-        """Nested loops over ``extents`` (row-major: the last varies fastest)."""
+    def split_loop(self, n: ir.Value, cost: ir.Value, body: Callable[[ir.Value], None]) -> None:
+        """``for i in range(n): body(i)``, split over threads when the work is large.
+
+        Called with the whole range (``end == -1``, as ``graphc_run`` calls every node), a
+        loop whose total work ``cost`` (elements) exceeds :data:`WORK_PER_THREAD` per thread
+        runs its range as chunks on up to the run's thread count (``dims[len(symbols)]``):
+        each chunk is this same function called with ``[start, end)`` on its own thread,
+        which then runs just that part. Every index runs exactly once and its own work is
+        unchanged, so results do not depend on the thread count. The threaded path returns
+        from the function when the chunks are done: this must be the kernel's last loop."""
+        b = self.b
+        whole = b.icmp_signed("==", self.end, T.I64(-1))
+        threads = self.dim_threads()
+        chunks = b.sdiv(cost, T.I64(WORK_PER_THREAD))
+        chunks = b.select(b.icmp_signed("<", threads, chunks), threads, chunks)
+        chunks = b.select(b.icmp_signed("<", n, chunks), n, chunks)
+        chunks = b.select(b.icmp_signed(">", chunks, T.I64(MAX_THREADS)), T.I64(MAX_THREADS), chunks)
+        par = b.and_(whole, b.icmp_signed(">", chunks, T.I64(1)))
+        with b.if_then(par):
+            self._spawn(n, chunks)
+        lo = b.select(whole, T.I64(0), self.start)
+        hi = b.select(whole, n, b.select(b.icmp_signed("<", self.end, n), self.end, n))
+        pre = b.block
+        loop = self.fn.append_basic_block("split.loop")
+        done = self.fn.append_basic_block("split.done")
+        b.cbranch(b.icmp_signed("<", lo, hi), loop, done)
+        b.position_at_end(loop)
+        i = b.phi(T.I64, name="s")
+        i.add_incoming(lo, pre)
+        body(i)
+        nxt = b.add(i, T.I64(1), flags=["nsw"])
+        i.add_incoming(nxt, b.block)
+        b.cbranch(b.icmp_signed("<", nxt, hi), loop, done)
+        b.position_at_end(done)
+
+    def dim_threads(self) -> ir.Value:
+        key = ("threads",)
+        if key not in self._dims:
+            k = self.emitter.threads_index
+            self._dims[key] = self._at_entry(lambda eb: eb.load(eb.gep(self.dims_ptr, [T.I64(k)])))
+        return self._dims[key]
+
+    def _spawn(self, n: ir.Value, chunks: ir.Value) -> None:
+        """Run ``[0, n)`` as ``chunks`` calls of this function, chunk 0 on this thread, the
+        others on new threads (one that cannot be started runs here after chunk 0); return
+        the first nonzero code."""
+        b = self.b
+        worker = self.emitter.worker(self.fn)
+        create = self.extern("pthread_create", T.I32, [T.I64.as_pointer(), T.I8P, T.I8P, T.I8P])
+        join = self.extern("pthread_join", T.I32, [T.I64, T.I8P.as_pointer()])
+        args = self.alloca(ir.ArrayType(T.I64, MAX_THREADS * _WORK_FIELDS))
+        tids = self.alloca(ir.ArrayType(T.I64, MAX_THREADS))
+        started = self.alloca(ir.ArrayType(T.I32, MAX_THREADS))
+        per = b.sdiv(b.add(n, b.sub(chunks, T.I64(1))), chunks)
+
+        def field(t: ir.Value, f: int) -> ir.Value:
+            return b.gep(args, [T.I64(0), b.add(b.mul(t, T.I64(_WORK_FIELDS)), T.I64(f))])
+
+        def setup(t: ir.Value) -> None:
+            lo = b.mul(t, per)
+            hi = b.add(lo, per)
+            hi = b.select(b.icmp_signed("<", hi, n), hi, n)
+            b.store(b.ptrtoint(self.bufs, T.I64), field(t, 0))
+            b.store(b.ptrtoint(self.dims_ptr, T.I64), field(t, 1))
+            b.store(b.ptrtoint(self.err, T.I64), field(t, 2))
+            b.store(lo, field(t, 3))
+            b.store(hi, field(t, 4))
+            b.store(T.I64(0), field(t, 5))
+            tid = b.gep(tids, [T.I64(0), t])
+            ok = T.I32(0)
+            with b.if_else(b.icmp_signed(">", t, T.I64(0))) as (then, otherwise):
+                with then:
+                    rc = b.call(create, [tid, ir.Constant(T.I8P, None), b.bitcast(worker, T.I8P), b.bitcast(field(t, 0), T.I8P)])
+                    b.store(b.zext(b.icmp_signed("==", rc, ok), T.I32), b.gep(started, [T.I64(0), t]))
+                with otherwise:
+                    b.store(T.I32(0), b.gep(started, [T.I64(0), t]))
+
+        self.loop(chunks, setup, name="spawn")
+
+        def finish(t: ir.Value) -> None:
+            with b.if_else(b.icmp_signed("!=", b.load(b.gep(started, [T.I64(0), t])), T.I32(0))) as (then, otherwise):
+                with then:
+                    b.call(join, [b.load(b.gep(tids, [T.I64(0), t])), ir.Constant(T.I8P.as_pointer(), None)])
+                with otherwise:
+                    rc = b.call(self.fn, [self.bufs, self.dims_ptr, self.err, b.load(field(t, 3)), b.load(field(t, 4))])
+                    b.store(b.sext(rc, T.I64), field(t, 5))
+
+        self.loop(chunks, finish, name="join")
+        result = self.alloca(T.I64, T.I64(0))
+
+        def first_error(t: ir.Value) -> None:
+            r = b.load(field(t, 5))
+            cur = b.load(result)
+            b.store(b.select(b.icmp_signed("==", cur, T.I64(0)), r, cur), result)
+
+        self.loop(chunks, first_error, name="rc")
+        b.ret(b.trunc(b.load(result), T.I32))
+
+    def loop_nest(
+        self, extents: Sequence[ir.Value], body: Callable[[list[ir.Value]], None], split_cost: ir.Value | None = None
+    ) -> None:
+        """Nested loops over ``extents`` (row-major: the last varies fastest). With
+        ``split_cost`` (the nest's total work), the outermost loop is a :meth:`split_loop`."""
         idx: list[ir.Value] = []
 
         def level(k: int) -> None:
@@ -185,7 +285,10 @@ class Kernel:
                 level(k + 1)
                 idx.pop()
 
-            self.loop(extents[k], inner, name=f"i{k}")
+            if k == 0 and split_cost is not None:
+                self.split_loop(extents[0], split_cost, inner)
+            else:
+                self.loop(extents[k], inner, name=f"i{k}")
 
         level(0)
 
@@ -267,6 +370,13 @@ def _emit_atom(b: ir.IRBuilder, atom: sym.Atom, symbol: Callable[[ir.IRBuilder, 
 
 Lowering = Callable[[Kernel], None]
 
+# A node's function: (bufs, dims, err, start, end) -> status. ``end == -1`` runs the whole
+# node; otherwise only the part [start, end) of its split loop (Kernel.split_loop).
+NODE_FN = ir.FunctionType(T.I32, [T.I8P.as_pointer(), T.I64.as_pointer(), T.I64.as_pointer(), T.I64, T.I64])
+WORK_PER_THREAD = 1 << 16  # elements: below this a thread costs more than it saves
+MAX_THREADS = 64
+_WORK_FIELDS = 6  # bufs, dims, err, start, end, status (as i64)
+
 
 class ProgramEmitter:
     """Builds the module for one program (see the module docstring)."""
@@ -332,6 +442,39 @@ class ProgramEmitter:
         self.results = [(last[k], buf) for k, (_, buf) in enumerate(self.results)]
         self.arena_size = plan.arena_size
 
+    @property
+    def threads_index(self) -> int:
+        """Where the run's thread count is in ``dims``: after the symbols."""
+        return len(self.symbols)
+
+    def worker(self, fn: ir.Function) -> ir.Function:
+        """``i8* worker(i8* work)``: a thread's start routine calling ``fn`` on its chunk."""
+        name = f"{fn.name}.worker"
+        w = self.module.globals.get(name)
+        if w is not None:
+            return w
+        w = ir.Function(self.module, ir.FunctionType(T.I8P, [T.I8P]), name=name)
+        w.linkage = "internal"
+        b = ir.IRBuilder(w.append_basic_block())
+        fields = b.bitcast(w.args[0], T.I64.as_pointer())
+
+        def get(k: int) -> ir.Value:
+            return b.load(b.gep(fields, [T.I64(k)]))
+
+        rc = b.call(
+            fn,
+            [
+                b.inttoptr(get(0), T.I8P.as_pointer()),
+                b.inttoptr(get(1), T.I64.as_pointer()),
+                b.inttoptr(get(2), T.I64.as_pointer()),
+                get(3),
+                get(4),
+            ],
+        )
+        b.store(b.sext(rc, T.I64), b.gep(fields, [T.I64(5)]))
+        b.ret(ir.Constant(T.I8P, None))
+        return w
+
     def symbol_index(self, name: str) -> int:
         if name not in self._sym_index:
             raise Unsupported(f"dim symbol {name} is not bound at entry")
@@ -383,7 +526,7 @@ class ProgramEmitter:
         for k, f in enumerate(functions):
             if f is None:
                 continue
-            rc = b.call(f, [bufs, dims, err])
+            rc = b.call(f, [bufs, dims, err, T.I64(0), T.I64(-1)])
             bad = fn.append_basic_block(f"fail{k}")
             ok = fn.append_basic_block(f"ok{k}")
             b.cbranch(b.icmp_signed("!=", rc, T.I32(0)), bad, ok)

@@ -179,7 +179,7 @@ def emit_fused(k: Kernel, attrs: dict[str, Any], inputs: Sequence[Arg], out: Arg
             offs = offsets_of(idx, [*g_in, g_out])
             k.store(out, offs[-1], element(offs[:-1]))
 
-        k.loop_nest([k.dim(e) for e in extents], body)
+        k.loop_nest([k.dim(e) for e in extents], body, split_cost=k.dim(sym.product(shape)))
         return
 
     acc_dtype = np.dtype(attrs["accumulator_dtype"].np)
@@ -235,7 +235,7 @@ def emit_fused(k: Kernel, attrs: dict[str, Any], inputs: Sequence[Arg], out: Arg
         o = offsets_of(oidx_full, [g_out])[0]
         k.store(out, o, finish(b.load(acc_slot)))
 
-    k.loop_nest([k.dim(extents[g]) for g in outer], body_outer)
+    k.loop_nest([k.dim(extents[g]) for g in outer], body_outer, split_cost=k.dim(sym.product(shape)))
 
 
 def _mean(b: ir.IRBuilder, acc: ir.Value, dtype: np.dtype, count: ir.Value) -> ir.Value:
