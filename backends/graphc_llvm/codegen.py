@@ -435,7 +435,7 @@ class ProgramEmitter:
                 raise Unsupported("a program output planned in the arena")
         # A result buffer is allocated with the shape of the last value it holds.
         last: dict[int, Value] = {}
-        for vn, v in enumerate(values):
+        for v in values:
             kind, where = self.location[id(v)]
             if kind == "result":
                 last[where] = v
