@@ -216,11 +216,12 @@ class LLVMBackend:
         except Unsupported:
             return self._numpy(program, options)
         opt = int((options or CompileOptions()).get("opt_level", 3))
-        ref = jit.optimize(module, opt)
+        text = str(module)
+        ref = jit.optimize(text, opt)
         obj = jit.emit_object(ref)
         self.stats["compiles"] += 1
         exe = LLVMExecutable(program, layout, obj)
-        exe.llvm_ir = str(module)  # type: ignore[attr-defined]
+        exe.llvm_ir = text  # type: ignore[attr-defined]
         return exe
 
     def _numpy(self, program: Program, options: CompileOptions | None) -> Any:
