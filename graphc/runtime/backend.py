@@ -54,6 +54,8 @@ from graphc.ir.program import Program
 ENTRY_POINT_GROUP = "graphc.backends"
 DEFAULT_BACKEND_ENV = "GRAPHC_BACKEND"
 PROTOCOL_VERSION = 2
+# Names that stand for a backend: "cpu" is the main CPU backend.
+ALIASES = {"cpu": "llvm"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +158,7 @@ def get_backend(name: str | Backend | None = None) -> Backend:
     if name is not None and not isinstance(name, str):
         return name
     name = name or os.environ.get(DEFAULT_BACKEND_ENV) or "numpy"
+    name = ALIASES.get(name, name)
     if name in _loaded:
         return _loaded[name]
     eps = _entry_points()
