@@ -19,6 +19,7 @@ import numpy as np
 from llvmlite import ir
 
 from graphc import scalar as S
+from graphc_llvm import mathlib
 from graphc_llvm import types as T
 
 Leaf = Callable[[int], ir.Value]
@@ -47,8 +48,6 @@ def _intrinsic(b: ir.IRBuilder, name: str, ty: ir.Type, args: Sequence[ir.Value]
 def _float_math(b: ir.IRBuilder, name: str, dtype: np.dtype, args: Sequence[ir.Value]) -> ir.Value:
     """A transcendental in the element's float type; float16 computes in float32 and rounds
     once (as NumPy's float16 loops do)."""
-    from graphc_llvm import mathlib  # TEMPORARY lazy import while mathlib lands
-
     ty = T.reg_type(dtype)
     if ty == T.F16:
         wide = [b.fpext(a, T.F32) for a in args]
