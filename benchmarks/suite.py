@@ -23,12 +23,10 @@ import importlib
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,37 +36,13 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
-
 import suite_models as models  # noqa: E402
 import suite_timing as timing  # noqa: E402
-from suite_timing import Impl  # noqa: E402
+from suite_timing import Case, Config, Impl  # noqa: E402
 
 CASES = ("mlp_step", "mlp_fwd", "elementwise", "softmax_ce", "cnn_step", "overhead", "compile")
 PEERS = ("jax", "tensorflow", "torch")
 HAND = "numpy (hand)"
-
-
-@dataclass
-class Config:
-    """What to run and how long: sizes shrink and repeats drop with ``--quick``."""
-
-    quick: bool
-    repeats: int
-    warmup: int
-    sample_s: float
-    threads: int
-    backends: list[str]
-    peers: dict[str, Any] = field(default_factory=dict)  # name -> module, or the import error text
-    sizes: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Case:
-    """One row group of the table: a case's name, its implementations, and what it fed."""
-
-    name: str
-    impls: list[Impl]
-    info: dict[str, Any] = field(default_factory=dict)
 
 
 # -- implementations of TF1-style graphs ------------------------------------------------------
@@ -105,7 +79,9 @@ def _tf1_impl(
         sess = make_session(graph)
         if "init" in parts:
             sess.run(parts["init"])
-        call, how = models.tf1_runner(sess, [parts[k] for k in fetches], [parts[k] for k in feeds], values, callable_)
+        call, how = models.tf1_runner(
+            sess, [parts[k] for k in fetches], [parts[k] for k in feeds], values, callable_
+        )
         return Impl(name, call=lambda: post(call()), note=how)
     except Exception as exc:  # noqa: BLE001 - reported in the cell
         return Impl(name, error=timing.describe(exc))
@@ -158,12 +134,12 @@ def tf1_impls(
     return out
 
 
-def peer_impl(cfg: Config, peer: str, name: str, factory: Callable[[], Callable[[], Any]]) -> Impl:
+def peer_impl(cfg: Config, peer: str, name: str, factory: Callable[[], Callable[[], Any]]) -> Impl | None:
     """A JAX or PyTorch implementation, or its cell's "n/a"/error when the peer did not
-    import or the factory fails."""
+    import or the factory fails; None (no row) when ``--peers`` left it out."""
     mod = cfg.peers.get(peer)
     if mod is None:
-        return Impl(name, error="n/a (not selected)")
+        return None
     if isinstance(mod, str):
         return Impl(name, error=mod)
     try:
@@ -212,7 +188,11 @@ def _host(x: Any) -> Any:
     return np.array(x)
 
 
-def run_case(cfg: Config, name: str, impls: list[Impl], rtol: float, atol: float, calls: int = 1, **info: Any) -> Case:
+def run_case(
+    cfg: Config, name: str, impls: list[Impl | None], rtol: float, atol: float, calls: int = 1, **info: Any
+) -> Case:
+    """Check, then time, the case's implementations (None: a peer left out)."""
+    impls = [im for im in impls if im is not None]
     check(impls, calls, rtol, atol)
     timing.measure(impls, cfg.repeats, cfg.warmup, cfg.sample_s)
     return Case(name, impls, info)
@@ -225,7 +205,7 @@ def case_mlp_step(cfg: Config) -> list[Case]:
     batch = cfg.sizes["mlp_batch"]
     params = models.mlp_params()
     x, y = models.classification_batch((batch, 784))
-    impls = [hand_impl(lambda: (lambda m: lambda: m.step(x, y))(models.NumpyMLP(params)))]
+    impls: list[Impl | None] = [hand_impl(lambda: (lambda m: lambda: m.step(x, y))(models.NumpyMLP(params)))]
     impls += tf1_impls(
         cfg,
         lambda tf: models.tf1_mlp(tf, params, train=True),
@@ -239,12 +219,18 @@ def case_mlp_step(cfg: Config) -> list[Case]:
     try:
         sgemm = timing.Sgemm()
         sgemm.set_threads(cfg.threads)
-        impls.append(Impl("matmuls alone (BLAS)", call=models.matmul_plan(sgemm, batch), reference=True, note="8 sgemm"))
+        impls.append(
+            Impl(
+                "matmuls alone (BLAS)", call=models.matmul_plan(sgemm, batch), reference=True, note="8 sgemm"
+            )
+        )
     except Exception as exc:  # noqa: BLE001
         impls.append(Impl("matmuls alone (BLAS)", error=timing.describe(exc), reference=True))
-    case = run_case(cfg, "mlp_step", impls, rtol=1e-3, atol=1e-5, calls=2, batch=batch, layers="784-256-256-10")
-    mm = next((im.median for im in impls if im.reference and im.median), None)
-    for im in impls:
+    case = run_case(
+        cfg, "mlp_step", impls, rtol=1e-3, atol=1e-5, calls=2, batch=batch, layers="784-256-256-10"
+    )
+    mm = next((im.median for im in case.impls if im.reference and im.median), None)
+    for im in case.impls:
         if mm and im.median and not im.reference:
             im.extra["x_matmuls"] = im.median / mm
     return [case]
@@ -256,7 +242,7 @@ def case_mlp_fwd(cfg: Config) -> list[Case]:
     out = []
     for batch in cfg.sizes["fwd_batches"]:
         x, _ = models.classification_batch((batch, 784))
-        impls = [hand_impl(lambda x=x: lambda: ref.forward(x)[-1])]
+        impls: list[Impl | None] = [hand_impl(lambda x=x: lambda: ref.forward(x)[-1])]
         impls += tf1_impls(cfg, lambda tf: models.tf1_mlp(tf, params, train=False), ["logits"], ["x"], [x])
         impls.append(peer_impl(cfg, "jax", "jax", lambda x=x: models.jax_mlp_forward(params, x)))
         impls.append(peer_impl(cfg, "torch", "torch", lambda x=x: models.torch_mlp_forward(params, x)))
@@ -267,21 +253,23 @@ def case_mlp_fwd(cfg: Config) -> list[Case]:
 def case_elementwise(cfg: Config) -> list[Case]:
     n = cfg.sizes["ew_elements"]
     x = (np.random.default_rng(3).standard_normal(n) * 2).astype(np.float32)
-    impls = [hand_impl(lambda: lambda: models.numpy_elementwise(x))]
+    impls: list[Impl | None] = [hand_impl(lambda: lambda: models.numpy_elementwise(x))]
     impls += tf1_impls(cfg, models.tf1_elementwise, ["out"], ["x"], [x])
     impls.append(peer_impl(cfg, "jax", "jax", lambda: models.jax_elementwise(x)))
     impls.append(peer_impl(cfg, "torch", "torch", lambda: models.torch_elementwise(x)))
     copy_s, copy_bw = timing.copy_bandwidth()
     case = run_case(cfg, "elementwise", impls, rtol=1e-4, atol=1e-5, elements=n, a=models.EW_A, b=models.EW_B)
     moved = 2 * 4 * n  # x read once, the result written once
-    for im in impls:
+    for im in case.impls:
         if im.median:
             im.extra["GB/s"] = moved / im.median / 1e9
             im.extra["of_copy_bw"] = moved / im.median / copy_bw
     copy = Impl("copy (np.copyto 64 MB)", reference=True, samples=[copy_s], check="-")
     copy.extra["GB/s"] = copy_bw / 1e9
-    impls.append(copy)
-    case.info.update(bytes_moved=moved, copy_bandwidth_GBps=copy_bw / 1e9, scalars="a, b are Python floats (constants)")
+    case.impls.append(copy)
+    case.info.update(
+        bytes_moved=moved, copy_bandwidth_GBps=copy_bw / 1e9, scalars="a, b are Python floats (constants)"
+    )
     return [case]
 
 
@@ -290,7 +278,7 @@ def case_softmax_ce(cfg: Config) -> list[Case]:
     rng = np.random.default_rng(4)
     logits = (rng.standard_normal((rows, cols)) * 3).astype(np.float32)
     labels = np.eye(cols, dtype=np.float32)[rng.integers(0, cols, rows)]
-    impls = [hand_impl(lambda: lambda: models.numpy_softmax_ce(logits, labels))]
+    impls: list[Impl | None] = [hand_impl(lambda: lambda: models.numpy_softmax_ce(logits, labels))]
     impls += tf1_impls(cfg, models.tf1_softmax_ce, ["ce", "grad"], ["logits", "labels"], [logits, labels])
     impls.append(peer_impl(cfg, "jax", "jax", lambda: models.jax_softmax_ce(logits, labels)))
     impls.append(peer_impl(cfg, "torch", "torch", lambda: models.torch_softmax_ce(logits, labels)))
@@ -301,9 +289,14 @@ def case_cnn_step(cfg: Config) -> list[Case]:
     batch = cfg.sizes["cnn_batch"]
     params = models.cnn_params()
     x, y = models.classification_batch((batch, 28, 28, 1))
-    impls = [hand_impl(lambda: (lambda m: lambda: m.step(x, y))(models.NumpyCNN(params)))]
+    impls: list[Impl | None] = [hand_impl(lambda: (lambda m: lambda: m.step(x, y))(models.NumpyCNN(params)))]
     impls += tf1_impls(
-        cfg, lambda tf: models.tf1_cnn(tf, params), ["train", "loss"], ["x", "y"], [x, y], post=lambda out: out[1]
+        cfg,
+        lambda tf: models.tf1_cnn(tf, params),
+        ["train", "loss"],
+        ["x", "y"],
+        [x, y],
+        post=lambda out: out[1],
     )
     impls.append(peer_impl(cfg, "jax", "jax", lambda: models.jax_cnn_step(params, x, y)))
     impls.append(peer_impl(cfg, "torch", "torch", lambda: models.torch_cnn_step(params, x, y)))
@@ -312,16 +305,18 @@ def case_cnn_step(cfg: Config) -> list[Case]:
 
 def case_overhead(cfg: Config) -> list[Case]:
     one = np.float32(1.0)
-    impls = [hand_impl(lambda: lambda: one + np.float32(1.0))]
+    impls: list[Impl | None] = [hand_impl(lambda: lambda: one + np.float32(1.0))]
     for callable_, suffix in ((False, " run"), (True, " make_callable")):
-        for im in tf1_impls(cfg, models.tf1_scalar, ["out"], ["x"], [one], callable_=callable_, suffix=suffix):
+        for im in tf1_impls(
+            cfg, models.tf1_scalar, ["out"], ["x"], [one], callable_=callable_, suffix=suffix
+        ):
             if callable_ and im.error is None and im.note != "make_callable":
                 im.call, im.error = None, "Session has no make_callable"
             impls.append(im)
     impls.append(peer_impl(cfg, "jax", "jax", models.jax_scalar))
     impls.append(peer_impl(cfg, "torch", "torch", models.torch_scalar))
     case = run_case(cfg, "overhead", impls, rtol=0.0, atol=0.0, graph="x + 1 on a fed float32 scalar")
-    for im in impls:
+    for im in case.impls:
         if im.median:
             im.extra["us/call"] = im.median * 1e6
     return [case]
@@ -338,7 +333,9 @@ def case_compile(cfg: Config) -> list[Case]:
         rows[f"graphc[{b}] cold"] = Impl(f"graphc[{b}] cold", note="empty GRAPHC_CACHE_DIR")
         rows[f"graphc[{b}] warm cache"] = Impl(f"graphc[{b}] warm cache", note="second process, same cache")
     jax_ok = not isinstance(cfg.peers.get("jax"), str) and cfg.peers.get("jax") is not None
-    rows["jax first call"] = Impl("jax first call", error=None if jax_ok else str(cfg.peers.get("jax", "n/a")))
+    rows["jax first call"] = Impl(
+        "jax first call", error=None if jax_ok else str(cfg.peers.get("jax", "n/a"))
+    )
     details: dict[str, list[dict[str, Any]]] = {k: [] for k in rows}
 
     def sample(name: str, args: list[str], cache: str | None) -> None:
@@ -346,7 +343,9 @@ def case_compile(cfg: Config) -> list[Case]:
         if im.error is not None:
             return
         penv = dict(env, GRAPHC_CACHE_DIR=cache) if cache else env
-        proc = subprocess.run([sys.executable, probe, *args], env=penv, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            [sys.executable, probe, *args], env=penv, capture_output=True, text=True, timeout=600
+        )
         if proc.returncode != 0:
             lines = (proc.stderr or proc.stdout).strip().splitlines()
             im.error = f"probe failed: {lines[-1] if lines else proc.returncode}"[:200]
@@ -355,11 +354,15 @@ def case_compile(cfg: Config) -> list[Case]:
         details[name].append(out)
         im.samples.append(max(out["compile_s"], 0.0))
 
+    cache_files: dict[str, list[int]] = {}
     reps = max(1, cfg.repeats // 5)
     for _ in range(reps):
         for b in cfg.backends:
             with tempfile.TemporaryDirectory(prefix="graphc-bench-cache-") as cache:
                 sample(f"graphc[{b}] cold", ["graphc", b, str(batch)], cache)
+                # Whether the backend wrote an on-disk cache at all: without one, the warm
+                # row measures a second cold start.
+                cache_files.setdefault(b, []).append(sum(len(f) for _, _, f in os.walk(cache)))
                 sample(f"graphc[{b}] warm cache", ["graphc", b, str(batch)], cache)
         sample("jax first call", ["jax", str(batch)], None)
     for name, im in rows.items():
@@ -368,6 +371,9 @@ def case_compile(cfg: Config) -> list[Case]:
         if im.median is not None:
             im.extra["ms"] = im.median * 1e3
             im.extra["probes"] = details[name]
+        backend = name[len("graphc[") : name.find("]")] if name.startswith("graphc[") else None
+        if backend in cache_files:
+            im.extra["cache_files"] = max(cache_files[backend])
     return [Case("compile", list(rows.values()), {"batch": batch, "repeats": reps})]
 
 
@@ -404,7 +410,17 @@ def evaluate_targets(cases: list[Case], backends: list[str]) -> list[dict[str, A
 
     def add(case: str, goal: str, value: float | None, bound: float | None, unit: str, backend: str) -> None:
         met = None if value is None or bound is None else value <= bound
-        out.append({"case": case, "backend": backend, "goal": goal, "value": value, "bound": bound, "unit": unit, "met": met})
+        out.append(
+            {
+                "case": case,
+                "backend": backend,
+                "goal": goal,
+                "value": value,
+                "bound": bound,
+                "unit": unit,
+                "met": met,
+            }
+        )
 
     def ratio(a: float | None, b: float | None) -> float | None:
         return a / b if a and b else None
@@ -413,12 +429,26 @@ def evaluate_targets(cases: list[Case], backends: list[str]) -> list[dict[str, A
         g = f"graphc[{b}]"
         c = by.get("mlp_step")
         if c:
-            add("mlp_step", "step / its matmuls alone <= 1.2", ratio(_median(c, g), _median(c, "matmuls alone (BLAS)")), 1.2, "x", b)
+            add(
+                "mlp_step",
+                "step / its matmuls alone <= 1.2",
+                ratio(_median(c, g), _median(c, "matmuls alone (BLAS)")),
+                1.2,
+                "x",
+                b,
+            )
             add("mlp_step", "step / JAX <= 1", ratio(_median(c, g), _median(c, "jax")), 1.0, "x", b)
         c = by.get("elementwise")
         if c:
             add("elementwise", "chain / JAX <= 1", ratio(_median(c, g), _median(c, "jax")), 1.0, "x", b)
-            add("elementwise", "chain / hand NumPy <= 0.1", ratio(_median(c, g), _median(c, HAND)), 0.1, "x", b)
+            add(
+                "elementwise",
+                "chain / hand NumPy <= 0.1",
+                ratio(_median(c, g), _median(c, HAND)),
+                0.1,
+                "x",
+                b,
+            )
             im = next((i for i in c.impls if i.name == g), None)
             frac = im.extra.get("of_copy_bw") if im else None
             add("elementwise", "copy bandwidth / chain's <= 2 (aim)", 1 / frac if frac else None, 2.0, "x", b)
@@ -460,6 +490,10 @@ def _extra_text(im: Impl) -> str:
         parts.append(f"{e['GB/s']:.1f} GB/s")
         if "of_copy_bw" in e:
             parts.append(f"{100 * e['of_copy_bw']:.0f}% of copy")
+    if "ms" in e:
+        parts.append(f"{e['ms']:.1f} ms")
+    if e.get("cache_files") == 0 and im.name.endswith("warm cache"):
+        parts.append("no cache files written: a second cold start")
     if "us/call" in e:
         parts.append(f"{e['us/call']:.2f} µs/call")
     return ", ".join(parts)
@@ -514,10 +548,16 @@ def write_png(cases: list[Case], path: Path) -> str | None:
     shown = [c for c in cases if any(im.median for im in c.impls)]
     if not shown:
         return "no timings"
-    fig, axes = plt.subplots(len(shown), 1, figsize=(9, 1.2 + 0.35 * sum(len(c.impls) for c in shown)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(shown), 1, figsize=(9, 1.2 + 0.35 * sum(len(c.impls) for c in shown)), squeeze=False
+    )
     for ax, c in zip(axes[:, 0], shown):
         ims = [im for im in c.impls if im.median]
-        ax.barh([im.name for im in ims], [im.median * 1e3 for im in ims], color=["C0" if "graphc" in im.name else "C7" for im in ims])
+        ax.barh(
+            [im.name for im in ims],
+            [im.median * 1e3 for im in ims],
+            color=["C0" if "graphc" in im.name else "C7" for im in ims],
+        )
         ax.set_xscale("log")
         ax.set_title(c.name, fontsize=9, loc="left")
         ax.tick_params(labelsize=8)
@@ -559,6 +599,7 @@ def thread_report(cfg: Config) -> dict[str, Any]:
     out: dict[str, Any] = {"requested": cfg.threads, "openblas": timing.limit_loaded_blas(cfg.threads)}
     out["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "")
     out["OPENBLAS_NUM_THREADS"] = os.environ.get("OPENBLAS_NUM_THREADS", "")
+    out["GRAPHC_NUM_THREADS"] = os.environ.get("GRAPHC_NUM_THREADS", "")
     torch = cfg.peers.get("torch")
     if torch is not None and not isinstance(torch, str):
         out["torch"] = torch.get_num_threads()
@@ -604,7 +645,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=None, help="timed samples per implementation")
     p.add_argument("--threads", type=int, default=1, help="BLAS/XLA/torch threads for every implementation")
     p.add_argument("--json", default=str(HERE / "results" / "latest.json"), help="where the JSON goes")
-    p.add_argument("--png", default=None, help="bar chart path (default: next to the JSON, when matplotlib is installed)")
+    p.add_argument(
+        "--png", default=None, help="bar chart path (default: next to the JSON, when matplotlib is installed)"
+    )
     return p.parse_args(argv)
 
 
@@ -628,9 +671,21 @@ def main(argv: list[str] | None = None) -> int:
         backends=[b for b in args.backends.split(",") if b],
     )
     cfg.sizes = (
-        {"mlp_batch": 64, "fwd_batches": [1, 256], "ew_elements": 1 << 18, "ce_shape": [512, 1000], "cnn_batch": 8}
+        {
+            "mlp_batch": 64,
+            "fwd_batches": [1, 256],
+            "ew_elements": 1 << 18,
+            "ce_shape": [512, 1000],
+            "cnn_batch": 8,
+        }
         if args.quick
-        else {"mlp_batch": 256, "fwd_batches": [1, 1024], "ew_elements": 1 << 22, "ce_shape": [4096, 1000], "cnn_batch": 64}
+        else {
+            "mlp_batch": 256,
+            "fwd_batches": [1, 1024],
+            "ew_elements": 1 << 22,
+            "ce_shape": [4096, 1000],
+            "cnn_batch": 64,
+        }
     )
     cfg.peers = load_peers([p for p in args.peers.split(",") if p], args.threads)
     threads = thread_report(cfg)

@@ -122,7 +122,9 @@ def tf1_scalar(tf: Any) -> dict[str, Any]:
     return {"x": x, "out": x + 1.0}
 
 
-def tf1_runner(sess: Any, fetches: Any, feeds: list[Any], values: list[Any], callable_: bool) -> tuple[Callable[[], Any], str]:
+def tf1_runner(
+    sess: Any, fetches: Any, feeds: list[Any], values: list[Any], callable_: bool
+) -> tuple[Callable[[], Any], str]:
     """A zero-argument call running ``fetches``: through ``sess.make_callable`` (TF1's
     semantics: the callable takes the feed values positionally) when asked and the
     session has it, else ``sess.run`` with a feed dict. Returns the call and which one."""
@@ -350,7 +352,9 @@ def _jax_adam_step(loss_fn: Callable[..., Any]) -> Callable[..., Any]:
     return jax.jit(step, donate_argnums=(0, 1, 2))
 
 
-def _jax_trainer(loss_fn: Callable[..., Any], params: Params, batch: tuple[np.ndarray, ...]) -> Callable[[], Any]:
+def _jax_trainer(
+    loss_fn: Callable[..., Any], params: Params, batch: tuple[np.ndarray, ...]
+) -> Callable[[], Any]:
     import jax.numpy as jnp
 
     step = _jax_adam_step(loss_fn)
@@ -466,7 +470,9 @@ def _torch_params(params: Params, conv: int = 0) -> list[Any]:
     return out
 
 
-def _torch_trainer(forward: Callable[[Any], Any], tensors: list[Any], x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
+def _torch_trainer(
+    forward: Callable[[Any], Any], tensors: list[Any], x: np.ndarray, y: np.ndarray
+) -> Callable[[], Any]:
     import torch
     import torch.nn.functional as F
 

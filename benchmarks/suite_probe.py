@@ -23,7 +23,6 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402 - after the path, like the suite's other modules
-
 import suite_models as models  # noqa: E402
 
 
@@ -49,7 +48,9 @@ def probe_graphc(backend: str, batch: int) -> dict[str, float]:
     t1 = time.perf_counter()
     sess.run(parts["init"])
     t2 = time.perf_counter()
-    call, how = models.tf1_runner(sess, [parts["train"], parts["loss"]], [parts["x"], parts["y"]], [x, y], True)
+    call, how = models.tf1_runner(
+        sess, [parts["train"], parts["loss"]], [parts["x"], parts["y"]], [x, y], True
+    )
     call()
     t3 = time.perf_counter()
     warm = _warm(call)

@@ -34,6 +34,8 @@ def thread_env(threads: int) -> dict[str, str]:
         "OMP_NUM_THREADS": str(threads),
         "OPENBLAS_NUM_THREADS": str(threads),
         "MKL_NUM_THREADS": str(threads),
+        # graphc's LLVM backend splits large loop nests over this many threads.
+        "GRAPHC_NUM_THREADS": str(threads),
     }
     if threads == 1:
         # XLA's CPU client runs its own Eigen pool; these flags make it run on the calling
@@ -193,6 +195,31 @@ class Impl:
     @property
     def median(self) -> float | None:
         return statistics.median(self.samples) if self.samples else None
+
+
+# The suite's own records live here rather than in suite.py: `graphc bench` loads suite.py
+# by path, and dataclasses need their defining module to be importable.
+@dataclass
+class Config:
+    """What to run and how long: sizes shrink and repeats drop with ``--quick``."""
+
+    quick: bool
+    repeats: int
+    warmup: int
+    sample_s: float
+    threads: int
+    backends: list[str]
+    peers: dict[str, Any] = field(default_factory=dict)  # name -> module, or the import error text
+    sizes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Case:
+    """One row group of the table: a case's name, its implementations, and what it fed."""
+
+    name: str
+    impls: list[Impl]
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 def describe(exc: BaseException) -> str:
