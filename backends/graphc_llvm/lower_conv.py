@@ -39,7 +39,7 @@ from graphc_llvm.lowerings import _GEMM, CBLAS_NO_TRANS, CBLAS_ROW_MAJOR, CBLAS_
 
 # The largest im2col chunk, in elements: big enough that each gemm call has hundreds of
 # rows, small enough that the chunk stays in the L2 cache between im2col and the gemm.
-SCRATCH_ELEMENTS = 1 << 16
+SCRATCH_ELEMENTS = 1 << 18
 _INT32_MAX = 2**31 - 1
 # Failure codes (codegen.ERROR_MESSAGES): a size beyond the 32-bit BLAS and a failed
 # allocation report as code 2 ("index {value} is out of range [0, {bound})") with the size
