@@ -1,1 +1,445 @@
-"""Lowerings (registered into graphc_llvm.lowerings.LOWERINGS when imported)."""
+"""Lowerings of the softmax family, the losses and the random ops (registered into
+graphc_llvm.lowerings.LOWERINGS when imported).
+
+Softmax, LogSoftmax, LogSumExp and the cross-entropies are row loops: for each row (the
+kept axes), one pass for the row's max (``llvm.maximum``: a NaN propagates, as
+``np.max``), one for the sum of ``exp(x - max)``, one that writes the results. Each step
+is the reference's (graphc/ops/softmax_ops.py, reduction_ops.py, nn_ops.py) in the
+element dtype: the subtraction, ``exp`` and ``log`` (graphc_llvm.mathlib through
+graphc_llvm.scalars), the division; only a sum is accumulated wider (float16 in float32,
+float32 in float64) and rounded to the dtype once, so its error is below NumPy's own
+pairwise sum's. Rows holding an inf or a NaN give what the reference's IEEE steps give
+(inf - inf is NaN, exp(-inf) is 0, 0 * -inf is NaN). A row pass reads each element and
+writes the same element afterwards, so an output sharing a buffer with an input would
+still be right.
+
+The random ops are Philox-4x32-10 (graphc/kernels/philox.py) in IR: element ``i`` of the
+k-th run is a pure function of the op's key (from its two seeds, folded at compile time),
+the run counter (the node's second input) and ``i``, so the native numbers are the
+reference's bit for bit. RandomUniform and RandomUniformInt are lowered: their float
+conversions are exact (an integer below 2**53, 2**24 or 2**11 times a power of two).
+RandomStandardNormal (Box-Muller: ``log`` and ``cos`` in float64) and TruncatedNormal
+(``erfinv``: ``log1p``, ``math.erf`` and ``exp`` in float64) are not: their reference
+uses NumPy's and libm's float64 transcendentals, which inline polynomials do not
+reproduce to the last bit, so those ops run in a NumPy segment rather than give other
+numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from llvmlite import ir
+
+from graphc import scalar as S
+from graphc import symbolic as sym
+from graphc.kernels import philox
+from graphc.passes.fuse import reduce_axes
+from graphc_llvm import scalars
+from graphc_llvm import types as T
+from graphc_llvm.codegen import Kernel, Unsupported
+from graphc_llvm.lowerings import lowering
+
+# ---------------------------------------------------------------------------
+# Scalar helpers.
+
+# The dtype a float sum is accumulated in (wider than the element, so it is at least as
+# accurate as the reference's pairwise sum in the element dtype).
+_WIDE = {
+    np.dtype(np.float16): np.dtype(np.float32),
+    np.dtype(np.float32): np.dtype(np.float64),
+    np.dtype(np.float64): np.dtype(np.float64),
+}
+
+# Failure code for a label outside [0, classes): "index {value} is out of range [0, {bound})".
+_LABEL_OUT_OF_RANGE = 2
+
+
+def _float_dtype(dtype: np.dtype) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype not in _WIDE:
+        raise Unsupported(f"no native softmax/loss kernel for {dtype}")
+    return dtype
+
+
+def _math(b: ir.IRBuilder, name: str, dtype: np.dtype, x: ir.Value) -> ir.Value:
+    """``name(x)`` (exp, log) in ``dtype`` by the scalar primitive's rendering."""
+    return scalars.render(b, S.typed(S.call(name, S.inp(0, dtype)), dtype), lambda i: x)
+
+
+def _widen(b: ir.IRBuilder, x: ir.Value, dtype: np.dtype) -> ir.Value:
+    return scalars.cast(b, x, dtype, _WIDE[dtype])
+
+
+def _narrow(b: ir.IRBuilder, x: ir.Value, dtype: np.dtype) -> ir.Value:
+    return scalars.cast(b, x, _WIDE[dtype], dtype)
+
+
+def _is_finite(b: ir.IRBuilder, x: ir.Value, dtype: np.dtype) -> ir.Value:
+    """|x| < inf: false for +-inf and NaN."""
+    ty = T.reg_type(dtype)
+    fabs = scalars.intrinsic(b.module, "llvm.fabs", ty, [ty], [ty])
+    return b.fcmp_ordered("<", b.call(fabs, [x]), T.constant(dtype, np.inf))
+
+
+def _accumulate(k: Kernel, dtype: np.dtype) -> ir.Value:
+    """A wide accumulator slot (see _WIDE)."""
+    return k.alloca(T.reg_type(_WIDE[dtype]))
+
+
+# ---------------------------------------------------------------------------
+# Rows of a reduction.
+
+
+class _Rows:
+    """The rows of a reduction over ``axes`` of a dense row-major array of ``shape``: for each
+    index of the kept axes (in row-major order, which is the output's element order with or
+    without keepdims), the elements of the reduced axes (row-major). Adjacent axes that are
+    both kept or both reduced are walked as one (the array is dense, so their offsets are
+    one stride apart)."""
+
+    def __init__(self, k: Kernel, shape: Sequence[sym.Dim], axes: Sequence[int]) -> None:
+        self.k = k
+        strides: list[sym.Dim] = []
+        acc: sym.Dim = 1
+        for d in reversed(shape):
+            strides.append(acc)
+            acc = acc * d  # type: ignore[operator]
+        strides.reverse()
+        red = set(axes)
+        runs: list[tuple[bool, sym.Dim, sym.Dim]] = []  # (reduced, extent, stride)
+        for a, (d, s) in enumerate(zip(shape, strides)):
+            if runs and runs[-1][0] == (a in red):
+                reduced, extent, _ = runs[-1]
+                runs[-1] = (reduced, extent * d, s)  # type: ignore[operator]
+            else:
+                runs.append((a in red, d, s))
+        self.kept = [(e, s) for r, e, s in runs if not r]
+        self.reduced = [(e, s) for r, e, s in runs if r]
+        # The output's element stride of each kept run (the output is dense over them).
+        out_st: list[sym.Dim] = []
+        acc = 1
+        for e, _ in reversed(self.kept):
+            out_st.append(acc)
+            acc = acc * e  # type: ignore[operator]
+        out_st.reverse()
+        self.out_strides = out_st
+
+    def _offset(self, base: ir.Value, idx: Sequence[ir.Value], strides: Sequence[sym.Dim]) -> ir.Value:
+        b = self.k.b
+        off = base
+        for i, s in zip(idx, strides):
+            if s == 0:
+                continue
+            term = i if s == 1 else b.mul(i, self.k.dim(s), flags=["nsw"])
+            off = b.add(off, term, flags=["nsw"])
+        return off
+
+    def each_row(self, body: Callable[[ir.Value, ir.Value], None]) -> None:
+        """``body(base, out)`` per row: the offset of the row's first element in the input,
+        and the row's index in the output."""
+        k = self.k
+
+        def row(idx: list[ir.Value]) -> None:
+            base = self._offset(T.I64(0), idx, [s for _, s in self.kept])
+            out = self._offset(T.I64(0), idx, self.out_strides)
+            body(base, out)
+
+        k.loop_nest([k.dim(e) for e, _ in self.kept], row)
+
+    def each(self, base: ir.Value, body: Callable[[ir.Value], None]) -> None:
+        """``body(offset)`` for each element of the row starting at ``base``."""
+        k = self.k
+        k.loop_nest(
+            [k.dim(e) for e, _ in self.reduced],
+            lambda idx: body(self._offset(base, idx, [s for _, s in self.reduced])),
+        )
+
+
+def _row_max(
+    k: Kernel, rows: _Rows, x: Callable[[ir.Value], ir.Value], base: ir.Value, dtype: np.dtype
+) -> ir.Value:
+    """The row's max (-inf for an empty row; NaN when it holds one), as np.max."""
+    slot = k.alloca(T.reg_type(dtype))
+    k.b.store(T.constant(dtype, -np.inf), slot)
+    rows.each(base, lambda off: k.b.store(scalars.combine(k.b, "max", dtype, k.b.load(slot), x(off)), slot))
+    return k.b.load(slot)
+
+
+def _row_sum_exp(
+    k: Kernel,
+    rows: _Rows,
+    x: Callable[[ir.Value], ir.Value],
+    base: ir.Value,
+    shift: ir.Value,
+    dtype: np.dtype,
+    keep: Callable[[ir.Value, ir.Value], None] | None = None,
+) -> ir.Value:
+    """``sum(exp(x - shift))`` over the row, each exp in ``dtype``, the sum accumulated wide and
+    rounded to ``dtype``; ``keep(offset, e)`` sees each ``exp`` (Softmax stores them)."""
+    b = k.b
+    slot = _accumulate(k, dtype)
+    b.store(T.constant(_WIDE[dtype], 0.0), slot)
+
+    def elem(off: ir.Value) -> None:
+        e = _math(b, "exp", dtype, b.fsub(x(off), shift))
+        if keep is not None:
+            keep(off, e)
+        b.store(b.fadd(b.load(slot), _widen(b, e, dtype)), slot)
+
+    rows.each(base, elem)
+    return _narrow(b, b.load(slot), dtype)
+
+
+def _axis_rows(k: Kernel) -> _Rows:
+    shape = k.inputs[0].shape
+    if not shape:
+        raise Unsupported(f"{k.node.op} of a scalar")
+    axis = int(k.attrs.get("axis", -1)) % len(shape)
+    return _Rows(k, shape, [axis])
+
+
+# ---------------------------------------------------------------------------
+# Softmax, LogSoftmax, LogSumExp.
+
+
+@lowering("Softmax")
+def _softmax(k: Kernel) -> None:
+    """``e = exp(x - max(x)); e / sum(e)`` along ``axis`` (negative counts from the end), as
+    graphc's reference and TF1's CPU kernel; the exps are kept in the output between passes."""
+    x, out = k.inputs[0], k.outputs[0]
+    dt = _float_dtype(x.dtype)
+    rows = _axis_rows(k)
+    b = k.b
+
+    def row(base: ir.Value, _: ir.Value) -> None:
+        m = _row_max(k, rows, lambda o: k.load(x, o), base, dt)
+        s = _row_sum_exp(k, rows, lambda o: k.load(x, o), base, m, dt, keep=lambda o, e: k.store(out, o, e))
+        rows.each(base, lambda o: k.store(out, o, b.fdiv(k.load(out, o), s)))
+
+    rows.each_row(row)
+
+
+@lowering("LogSoftmax")
+def _log_softmax(k: Kernel) -> None:
+    """``(x - max(x)) - log(sum(exp(x - max(x))))`` along ``axis``, as graphc's reference."""
+    x, out = k.inputs[0], k.outputs[0]
+    dt = _float_dtype(x.dtype)
+    rows = _axis_rows(k)
+    b = k.b
+
+    def row(base: ir.Value, _: ir.Value) -> None:
+        m = _row_max(k, rows, lambda o: k.load(x, o), base, dt)
+        lse = _math(b, "log", dt, _row_sum_exp(k, rows, lambda o: k.load(x, o), base, m, dt))
+        rows.each(base, lambda o: k.store(out, o, b.fsub(b.fsub(k.load(x, o), m), lse)))
+
+    rows.each_row(row)
+
+
+@lowering("LogSumExp")
+def _log_sum_exp(k: Kernel) -> None:
+    """``log(sum(exp(x - shift))) + shift`` over the axes (None: all), ``shift`` the row's max
+    when it is finite, else 0: an empty or all -inf row gives -inf, a row with +inf gives
+    +inf, a NaN gives NaN (graphc's reference; TF1's reduce_logsumexp)."""
+    x, out = k.inputs[0], k.outputs[0]
+    dt = _float_dtype(x.dtype)
+    rank = len(x.shape)
+    axes = [a for a in reduce_axes(k.attrs.get("axis"), rank) if a < rank]
+    rows = _Rows(k, x.shape, axes)
+    b = k.b
+
+    def row(base: ir.Value, o: ir.Value) -> None:
+        m = _row_max(k, rows, lambda off: k.load(x, off), base, dt)
+        shift = b.select(_is_finite(b, m, dt), m, T.constant(dt, 0.0))
+        s = _row_sum_exp(k, rows, lambda off: k.load(x, off), base, shift, dt)
+        k.store(out, o, b.fadd(_math(b, "log", dt, s), shift))
+
+    rows.each_row(row)
+
+
+# ---------------------------------------------------------------------------
+# Cross-entropies and L2Loss.
+
+
+@lowering("SoftmaxCrossEntropyWithLogits")
+def _xent(k: Kernel) -> None:
+    """logits, labels [b, c] -> loss [b] = -sum(labels * logp), backprop [b, c] = exp(logp) -
+    labels, with ``logp`` the row's log-softmax (graphc's reference, TF1's op)."""
+    logits, labels = k.inputs
+    loss, backprop = k.outputs
+    dt = _float_dtype(logits.dtype)
+    rows = _Rows(k, logits.shape, [1])
+    b = k.b
+    acc = _accumulate(k, dt)
+
+    def row(base: ir.Value, i: ir.Value) -> None:
+        m = _row_max(k, rows, lambda o: k.load(logits, o), base, dt)
+        lse = _math(b, "log", dt, _row_sum_exp(k, rows, lambda o: k.load(logits, o), base, m, dt))
+        b.store(T.constant(_WIDE[dt], 0.0), acc)
+
+        def elem(o: ir.Value) -> None:
+            y = k.load(labels, o)
+            lp = b.fsub(b.fsub(k.load(logits, o), m), lse)
+            b.store(b.fadd(b.load(acc), _widen(b, b.fmul(y, lp), dt)), acc)
+            k.store(backprop, o, b.fsub(_math(b, "exp", dt, lp), y))
+
+        rows.each(base, elem)
+        k.store(loss, i, b.fneg(_narrow(b, b.load(acc), dt)))
+
+    rows.each_row(row)
+
+
+@lowering("SparseSoftmaxCrossEntropyWithLogits")
+def _sparse_xent(k: Kernel) -> None:
+    """logits [b, c], int labels [b] -> loss [b] = -logp[i, label], backprop [b, c] = exp(logp)
+    with 1 taken off at the label. Every label is checked first: one outside [0, c) fails
+    the run with an InvalidArgumentError naming it (TF1 on CPU; graphc's reference raises),
+    before any output is written."""
+    logits, labels = k.inputs
+    loss, backprop = k.outputs
+    dt = _float_dtype(logits.dtype)
+    b = k.b
+    n, c = k.dim(logits.shape[0]), k.dim(logits.shape[1])
+
+    def label(i: ir.Value) -> ir.Value:
+        return scalars.cast(b, k.load(labels, i), labels.dtype, np.dtype(np.int64))
+
+    def check(i: ir.Value) -> None:
+        lab = label(i)
+        bad = b.or_(b.icmp_signed("<", lab, T.I64(0)), b.icmp_signed(">=", lab, c))
+        k.fail_if(bad, _LABEL_OUT_OF_RANGE, lab, c)
+
+    k.loop(n, check, name="check")
+    rows = _Rows(k, logits.shape, [1])
+    one = T.constant(dt, 1.0)
+
+    def row(base: ir.Value, i: ir.Value) -> None:
+        m = _row_max(k, rows, lambda o: k.load(logits, o), base, dt)
+        lse = _math(b, "log", dt, _row_sum_exp(k, rows, lambda o: k.load(logits, o), base, m, dt))
+        at = b.add(base, label(i), flags=["nsw"])  # in range: checked above
+        # Read before the backprop row is written (it may share the logits' buffer).
+        k.store(loss, i, b.fneg(b.fsub(b.fsub(k.load(logits, at), m), lse)))
+
+        def elem(o: ir.Value) -> None:
+            e = _math(b, "exp", dt, b.fsub(b.fsub(k.load(logits, o), m), lse))
+            k.store(backprop, o, b.select(b.icmp_signed("==", o, at), b.fsub(e, one), e))
+
+        rows.each(base, elem)
+
+    rows.each_row(row)
+
+
+@lowering("L2Loss")
+def _l2_loss(k: Kernel) -> None:
+    """``sum(x * x) / 2`` as a scalar of x's dtype (TF1's l2_loss; graphc's reference: the
+    squares in the dtype, their sum, then the halving)."""
+    x, out = k.inputs[0], k.outputs[0]
+    dt = _float_dtype(x.dtype)
+    b = k.b
+    acc = _accumulate(k, dt)
+    b.store(T.constant(_WIDE[dt], 0.0), acc)
+
+    def elem(i: ir.Value) -> None:
+        v = k.load(x, i)
+        b.store(b.fadd(b.load(acc), _widen(b, b.fmul(v, v), dt)), acc)
+
+    k.loop(k.size(x.shape), elem)
+    k.store(out, T.I64(0), b.fdiv(_narrow(b, b.load(acc), dt), T.constant(dt, 2.0)))
+
+
+# ---------------------------------------------------------------------------
+# Random ops: Philox-4x32-10.
+
+_M0, _M1 = 0xD2511F53, 0xCD9E8D57
+_W0, _W1 = 0x9E3779B9, 0xBB67AE85
+_MASK32 = 0xFFFFFFFF
+_ROUNDS = 10
+
+
+def _philox_words(b: ir.IRBuilder, key: tuple[int, int], counter: ir.Value, i: ir.Value) -> list[ir.Value]:
+    """The four 32-bit words philox.philox gives element ``i`` (counter block ``(i mod 2**32,
+    i >> 32, counter mod 2**32, counter >> 32)``); the round keys are constants."""
+    i32 = T.I32
+    c0 = b.trunc(i, i32)
+    c1 = b.trunc(b.lshr(i, T.I64(32)), i32)
+    c2 = b.trunc(counter, i32)
+    c3 = b.trunc(b.lshr(counter, T.I64(32)), i32)
+    k0, k1 = key[0] & _MASK32, key[1] & _MASK32
+
+    def mul_hi_lo(x: ir.Value, m: int) -> tuple[ir.Value, ir.Value]:
+        p = b.mul(b.zext(x, T.I64), T.I64(m), flags=["nuw"])  # a 32x32-bit product fits 64 bits
+        return b.trunc(b.lshr(p, T.I64(32)), i32), b.trunc(p, i32)
+
+    for _ in range(_ROUNDS):
+        hi0, lo0 = mul_hi_lo(c0, _M0)
+        hi1, lo1 = mul_hi_lo(c2, _M1)
+        c0, c1, c2, c3 = b.xor(b.xor(hi1, c1), i32(k0)), lo1, b.xor(b.xor(hi0, c3), i32(k1)), lo0
+        k0 = (k0 + _W0) & _MASK32
+        k1 = (k1 + _W1) & _MASK32
+    return [c0, c1, c2, c3]
+
+
+def _counter(k: Kernel) -> ir.Value:
+    """This run's counter (the node's second input, a uint64 scalar); 0 without one, as the
+    reference."""
+    if len(k.inputs) < 2:
+        return T.I64(0)
+    c = k.inputs[1]
+    return scalars.cast(k.b, k.load(c, T.I64(0)), c.dtype, np.dtype(np.uint64))
+
+
+def _uniform_float(b: ir.IRBuilder, w: list[ir.Value], dtype: np.dtype) -> ir.Value:
+    """philox.uniform's conversion: the top 53, 24 or 11 random bits times 2**-53, 2**-24 or
+    2**-11 (exact in the dtype, so the result is the reference's bit for bit)."""
+    if dtype == np.float64:
+        hi = b.shl(b.zext(w[0], T.I64), T.I64(21))
+        lo = b.lshr(b.zext(w[1], T.I64), T.I64(11))
+        return b.fmul(b.uitofp(b.xor(hi, lo), T.F64), ir.Constant(T.F64, 2.0**-53))
+    if dtype == np.float32:
+        return b.fmul(b.uitofp(b.lshr(w[0], T.I32(8)), T.F32), ir.Constant(T.F32, 2.0**-24))
+    u = b.fmul(b.uitofp(b.lshr(w[0], T.I32(21)), T.F32), ir.Constant(T.F32, 2.0**-11))
+    return b.fptrunc(u, T.F16)
+
+
+@lowering("RandomUniform", "RandomUniformInt")
+def _random_uniform(k: Kernel) -> None:
+    """Uniform numbers from Philox keyed by the op's seeds and the run counter, element by
+    element as graphc.kernels.philox gives them (the reference; TF1's seed rules are the
+    frontend's): floats in [0, 1) with the dtype's resolution, or integers
+    ``minval + (((w0 << 32) | w1) mod (maxval - minval))`` wrapped to the dtype. As the
+    reference, the dtype attr chooses between the two."""
+    out = k.outputs[0]
+    dt = np.dtype(out.dtype)
+    key = philox.key_from_seeds(int(k.attrs["seed"]), int(k.attrs["seed2"]))
+    b = k.b
+    counter = _counter(k)
+    if dt.kind in "iu":
+        if "minval" not in k.attrs or "maxval" not in k.attrs:
+            raise Unsupported(f"{k.node.op} of {dt} without minval/maxval")
+        lo, hi = int(k.attrs["minval"]), int(k.attrs["maxval"])
+        span = hi - lo
+        if not (-(2**63) <= lo < 2**63 and 0 <= span < 2**64):
+            raise Unsupported("integer uniform bounds the reference refuses")  # its error, from NumPy
+        ty = T.reg_type(dt)
+
+        def int_elem(i: ir.Value) -> None:
+            if span == 0:  # NumPy's unsigned x % 0 is 0
+                v: ir.Value = T.I64(lo)
+            else:
+                w = _philox_words(b, key, counter, i)
+                r = b.or_(b.shl(b.zext(w[0], T.I64), T.I64(32)), b.zext(w[1], T.I64))
+                v = b.add(
+                    T.I64(lo), b.urem(r, T.I64(span - 2**64 if span >= 2**63 else span))
+                )  # wraps, as int64 in NumPy
+            k.store(out, i, b.trunc(v, ty) if ty.width < 64 else v)
+
+        k.loop(k.size(out.shape), int_elem)
+        return
+    if dt not in _WIDE:
+        raise Unsupported(f"{k.node.op} of {dt}")
+
+    def float_elem(i: ir.Value) -> None:
+        k.store(out, i, _uniform_float(b, _philox_words(b, key, counter, i), dt))
+
+    k.loop(k.size(out.shape), float_elem)
