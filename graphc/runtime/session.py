@@ -333,7 +333,9 @@ class Session:
                 held.add(id(new))
                 self._variables[var._id] = new
         plan = program.meta.get("memory_plan")
-        if plan is not None:
+        if plan is not None and plan.peak.is_static:
+            self.stats["peak_bytes"] = plan.peak.candidates[0][0]
+        elif plan is not None:
             # The plan is a formula in the symbolic dims: evaluated per run, never recompiled.
             # A dim known only once the run computed it (e.g. tf.range of a fed value)
             # leaves the peak unknown before the run.
@@ -390,6 +392,13 @@ def _is_int(x: Any) -> bool:
 
 def _check_feed(t: Tensor, value: Any) -> np.ndarray:
     """Convert a fed value to the tensor's dtype; wrong dtype or shape raises, naming the tensor."""
+    if type(value) is np.ndarray and value.dtype == t.dtype.np and not t.dtype.is_string:
+        # The common case, checked without conversions: an array of the tensor's dtype.
+        dims = t.shape.as_tuple()
+        if dims is None or (
+            len(dims) == value.ndim and all(d is None or d == n for d, n in zip(dims, value.shape))
+        ):
+            return value
     where = f" (created at {t.op.location})"
     if isinstance(value, Tensor | Operation):
         raise TypeError(
