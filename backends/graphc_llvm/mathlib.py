@@ -50,23 +50,24 @@ guaranteed by that test (:data:`ACCURACY`):
 =========  =======  =======
 function   float32  float64
 =========  =======  =======
-exp        1        1
+exp        1.5      1.5
 expm1      2        2
 log        1        1
-log1p      2        2
+log1p      1        1
 tanh       2        2
-sigmoid    2        2
-erf        2        2
+sigmoid    2.5      2.5
+erf        1.5      1.5
 sin        2        2
 cos        2        2
-pow        1        8
+pow        1        2
 =========  =======  =======
 
 sin and cos hold their bound for |x| <= 1e5 (float32) and |x| <= 1e9 (float64), where
 the three-part pi/2 reduces exactly enough; beyond, the reduced argument is clamped to
 [-pi/4, pi/4], so the result is a finite value in [-1, 1] (never NaN for finite input)
 but not the correctly reduced sine. pow's float64 bound holds everywhere, including
-|y log x| near the overflow threshold, where the error of log|x| is multiplied by y.
+|y log x| near the overflow threshold, where the error of log|x| is multiplied by y
+(hence log|x| to about 2^-62 as a double-double).
 
 Special values follow ``graphc/scalar.py`` ``EDGE_CASES`` (and IEEE/NumPy where the table
 is silent): NaN in gives NaN out (pow: except pow(x, 0) and pow(1, y)); exp(-inf) = +0,
@@ -85,33 +86,33 @@ from collections.abc import Callable, Sequence
 
 from llvmlite import ir
 
-__all__ = ["ACCURACY", "NAMES", "math_function"]
+__all__ = ["ACCURACY", "NAMES", "TRIG_ACCURATE_RANGE", "math_function"]
 
 F32 = ir.FloatType()
 F64 = ir.DoubleType()
 
 # Maximum error in ulps, per (primitive, dtype); see the table in the module docstring.
 ACCURACY: dict[tuple[str, str], float] = {
-    ("exp", "float32"): 1,
-    ("exp", "float64"): 1,
-    ("expm1", "float32"): 2,
-    ("expm1", "float64"): 2,
-    ("log", "float32"): 1,
-    ("log", "float64"): 1,
-    ("log1p", "float32"): 2,
-    ("log1p", "float64"): 2,
-    ("tanh", "float32"): 2,
-    ("tanh", "float64"): 2,
-    ("sigmoid", "float32"): 2,
-    ("sigmoid", "float64"): 2,
-    ("erf", "float32"): 2,
-    ("erf", "float64"): 2,
-    ("sin", "float32"): 2,
-    ("sin", "float64"): 2,
-    ("cos", "float32"): 2,
-    ("cos", "float64"): 2,
-    ("pow", "float32"): 1,
-    ("pow", "float64"): 8,
+    ("exp", "float32"): 1.5,
+    ("exp", "float64"): 1.5,
+    ("expm1", "float32"): 2.0,
+    ("expm1", "float64"): 2.0,
+    ("log", "float32"): 1.0,
+    ("log", "float64"): 1.0,
+    ("log1p", "float32"): 1.0,
+    ("log1p", "float64"): 1.0,
+    ("tanh", "float32"): 2.0,
+    ("tanh", "float64"): 2.0,
+    ("sigmoid", "float32"): 2.5,
+    ("sigmoid", "float64"): 2.5,
+    ("erf", "float32"): 1.5,
+    ("erf", "float64"): 1.5,
+    ("sin", "float32"): 2.0,
+    ("sin", "float64"): 2.0,
+    ("cos", "float32"): 2.0,
+    ("cos", "float64"): 2.0,
+    ("pow", "float32"): 1.0,
+    ("pow", "float64"): 2.0,
 }
 
 # Where the sin/cos bound in ACCURACY holds (|x| at most this).
@@ -187,8 +188,9 @@ _EXPM1_Q = {
 # (2 atanh(s)/s - 2) / z, z = s^2 <= ((sqrt2 - 1)/(sqrt2 + 1))^2.
 _LOG_P = {
     "f32": [0.6666666269302368, 0.4000033438205719, 0.2853729724884033, 0.23582349717617035],
-    "f64": [0.6666666666666666, 0.4000000000000625, 0.2857142856908595, 0.2222222264678191,
-            0.181817756669661, 0.15387090684800295, 0.1325011993767857, 0.13251311457002196],
+    # 2/3 and a fit of the rest with 2/3 held exact (log_dd uses 2/3 as a double-double).
+    "f64": [0.6666666666666666, 0.4000000000000226, 0.2857142857009812, 0.2222222252015316,
+            0.18181784348941238, 0.15386758097272035, 0.1325680125966712, 0.13196471330634835],
 }  # fmt: skip
 # The reduced argument's bound: pi/4, plus what a wrong choice of n next to a half-integer
 # x 2/pi (rounded, then rounded half to even) adds within the accurate range (float32:
@@ -215,13 +217,15 @@ _TANH_T = {
             -0.00023338204987746367, 8.331713006782741e-05, -1.9495101497778676e-05],
 }  # fmt: skip
 _TANH_SMALL = 0.55
-# erf(x) / x in z = x^2, x < 1.
+# erf(x) / x in z = x^2, x < 1; the constant term as hi + lo (its rounding alone would
+# cost most of an ulp).
 _ERF_E = {
-    "f32": [1.1283791065216064, -0.3761262595653534, 0.1128358542919159, -0.026853810995817184,
-            0.00518832728266716, -0.000801019137725234, 7.85385345807299e-05],
-    "f64": [1.1283791670955126, -0.3761263890318352, 0.11283791670944185, -0.02686617064311158,
-            0.005223977606120629, -0.0008548325929463506, 0.00012055293582436886, -1.492471242489535e-05,
-            1.6447133251159506e-06, -1.6206327633985157e-07, 1.3711043949007396e-08, -7.779592454875642e-10],
+    "f32": [1.1283791065216064, 5.9205060409794896e-08, -0.3761262595653534, 0.1128358542919159,
+            -0.026853810995817184, 0.00518832728266716, -0.000801019137725234, 7.85385345807299e-05],
+    "f64": [1.1283791670955126, 7.088801108251122e-18, -0.3761263890318352, 0.11283791670944185,
+            -0.02686617064311158, 0.005223977606120629, -0.0008548325929463506, 0.00012055293582436886,
+            -1.492471242489535e-05, 1.6447133251159506e-06, -1.6206327633985157e-07, 1.3711043949007396e-08,
+            -7.779592454875642e-10],
 }  # fmt: skip
 # erfc(x) e^(x^2) in t = x - centre, 1 <= x <= the point where erf rounds to 1 (weighted by
 # e^(-x^2): the absolute error of erfc is what reaches erf = 1 - erfc).
@@ -505,7 +509,9 @@ def _sigmoid(e: _E, x: ir.Value) -> ir.Value:
 def _erf(e: _E, x: ir.Value) -> ir.Value:
     sfx = e.f.suffix
     a = e.abs(x)
-    small = e.mul(a, e.poly(e.mul(a, a), _ERF_E[sfx]))
+    c0_hi, c0_lo, *rest = _ERF_E[sfx]
+    z = e.mul(a, a)
+    small = e.fma(a, e.c(c0_hi), e.mul(a, e.fma(z, e.poly(z, rest), e.c(c0_lo))))
     one = _ERF_ONE[sfx]
     ac = e.sel(e.cmp(">", a, one), one, e.sel(e.cmp("<", a, 1.0), 1.0, a))
     tail = e.poly(e.sub(ac, e.c(_ERFC_CENTRE[sfx])), _ERFC_C[sfx])
@@ -560,9 +566,18 @@ def _fast2sum(e: _E, a: ir.Value, b: ir.Value) -> tuple[ir.Value, ir.Value]:
     return s, e.add(e.sub(a, s), b)
 
 
+def _two_prod(e: _E, a: ir.Value, b: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """p + q = a b exactly, p = fl(a b) (barring underflow), by FMA."""
+    p = e.mul(a, b)
+    return p, e.fma(a, b, e.neg(p))
+
+
 def _log_dd(e: _E, x: ir.Value) -> tuple[ir.Value, ir.Value]:
-    """log(x) for a positive finite x as hi + lo with a relative error ~2^-(mant+8): the
-    leading term 2s of log(1 + f) = 2 atanh(s) is carried as a double-double value."""
+    """log(x) for a positive finite x as hi + lo, relative error ~2^-(mant+10).
+
+    log(1 + f) = 2 atanh(s) = 2s + (2/3) s^3 + s^5 P2(s^2): s = s_hi + s_lo, the first two
+    terms as exact products and sums (they decide the bits below 2^-mant), the rest and
+    the cross term 2 s^2 s_lo in plain arithmetic (they are 2^-12 of the result)."""
     tiny = e.cmp("<", x, 2.0 ** (1 - e.f.bias))
     xs = e.sel(tiny, e.mul(x, e.c(2.0**e.f.mant)), x)
     dk, m = _split_log(e, xs)
@@ -573,10 +588,17 @@ def _log_dd(e: _E, x: ir.Value) -> tuple[ir.Value, ir.Value]:
     # f - s_hi (t_hi + t_lo), with f - s_hi t_hi exact by FMA; s_lo = that / t.
     res = e.sub(e.fma(e.neg(s_hi), t_hi, f), e.mul(s_hi, t_lo))
     s_lo = e.div(res, t_hi)
-    z = e.mul(s_hi, s_hi)
-    tail = e.mul(e.mul(s_hi, z), e.poly(z, _LOG_P[e.f.suffix]))
-    l_hi = e.add(s_hi, s_hi)
-    l_lo = e.add(e.add(s_lo, s_lo), tail)
+    # s^3 as s3_hi + s3_lo, then (2/3) s^3 as c_hi + c_lo.
+    z_hi, z_lo = _two_prod(e, s_hi, s_hi)
+    s3_hi, s3_lo = _two_prod(e, s_hi, z_hi)
+    s3_lo = e.fma(s_hi, z_lo, s3_lo)
+    two_thirds_hi, two_thirds_lo = _parts(_CTX.divide(2, 3), e.ty, 2)
+    c_hi, c_lo = _two_prod(e, e.c(two_thirds_hi), s3_hi)
+    c_lo = e.fma(e.c(two_thirds_hi), s3_lo, e.fma(e.c(two_thirds_lo), s3_hi, c_lo))
+    rest = e.mul(e.mul(s3_hi, z_hi), e.poly(z_hi, _LOG_P[e.f.suffix][1:]))
+    cross = e.mul(e.add(s_lo, s_lo), e.add(e.c(1.0), z_hi))  # 2 s_lo (1 + s^2)
+    l_hi, l_lo = _fast2sum(e, e.add(s_hi, s_hi), c_hi)
+    l_lo = e.add(l_lo, e.add(c_lo, e.add(cross, rest)))
     ln2_hi, ln2_lo = _ln2_split(e)
     h, lo = _fast2sum(e, e.mul(dk, e.c(ln2_hi)), l_hi)
     lo = e.add(lo, e.add(l_lo, e.mul(dk, e.c(ln2_lo))))
@@ -587,7 +609,9 @@ def _exp_dd(e: _E, hi: ir.Value, lo: ir.Value) -> ir.Value:
     """e^(hi + lo) for |lo| <= ulp(hi) (lo need not be finite when hi is not)."""
     lo_lim, hi_lim = _EXP_LIMITS[e.f.suffix]
     n, r = _exp_reduce(e, _clamp(e, hi, lo_lim, hi_lim))
-    r = e.add(r, e.sel(e.finite(hi), lo, 0.0))
+    # lo only where hi was not clamped (then it may be as large as ulp(hi) > 1, or NaN).
+    inside = e.b.and_(e.cmp(">=", hi, lo_lim), e.cmp("<=", hi, hi_lim))
+    r = e.add(r, e.sel(inside, lo, 0.0))
     y = _scale(e, e.add(e.c(1.0), _expm1_core(e, r)), n)
     return e.sel(e.isnan(hi), hi, y)
 
@@ -620,8 +644,8 @@ def _pow(e: _E, x: ir.Value, y: ir.Value) -> ir.Value:
     l_hi = e.sel(e.cmp("==", ax, 0.0), -math.inf, l_hi)
     l_hi = e.sel(e.cmp("==", ax, math.inf), math.inf, l_hi)
     l_hi = e.sel(e.isnan(ax), ax, l_hi)
-    p_hi = e.mul(y, l_hi)
-    p_lo = e.add(e.fma(y, l_hi, e.neg(p_hi)), e.mul(y, l_lo))
+    p_hi, p_lo = _two_prod(e, y, l_hi)
+    p_lo = e.fma(y, l_lo, p_lo)
     return _pow_specials(e, x, y, _exp_dd(e, p_hi, p_lo))
 
 
