@@ -607,15 +607,23 @@ def _argmax_windows(
     """For every window and channel, the offset in ``x`` of the window's argmax over its
     padded cells (NumPy's rule: the first NaN, else the first maximal cell, row-major; a
     padded cell holds the lowest value): ``per(y_offset, is_real, x_offset)``, where
-    ``is_real`` is false when the winner is a padded cell (then ``x_offset`` is 0)."""
+    ``is_real`` is false when the winner is a padded cell (then ``x_offset`` is 0).
+
+    A padded cell can only win as the window's first cell (it holds the lowest value and
+    is no NaN, so it is never strictly greater), so the loops visit the in-image cells
+    only, starting from a padded winner, and the cell at tap (0, 0), when in the image,
+    wins unconditionally. Channels run innermost over a scratch row of best values and
+    winners (one per channel, malloc'd once), so the comparisons are vector code."""
     g = _pool_geometry(k, x.shape, y_shape)
     b = k.b
     dtype = x.dtype
     ty = T.reg_type(dtype)
     low = _lowest(dtype)
-    best = k.alloca(ty)
-    where = k.alloca(T.I64)  # the winner's offset in x, or -1 for a padded cell
-    kh, kw = int(k.attrs["ksize"][1]), int(k.attrs["ksize"][2])
+    c_n = g.c
+    # One block (so one allocation can fail and one free ends it): per channel the
+    # winner's offset in x (or -1 for a padded cell), then the best values.
+    where = _malloc(k, c_n, T.I64, 8 + dtype.itemsize)
+    best = b.bitcast(_ptr(b, where, c_n), ty.as_pointer())
 
     def window(
         y_row: ir.Value,
@@ -627,20 +635,24 @@ def _argmax_windows(
         lo_w: ir.Value,
         hi_w: ir.Value,
     ) -> None:
-        def chan(c: ir.Value) -> None:
-            def row(i: ir.Value) -> None:
-                in_h = b.and_(b.icmp_signed(">=", i, lo_h), b.icmp_signed("<", i, hi_h))
-                ih = b.add(sh, i)
+        def init(c: ir.Value) -> None:
+            b.store(low, _ptr(b, best, c))
+            b.store(T.I64(-1), _ptr(b, where, c))
 
-                def tap(j: ir.Value) -> None:
-                    real = b.and_(in_h, b.and_(b.icmp_signed(">=", j, lo_w), b.icmp_signed("<", j, hi_w)))
-                    off = b.add(
-                        b.mul(b.add(b.mul(b.add(b.mul(n, g.h.size), ih), g.w.size), b.add(sw, j)), g.c), c
-                    )
-                    safe = b.select(real, off, T.I64(0))  # padded taps read nothing
-                    v = b.select(real, b.load(_ptr(b, x.ptr, safe)), low)
-                    cur = b.load(best)
-                    first = b.and_(b.icmp_signed("==", i, T.I64(0)), b.icmp_signed("==", j, T.I64(0)))
+        k.loop(c_n, init, name="init")
+
+        def row(i: ir.Value) -> None:
+            img_row = b.mul(b.add(b.mul(n, g.h.size), b.add(sh, i)), g.w.size)
+
+            def tap(j: ir.Value) -> None:
+                x_row = b.mul(b.add(img_row, b.add(sw, j)), c_n)
+                first = b.and_(b.icmp_signed("==", i, T.I64(0)), b.icmp_signed("==", j, T.I64(0)))
+
+                def chan(c: ir.Value) -> None:
+                    off = b.add(x_row, c)
+                    v = b.load(_ptr(b, x.ptr, off))
+                    pb, pw = _ptr(b, best, c), _ptr(b, where, c)
+                    cur = b.load(pb)
                     if dtype.kind == "f":
                         nan_v = b.fcmp_unordered("uno", v, v)
                         nan_cur = b.fcmp_unordered("uno", cur, cur)
@@ -650,19 +662,24 @@ def _argmax_windows(
                             b.icmp_signed(">", v, cur) if dtype.kind == "i" else b.icmp_unsigned(">", v, cur)
                         )
                     take = b.or_(first, wins)
-                    b.store(b.select(take, v, cur), best)
-                    b.store(b.select(take, b.select(real, off, T.I64(-1)), b.load(where)), where)
+                    b.store(b.select(take, v, cur), pb)
+                    b.store(b.select(take, off, b.load(pw)), pw)
 
-                k.loop(T.I64(kw), tap, name="tw")
+                k.loop(c_n, chan, name="c")
 
-            k.loop(T.I64(kh), row, name="th")
-            w_off = b.load(where)
+            _loop_range(k, lo_w, hi_w, tap, "tw")
+
+        _loop_range(k, lo_h, hi_h, row, "th")
+
+        def finish(c: ir.Value) -> None:
+            w_off = b.load(_ptr(b, where, c))
             real = b.icmp_signed(">=", w_off, T.I64(0))
             per(b.add(y_row, c), real, b.select(real, w_off, T.I64(0)))
 
-        k.loop(g.c, chan, name="c")
+        k.loop(c_n, finish, name="route")
 
     _each_window(k, g, window)
+    _free(k, where)
 
 
 @lowering("MaxPoolGrad")
