@@ -218,3 +218,21 @@ def test_cnn_gradients_match_the_numpy_backend() -> None:
             want = sess.run([loss, *grads, *second], {x: xv})
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_float16_convolution_runs_on_the_numpy_fallback() -> None:
+    """A dtype the kernels do not handle is not compiled natively, and its result is still
+    the reference's."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 5, 5, 2)).astype(np.float16)
+    w = rng.standard_normal((3, 3, 2, 3)).astype(np.float16)
+    attrs = _conv_attrs((1, 1), "SAME", (1, 1))
+    program = one_node_program(reg.get("Conv2D"), reg.Sample([x, w], attrs))
+    backend = get_backend("llvm")
+    fallbacks = backend.stats["fallbacks"]
+    exe = backend.compile(program)
+    assert type(exe).__name__ != "LLVMExecutable"
+    assert backend.stats["fallbacks"] == fallbacks + 1
+    dims = bind_entry(program, [x.shape, w.shape], {0: x, 1: w})
+    got = np.asarray(exe.run([x, w], dims)[0])
+    np.testing.assert_allclose(got, K.conv2d(x, w, (1, 1), "SAME"), rtol=1e-3, atol=1e-3)
