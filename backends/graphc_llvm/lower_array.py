@@ -81,6 +81,17 @@ def _check_equal(k: Kernel, got: sym.Dim, want: ir.Value) -> None:
     k.fail_if(k.b.icmp_signed("!=", g, want), BAD_SIZE, g, want)
 
 
+def _same_dims(k: Kernel, got: Sequence[sym.Dim], want: Sequence[sym.Dim]) -> None:
+    """Check (code 2) that two shapes agree axis by axis: the shape rules make them equal,
+    and a kernel that relies on it to stay in bounds says so at run time (formulas that
+    are the same expression cost nothing)."""
+    if len(got) != len(want):
+        raise Unsupported(f"rank {len(got)} where {len(want)} is expected")
+    for g, w in zip(got, want):
+        if g != w:
+            _check_equal(k, g, k.dim(w))
+
+
 def _offset(
     k: Kernel, base: ir.Value, idx: Sequence[ir.Value], steps: Sequence[sym.Dim | ir.Value]
 ) -> ir.Value:
@@ -283,6 +294,7 @@ def _transpose(k: Kernel) -> None:
     rank = x.rank
     perm = k.attrs["perm"]
     p = list(reversed(range(rank))) if perm is None else [_axis(int(q), rank) for q in perm]
+    _same_dims(k, out.shape, [x.shape[q] for q in p])
     xst = dense_strides(x.shape)
     affine_copy(k, out.shape, out, T.I64(0), dense_strides(out.shape), x, T.I64(0), [xst[q] for q in p])
 
@@ -296,6 +308,11 @@ def _concat(k: Kernel) -> None:
     ost = dense_strides(out.shape)
     at: sym.Dim = 0
     for x in k.inputs:
+        _same_dims(k, x.shape[:ax] + x.shape[ax + 1 :], out.shape[:ax] + out.shape[ax + 1 :])
+        at = at + x.shape[ax]  # type: ignore[operator]
+    _check_equal(k, out.shape[ax], k.dim(at))
+    at = 0
+    for x in k.inputs:
         base = k.b.mul(k.dim(at), k.dim(ost[ax]))
         affine_copy(k, x.shape, out, base, ost, x, T.I64(0), dense_strides(x.shape))
         at = at + x.shape[ax]  # type: ignore[operator]
@@ -308,6 +325,9 @@ def _pack(k: Kernel) -> None:
     ax = _axis(k.attrs["axis"], out.rank)
     ost = dense_strides(out.shape)
     steps = ost[:ax] + ost[ax + 1 :]
+    _check_equal(k, out.shape[ax], T.I64(len(k.inputs)))
+    for x in k.inputs:
+        _same_dims(k, x.shape, out.shape[:ax] + out.shape[ax + 1 :])
     for i, x in enumerate(k.inputs):
         base = k.b.mul(T.I64(i), k.dim(ost[ax]))
         affine_copy(k, x.shape, out, base, steps, x, T.I64(0), dense_strides(x.shape))
@@ -321,6 +341,8 @@ def _unpack(k: Kernel) -> None:
     _check_equal(k, x.shape[ax], T.I64(len(k.outputs)))
     xst = dense_strides(x.shape)
     steps = xst[:ax] + xst[ax + 1 :]
+    for out in k.outputs:
+        _same_dims(k, out.shape, x.shape[:ax] + x.shape[ax + 1 :])
     for i, out in enumerate(k.outputs):
         base = k.b.mul(T.I64(i), k.dim(xst[ax]))
         affine_copy(k, out.shape, out, T.I64(0), dense_strides(out.shape), x, base, steps)
@@ -339,6 +361,7 @@ def _split(k: Kernel) -> None:
     at: ir.Value = T.I64(0)
     starts = []
     for out in k.outputs:
+        _same_dims(k, out.shape[:ax] + out.shape[ax + 1 :], x.shape[:ax] + x.shape[ax + 1 :])
         n = k.dim(out.shape[ax])
         end = b.add(at, n)
         k.fail_if(
@@ -405,6 +428,7 @@ def _reverse(k: Kernel) -> None:
     x, out = k.inputs[0], k.outputs[0]
     rank = x.rank
     axes = {_axis(int(a), rank) for a in k.attrs["axis"]}
+    _same_dims(k, out.shape, x.shape)
     xst = dense_strides(x.shape)
     base: sym.Dim = 0
     steps: list[sym.Dim] = []
@@ -574,6 +598,7 @@ def _pad(k: Kernel) -> None:
     x, out = k.inputs[0], k.outputs[0]
     pads = [(int(p0), int(p1)) for p0, p1 in k.attrs["paddings"]]
     mode = k.attrs["mode"]
+    _same_dims(k, out.shape, [d + p0 + p1 for d, (p0, p1) in zip(x.shape, pads)])  # type: ignore[misc]
     ost = dense_strides(out.shape)
     if mode == "CONSTANT":
         _fill(k, out, T.constant(out.dtype, k.attrs["constant_values"]))
@@ -607,6 +632,7 @@ def _mirror_pad_grad(k: Kernel) -> None:
     g, out = k.inputs[0], k.outputs[0]
     pads = [(int(p0), int(p1)) for p0, p1 in k.attrs["paddings"]]
     reflect = k.attrs["mode"] == "REFLECT"
+    _same_dims(k, g.shape, [d + p0 + p1 for d, (p0, p1) in zip(out.shape, pads)])  # type: ignore[misc]
     _check_mirror(k, pads, out.shape, reflect)
     b = k.b
     _zero(k, out)
@@ -652,6 +678,7 @@ def _gather(k: Kernel) -> None:
     inner = k.dim(sym.product(p.shape[ax + 1 :]))
     d = k.dim(p.shape[ax])
     n = k.size(idx.shape)
+    _same_dims(k, out.shape, p.shape[:ax] + idx.shape + p.shape[ax + 1 :])
     _check_indices(k, idx, n, d)
 
     def body(ix: list[ir.Value]) -> None:
@@ -729,6 +756,7 @@ def _gather_nd(k: Kernel) -> None:
     b = k.b
     rows = k.dim(sym.product(idx.shape[:-1]))
     slab = k.dim(sym.product(p.shape[depth:]))
+    _same_dims(k, out.shape, idx.shape[:-1] + p.shape[depth:])
 
     def body(n: ir.Value) -> None:
         src = b.mul(_nd_offset(k, idx, n, p.shape[:depth]), slab)
@@ -796,6 +824,7 @@ def _scan(k: Kernel) -> None:
     identity = T.constant(x.dtype, 0 if combiner == "add" else 1)
     b = k.b
     outer, d, inner = _outer_axis_inner(k, x.shape, ax)
+    _same_dims(k, out.shape, x.shape)
     last = b.sub(d, T.I64(1))
 
     def body(ix: list[ir.Value]) -> None:
@@ -829,6 +858,7 @@ def _arg_extreme(k: Kernel) -> None:
     b = k.b
     outer, d, inner = _outer_axis_inner(k, x.shape, ax)
     n_out = b.mul(outer, inner)
+    _check_equal(k, sym.product(out.shape), n_out)
     k.fail_if(
         b.and_(b.icmp_signed(">", n_out, T.I64(0)), b.icmp_signed("<=", d, T.I64(0))), BAD_SIZE, T.I64(0), d
     )
@@ -836,6 +866,7 @@ def _arg_extreme(k: Kernel) -> None:
     best_v = k.alloca(ty)
     best_i = k.alloca(T.I64)
     kind = x.dtype.kind
+    rest = b.sub(d, T.I64(1))  # the elements after the first, which starts the scan
 
     def better(v: ir.Value, best: ir.Value) -> ir.Value:
         op = ">" if is_max else "<"
@@ -858,10 +889,9 @@ def _arg_extreme(k: Kernel) -> None:
             b.store(b.select(take, v, b.load(best_v)), best_v)
             b.store(b.select(take, jj, b.load(best_i)), best_i)
 
-        k.loop(last_count, step, name="j")
+        k.loop(rest, step, name="j")
         k.store(out, b.add(b.mul(o, inner), i), scalars.cast(b, b.load(best_i), I64, out.dtype))
 
-    last_count = b.sub(d, T.I64(1))
     k.loop_nest([outer, inner], body)
 
 
@@ -906,6 +936,8 @@ def _in_top_k(k: Kernel) -> None:
     kk = T.I64(int(k.attrs["k"]))
     b = k.b
     rows, c = k.dim(pred.shape[0]), k.dim(pred.shape[1])
+    _same_dims(k, targets.shape, pred.shape[:1])
+    _same_dims(k, out.shape, pred.shape[:1])
     ty = T.reg_type(pred.dtype)
     tval = k.alloca(ty)
     above = k.alloca(T.I64)
@@ -942,6 +974,8 @@ def _top_k(k: Kernel) -> None:
     x = k.inputs[0]
     vals, inds = k.outputs
     kk = int(k.attrs["k"])
+    for o in (vals, inds):
+        _same_dims(k, o.shape, (*x.shape[:-1], kk))
     if kk == 0:
         return
     b = k.b
