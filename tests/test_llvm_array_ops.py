@@ -71,7 +71,7 @@ def check(
     names, exe = _program_ops(fetches, dict(zip(phs, inputs[0])))
     for op in ops:
         assert op in names, (op, names)
-    from graphc_llvm.backend import LLVMExecutable  # after the entry point has loaded the backend
+    from graphc_llvm.native import LLVMExecutable  # after the entry point has loaded the backend
 
     assert isinstance(exe, LLVMExecutable)
 

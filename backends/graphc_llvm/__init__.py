@@ -9,6 +9,6 @@ from typing import Any
 def backend() -> Any:
     """Entry point for the ``graphc.backends`` group."""
     # Imported here so that discovering the backend costs nothing until it is used.
-    from graphc_llvm.backend import LLVMBackend
+    from graphc_llvm.native import LLVMBackend
 
     return LLVMBackend()

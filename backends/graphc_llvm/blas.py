@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 
@@ -23,6 +24,18 @@ def library() -> str:
         path = os.path.join(scipy_openblas32.get_lib_dir(), names[0])
     jit.load_library(path)
     return path
+
+
+threads_set = 0  # the thread count last given to the BLAS (0: its own default)
+
+
+def set_threads(n: int) -> None:
+    """The BLAS's own thread count, kept equal to the generated code's (the same CPU
+    affinity and ``GRAPHC_NUM_THREADS``): its threads serve every executable's gemm calls."""
+    global threads_set
+    lib = ctypes.CDLL(library())
+    lib.scipy_openblas_set_num_threads(ctypes.c_int(max(1, int(n))))
+    threads_set = int(n)
 
 
 @functools.cache

@@ -45,11 +45,17 @@ class Unsupported(Exception):
     """A program (or node) this backend cannot compile natively."""
 
 
-# Failure codes a kernel may return; the executable turns them into messages.
+# Failure codes a kernel may return (``k.fail_if``), with the message the executable
+# raises (``value`` and ``bound`` are the two numbers the kernel stored). Code 5 is a
+# ResourceExhaustedError; the others are InvalidArgumentError.
 ERROR_MESSAGES = {
     1: "indices[{value}] is not in [0, {bound})",  # value: the offending index value
     2: "index {value} is out of range [0, {bound})",
+    3: "size {value} exceeds the 32-bit BLAS's limit {bound}",
+    4: "size {value} does not match {bound}",
+    5: "cannot allocate {value} bytes of scratch memory",
 }
+RESOURCE_ERRORS = frozenset({5})
 
 
 @dataclasses.dataclass

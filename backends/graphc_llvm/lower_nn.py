@@ -9,9 +9,12 @@ element dtype: the subtraction, ``exp`` and ``log`` (graphc_llvm.mathlib through
 graphc_llvm.scalars), the division; only a sum is accumulated wider (float16 in float32,
 float32 in float64) and rounded to the dtype once, so its error is below NumPy's own
 pairwise sum's. Rows holding an inf or a NaN give what the reference's IEEE steps give
-(inf - inf is NaN, exp(-inf) is 0, 0 * -inf is NaN). A row pass reads each element and
-writes the same element afterwards, so an output sharing a buffer with an input would
-still be right.
+(inf - inf is NaN, exp(-inf) is 0, 0 * -inf is NaN). A contiguous row is folded in a
+fixed interleaved order (:func:`_fold`), and its exps go first to the output of the
+input's shape (Softmax's and LogSoftmax's output, the cross-entropies' backprop) in a
+loop of their own, so both loops vectorise. That output is never the input's buffer:
+the memory plan (graphc/passes/memory.py) writes in place only for elementwise and view
+ops.
 
 The random ops are Philox-4x32-10 (graphc/kernels/philox.py) in IR: element ``i`` of the
 k-th run is a pure function of the op's key (from its two seeds, folded at compile time),
@@ -38,7 +41,7 @@ from graphc.kernels import philox
 from graphc.passes.fuse import reduce_axes
 from graphc_llvm import scalars
 from graphc_llvm import types as T
-from graphc_llvm.codegen import Kernel, Unsupported
+from graphc_llvm.codegen import Arg, Kernel, Unsupported
 from graphc_llvm.lowerings import lowering
 
 # ---------------------------------------------------------------------------
@@ -83,11 +86,6 @@ def _is_finite(b: ir.IRBuilder, x: ir.Value, dtype: np.dtype) -> ir.Value:
     return b.fcmp_ordered("<", b.call(fabs, [x]), T.constant(dtype, np.inf))
 
 
-def _accumulate(k: Kernel, dtype: np.dtype) -> ir.Value:
-    """A wide accumulator slot (see _WIDE)."""
-    return k.alloca(T.reg_type(_WIDE[dtype]))
-
-
 # ---------------------------------------------------------------------------
 # Rows of a reduction.
 
@@ -125,6 +123,9 @@ class _Rows:
             acc = acc * e  # type: ignore[operator]
         out_st.reverse()
         self.out_strides = out_st
+        # One run of reduced axes, innermost: each row is one block of consecutive elements.
+        self.contiguous = len(self.reduced) == 1 and self.reduced[0][1] == 1
+        self.row_length: sym.Dim = sym.product([e for e, _ in self.reduced])
 
     def _offset(self, base: ir.Value, idx: Sequence[ir.Value], strides: Sequence[sym.Dim]) -> ir.Value:
         b = self.k.b
@@ -157,14 +158,80 @@ class _Rows:
         )
 
 
+# Rows of contiguous elements are folded in a fixed order of _LANES interleaved partial
+# results (element j into lane j mod _LANES, the tail into lane 0, then a pairwise tree):
+# independent chains that LLVM can keep in vector registers, and the same order whatever the
+# machine's vector width.
+_LANES = 8
+
+
+def _fold(
+    k: Kernel,
+    rows: _Rows,
+    base: ir.Value,
+    term: Callable[[ir.Value], ir.Value],
+    combine: Callable[[ir.Value, ir.Value], ir.Value],
+    identity: ir.Constant,
+) -> ir.Value:
+    """``combine`` over ``term(offset)`` for the row's elements, from ``identity``."""
+    b = k.b
+    if not rows.contiguous:
+        slot = k.alloca(identity.type)
+        b.store(identity, slot)
+        rows.each(base, lambda o: b.store(combine(b.load(slot), term(o)), slot))
+        return b.load(slot)
+    n = k.dim(rows.row_length)
+    slots = [k.alloca(identity.type) for _ in range(_LANES)]
+    for slot in slots:
+        b.store(identity, slot)
+    shift = T.I64(_LANES.bit_length() - 1)
+    blocks = b.lshr(n, shift)  # n >= 0: the entry check proved every size non-negative
+
+    def block(j: ir.Value) -> None:
+        first = b.add(base, b.shl(j, shift), flags=["nsw"])
+        for lane, slot in enumerate(slots):
+            b.store(combine(b.load(slot), term(b.add(first, T.I64(lane), flags=["nsw"]))), slot)
+
+    k.loop(blocks, block, name="block")
+    done = b.shl(blocks, shift)
+    rest = b.add(base, done, flags=["nsw"])
+    k.loop(
+        b.sub(n, done),
+        lambda t: b.store(combine(b.load(slots[0]), term(b.add(rest, t, flags=["nsw"]))), slots[0]),
+        name="tail",
+    )
+    vals = [b.load(slot) for slot in slots]
+    while len(vals) > 1:
+        vals = [combine(vals[i], vals[i + 1]) for i in range(0, len(vals), 2)]
+    return vals[0]
+
+
 def _row_max(
     k: Kernel, rows: _Rows, x: Callable[[ir.Value], ir.Value], base: ir.Value, dtype: np.dtype
 ) -> ir.Value:
-    """The row's max (-inf for an empty row; NaN when it holds one), as np.max."""
-    slot = k.alloca(T.reg_type(dtype))
-    k.b.store(T.constant(dtype, -np.inf), slot)
-    rows.each(base, lambda off: k.b.store(scalars.combine(k.b, "max", dtype, k.b.load(slot), x(off)), slot))
-    return k.b.load(slot)
+    """The row's max (-inf for an empty row; NaN when it holds one), as np.max (maximum is
+    exactly associative, so the order does not change it)."""
+    b = k.b
+    return _fold(
+        k, rows, base, x, lambda a, v: scalars.combine(b, "max", dtype, a, v), T.constant(dtype, -np.inf)
+    )
+
+
+def _wide_sum(
+    k: Kernel, rows: _Rows, base: ir.Value, term: Callable[[ir.Value], ir.Value], dtype: np.dtype
+) -> ir.Value:
+    """The sum of ``term(offset)`` (values of ``dtype``) over the row, accumulated wide and
+    rounded to ``dtype`` once."""
+    b = k.b
+    wide = _fold(
+        k,
+        rows,
+        base,
+        lambda o: _widen(b, term(o), dtype),
+        lambda a, v: b.fadd(a, v),
+        T.constant(_WIDE[dtype], 0.0),
+    )
+    return _narrow(b, wide, dtype)
 
 
 def _row_sum_exp(
@@ -174,22 +241,29 @@ def _row_sum_exp(
     base: ir.Value,
     shift: ir.Value,
     dtype: np.dtype,
-    keep: Callable[[ir.Value, ir.Value], None] | None = None,
+    scratch: Arg | None = None,
 ) -> ir.Value:
-    """``sum(exp(x - shift))`` over the row, each exp in ``dtype``, the sum accumulated wide and
-    rounded to ``dtype``; ``keep(offset, e)`` sees each ``exp`` (Softmax stores them)."""
+    """``sum(exp(x - shift))`` over the row, each exp in ``dtype`` (as the reference), the sum
+    by :func:`_wide_sum`. With ``scratch`` (an output of the input's shape) the exps are
+    stored there too (Softmax divides them in place); for a contiguous row first, in a loop
+    of their own that LLVM vectorises."""
     b = k.b
-    slot = _accumulate(k, dtype)
-    b.store(T.constant(_WIDE[dtype], 0.0), slot)
 
-    def elem(off: ir.Value) -> None:
-        e = _math(b, "exp", dtype, b.fsub(x(off), shift))
-        if keep is not None:
-            keep(off, e)
-        b.store(b.fadd(b.load(slot), _widen(b, e, dtype)), slot)
+    def exp_at(o: ir.Value) -> ir.Value:
+        return _math(b, "exp", dtype, b.fsub(x(o), shift))
 
-    rows.each(base, elem)
-    return _narrow(b, b.load(slot), dtype)
+    if scratch is None:
+        return _wide_sum(k, rows, base, exp_at, dtype)
+    if not rows.contiguous:
+
+        def keep(o: ir.Value) -> ir.Value:
+            e = exp_at(o)
+            k.store(scratch, o, e)
+            return e
+
+        return _wide_sum(k, rows, base, keep, dtype)
+    rows.each(base, lambda o: k.store(scratch, o, exp_at(o)))
+    return _wide_sum(k, rows, base, lambda o: k.load(scratch, o), dtype)
 
 
 def _axis_rows(k: Kernel) -> _Rows:
@@ -215,7 +289,7 @@ def _softmax(k: Kernel) -> None:
 
     def row(base: ir.Value, _: ir.Value) -> None:
         m = _row_max(k, rows, lambda o: k.load(x, o), base, dt)
-        s = _row_sum_exp(k, rows, lambda o: k.load(x, o), base, m, dt, keep=lambda o, e: k.store(out, o, e))
+        s = _row_sum_exp(k, rows, lambda o: k.load(x, o), base, m, dt, scratch=out)
         rows.each(base, lambda o: k.store(out, o, b.fdiv(k.load(out, o), s)))
 
     rows.each_row(row)
@@ -231,7 +305,7 @@ def _log_softmax(k: Kernel) -> None:
 
     def row(base: ir.Value, _: ir.Value) -> None:
         m = _row_max(k, rows, lambda o: k.load(x, o), base, dt)
-        lse = _math(b, "log", dt, _row_sum_exp(k, rows, lambda o: k.load(x, o), base, m, dt))
+        lse = _math(b, "log", dt, _row_sum_exp(k, rows, lambda o: k.load(x, o), base, m, dt, scratch=out))
         rows.each(base, lambda o: k.store(out, o, b.fsub(b.fsub(k.load(x, o), m), lse)))
 
     rows.each_row(row)
@@ -271,21 +345,21 @@ def _xent(k: Kernel) -> None:
     dt = _float_dtype(logits.dtype)
     rows = _Rows(k, logits.shape, [1])
     b = k.b
-    acc = _accumulate(k, dt)
 
     def row(base: ir.Value, i: ir.Value) -> None:
         m = _row_max(k, rows, lambda o: k.load(logits, o), base, dt)
-        lse = _math(b, "log", dt, _row_sum_exp(k, rows, lambda o: k.load(logits, o), base, m, dt))
-        b.store(T.constant(_WIDE[dt], 0.0), acc)
+        lse = _math(
+            b, "log", dt, _row_sum_exp(k, rows, lambda o: k.load(logits, o), base, m, dt, scratch=backprop)
+        )
 
-        def elem(o: ir.Value) -> None:
-            y = k.load(labels, o)
-            lp = b.fsub(b.fsub(k.load(logits, o), m), lse)
-            b.store(b.fadd(b.load(acc), _widen(b, b.fmul(y, lp), dt)), acc)
-            k.store(backprop, o, b.fsub(_math(b, "exp", dt, lp), y))
+        def logp(o: ir.Value) -> ir.Value:
+            return b.fsub(b.fsub(k.load(logits, o), m), lse)
 
-        rows.each(base, elem)
-        k.store(loss, i, b.fneg(_narrow(b, b.load(acc), dt)))
+        # The loss first: the backprop row (until now the exps) is written last.
+        k.store(loss, i, b.fneg(_wide_sum(k, rows, base, lambda o: b.fmul(k.load(labels, o), logp(o)), dt)))
+        rows.each(
+            base, lambda o: k.store(backprop, o, b.fsub(_math(b, "exp", dt, logp(o)), k.load(labels, o)))
+        )
 
     rows.each_row(row)
 
@@ -316,9 +390,10 @@ def _sparse_xent(k: Kernel) -> None:
 
     def row(base: ir.Value, i: ir.Value) -> None:
         m = _row_max(k, rows, lambda o: k.load(logits, o), base, dt)
-        lse = _math(b, "log", dt, _row_sum_exp(k, rows, lambda o: k.load(logits, o), base, m, dt))
+        lse = _math(
+            b, "log", dt, _row_sum_exp(k, rows, lambda o: k.load(logits, o), base, m, dt, scratch=backprop)
+        )
         at = b.add(base, label(i), flags=["nsw"])  # in range: checked above
-        # Read before the backprop row is written (it may share the logits' buffer).
         k.store(loss, i, b.fneg(b.fsub(b.fsub(k.load(logits, at), m), lse)))
 
         def elem(o: ir.Value) -> None:
@@ -337,15 +412,17 @@ def _l2_loss(k: Kernel) -> None:
     x, out = k.inputs[0], k.outputs[0]
     dt = _float_dtype(x.dtype)
     b = k.b
-    acc = _accumulate(k, dt)
-    b.store(T.constant(_WIDE[dt], 0.0), acc)
+    rows = _Rows(k, [sym.product(x.shape)], [0])  # every element, as one row
 
-    def elem(i: ir.Value) -> None:
-        v = k.load(x, i)
-        b.store(b.fadd(b.load(acc), _widen(b, b.fmul(v, v), dt)), acc)
+    def square(o: ir.Value) -> ir.Value:
+        v = k.load(x, o)
+        return b.fmul(v, v)
 
-    k.loop(k.size(x.shape), elem)
-    k.store(out, T.I64(0), b.fdiv(_narrow(b, b.load(acc), dt), T.constant(dt, 2.0)))
+    rows.each_row(
+        lambda base, _: k.store(
+            out, T.I64(0), b.fdiv(_wide_sum(k, rows, base, square, dt), T.constant(dt, 2.0))
+        )
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from graphc.ir.program import Program
 from graphc.runtime.backend import CompileOptions
 from graphc_llvm import blas, jit
 from graphc_llvm import types as T
-from graphc_llvm.codegen import ERROR_MESSAGES, Layout, ProgramEmitter, Unsupported
+from graphc_llvm.codegen import ERROR_MESSAGES, RESOURCE_ERRORS, Layout, ProgramEmitter, Unsupported
 from graphc_llvm.lowerings import lowering_for, supported_ops
 
 _RUN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
@@ -128,6 +128,8 @@ class LLVMExecutable:
         node = self.program.nodes[int(err[0])]
         template = ERROR_MESSAGES.get(int(err[1]), "kernel failure {value} / {bound}")
         msg = template.format(value=int(err[2]), bound=int(err[3]))
+        if int(err[1]) in RESOURCE_ERRORS:
+            raise errors.ResourceExhaustedError(None, node.origin, msg)
         raise errors.InvalidArgumentError(None, node.origin, msg)
 
 
@@ -155,7 +157,9 @@ class _Scratch:
         self.bufs = np.zeros(exe._n_bufs, dtype=np.uintp)
         # The dims, then the thread count (codegen: Kernel.split_loop).
         self.dvec = np.zeros(len(lay.symbols) + 1, dtype=np.int64)
-        self.dvec[-1] = thread_count()
+        self.dvec[-1] = threads = thread_count()
+        if threads != blas.threads_set:
+            blas.set_threads(threads)
         self.sizes = np.zeros(lay.n_sizes, dtype=np.int64)
         self.err = np.zeros(4, dtype=np.int64)
         self.bufs_at, self.dvec_at = self.bufs.ctypes.data, self.dvec.ctypes.data
