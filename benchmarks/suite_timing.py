@@ -246,6 +246,8 @@ def measure(impls: list[Impl], repeats: int, warmup: int, sample_s: float) -> No
         except Exception as exc:  # noqa: BLE001 - a failing case is reported, not fatal
             im.error = describe(exc)
     live = [im for im in live if im.error is None]
+    cpu: dict[str, float] = {}
+    busy: dict[str, float] = {}
     for r in range(repeats):
         k = r % len(live) if live else 0
         for im in live[k:] + live[:k]:
@@ -253,13 +255,21 @@ def measure(impls: list[Impl], repeats: int, warmup: int, sample_s: float) -> No
                 continue
             call, n = im.call, im.inner
             try:
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 for _ in range(n):
                     call()
-                im.samples.append((time.perf_counter() - t0) / n)
+                wall = time.perf_counter() - t0
+                im.samples.append(wall / n)
+                # CPU time of all this process's threads over wall time: the threads the
+                # implementation really kept busy (recorded in the JSON as a check on the limits).
+                cpu[im.name] = cpu.get(im.name, 0.0) + time.process_time() - c0
+                busy[im.name] = busy.get(im.name, 0.0) + wall
             except Exception as exc:  # noqa: BLE001
                 im.error = describe(exc)
                 im.samples.clear()
+    for im in live:
+        if im.samples and busy.get(im.name):
+            im.extra["cpu_per_wall"] = round(cpu[im.name] / busy[im.name], 2)
 
 
 def compare(value: Any, ref: Any, rtol: float, atol: float) -> str:
