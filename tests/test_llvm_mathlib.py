@@ -132,8 +132,8 @@ def reference(name: str, dt: str, *xs: np.ndarray) -> np.ndarray:
 
 
 def ulp_error(y: np.ndarray, ref: np.ndarray, dt: str) -> np.ndarray:
-    """|y - ref| in ulps of ref rounded to dt. Equal results (both NaN, equal infinities)
-    are 0; inf counts as the next value after dt's max when ref is finite; any other
+    """|y - ref| in ulps of ref rounded to dt (so a correctly rounded result is at most
+    0.5). Both NaN, or equal infinities, are 0; inf counts as the next value after dt's max when ref is finite; any other
     mismatch of NaN or infinity is inf."""
     t = DTYPES[dt]
     wide = np.float64 if dt == "float32" else LD
@@ -145,7 +145,7 @@ def ulp_error(y: np.ndarray, ref: np.ndarray, dt: str) -> np.ndarray:
         yw = np.where(np.isinf(y) & np.isfinite(ref), np.sign(y).astype(wide) * beyond, y.astype(wide))
         spacing = np.spacing(np.minimum(np.abs(ref_r), fmax)).astype(wide)
         err = np.abs(yw - ref) / spacing
-    same = (y == ref_r) | (np.isnan(y) & np.isnan(ref_r))
+    same = (np.isinf(y) & (y == ref_r)) | (np.isnan(y) & np.isnan(ref_r))
     return np.where(same, 0.0, np.where(np.isfinite(err) & np.isfinite(ref), err, np.inf))
 
 

@@ -166,7 +166,6 @@ class _Fmt:
         self.bias = 1023 if self.wide else 127
         self.ity = ir.IntType(self.bits)
         self.suffix = "f64" if self.wide else "f32"
-        self.dtype = "float64" if self.wide else "float32"
 
     def to_bits(self, v: float) -> int:
         if self.wide:
