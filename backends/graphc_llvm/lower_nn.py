@@ -234,6 +234,66 @@ def _wide_sum(
     return _narrow(b, wide, dtype)
 
 
+_CHUNK = 256  # elements staged on the stack at a time (a multiple of _LANES)
+
+
+def _chunked_sum(
+    k: Kernel, rows: _Rows, base: ir.Value, term: Callable[[ir.Value], ir.Value], dtype: np.dtype
+) -> ir.Value:
+    """:func:`_wide_sum` of a contiguous row with no output to stage in: ``term`` goes through
+    a stack buffer of _CHUNK elements, computed in a loop of its own (which vectorises),
+    then folded into the lanes. The order of the additions is :func:`_fold`'s exactly."""
+    b = k.b
+    wide = _WIDE[dtype]
+    ty = T.reg_type(wide)
+    buf = k.alloca(ir.ArrayType(T.reg_type(dtype), _CHUNK))
+    slots = [k.alloca(ty) for _ in range(_LANES)]
+    for slot in slots:
+        b.store(T.constant(wide, 0.0), slot)
+    shift = T.I64(_LANES.bit_length() - 1)
+
+    def at(t: ir.Value) -> ir.Value:
+        return b.gep(buf, [T.I64(0), t], inbounds=True)  # t < _CHUNK by the loops' bounds
+
+    def stage_and_fold(first: ir.Value, count: ir.Value) -> None:
+        """Elements [first, first + count) of the row (count <= _CHUNK, and a multiple of
+        _LANES except in the row's last chunk)."""
+        k.loop(count, lambda t: b.store(term(b.add(first, t, flags=["nsw"])), at(t)), name="stage")
+        blocks = b.lshr(count, shift)
+
+        def block(j: ir.Value) -> None:
+            start = b.shl(j, shift)
+            for lane, slot in enumerate(slots):
+                v = _widen(b, b.load(at(b.add(start, T.I64(lane), flags=["nsw"]))), dtype)
+                b.store(b.fadd(b.load(slot), v), slot)
+
+        k.loop(blocks, block, name="block")
+        done = b.shl(blocks, shift)
+        k.loop(
+            b.sub(count, done),
+            lambda t: b.store(
+                b.fadd(b.load(slots[0]), _widen(b, b.load(at(b.add(done, t, flags=["nsw"]))), dtype)),
+                slots[0],
+            ),
+            name="tail",
+        )
+
+    n = k.dim(rows.row_length)
+    log_chunk = T.I64(_CHUNK.bit_length() - 1)
+    chunks = b.lshr(n, log_chunk)  # n >= 0
+    k.loop(
+        chunks,
+        lambda c: stage_and_fold(b.add(base, b.shl(c, log_chunk), flags=["nsw"]), T.I64(_CHUNK)),
+        name="chunk",
+    )
+    done = b.shl(chunks, log_chunk)
+    stage_and_fold(b.add(base, done, flags=["nsw"]), b.sub(n, done))
+    vals = [b.load(slot) for slot in slots]
+    while len(vals) > 1:
+        vals = [b.fadd(vals[i], vals[i + 1]) for i in range(0, len(vals), 2)]
+    return _narrow(b, vals[0], dtype)
+
+
 def _row_sum_exp(
     k: Kernel,
     rows: _Rows,
@@ -252,6 +312,8 @@ def _row_sum_exp(
     def exp_at(o: ir.Value) -> ir.Value:
         return _math(b, "exp", dtype, b.fsub(x(o), shift))
 
+    if scratch is None and rows.contiguous:
+        return _chunked_sum(k, rows, base, exp_at, dtype)
     if scratch is None:
         return _wide_sum(k, rows, base, exp_at, dtype)
     if not rows.contiguous:
