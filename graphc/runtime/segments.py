@@ -33,6 +33,7 @@ import numpy as np
 from graphc.ir.program import Node, Program
 from graphc.passes.partition import Partition, Segment, node_device, partition
 from graphc.runtime.backend import Backend, CompileOptions, Executable, get_backend
+from graphc.runtime.cache import compile_cached
 
 FALLBACK_BACKEND = "numpy"
 
@@ -76,16 +77,31 @@ def plan(program: Program, backend: Backend) -> Partition | None:
     return part
 
 
-def compile_program(program: Program, backend: Backend, options: CompileOptions | None = None) -> Executable:
+def compile_program(
+    program: Program,
+    backend: Backend,
+    options: CompileOptions | None = None,
+    *,
+    outcomes: list[str] | None = None,
+) -> Executable:
     """Compile ``program`` for ``backend``: directly when it can run it as a whole, else
-    as segments (module docstring)."""
+    as segments (module docstring). Each compile goes through the on-disk cache
+    (graphc/runtime/cache.py); ``outcomes``, when given, receives one entry per compiled
+    unit: "hit", "miss" or "off"."""
     options = options if options is not None else CompileOptions()
+    sink = outcomes if outcomes is not None else []
     part = plan(program, backend)
     if part is None:
-        return backend.compile(program, options)
+        exe, outcome = compile_cached(backend, program, options)
+        sink.append(outcome)
+        return exe
     fallback = backend if backend.name == FALLBACK_BACKEND else get_backend(FALLBACK_BACKEND)
     backends = [backend if seg.backend == backend.name else fallback for seg in part.segments]
-    exes = [b.compile(seg.program, options) for b, seg in zip(backends, part.segments, strict=True)]
+    exes = []
+    for b, seg in zip(backends, part.segments, strict=True):
+        exe, outcome = compile_cached(b, seg.program, options)
+        sink.append(outcome)
+        exes.append(exe)
     return SegmentedExecutable(program, part, backend, backends, exes)
 
 

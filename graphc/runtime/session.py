@@ -91,7 +91,7 @@ class Session:
         self._compile_lock = threading.Lock()
         self._closed = False
         self._default_cm: Any = None
-        self.stats = {"lowerings": 0, "compiles": 0, "runs": 0}
+        self.stats = {"lowerings": 0, "compiles": 0, "runs": 0, "cache_hits": 0, "cache_misses": 0}
 
     # -- context ------------------------------------------------------------------
     @property
@@ -259,8 +259,12 @@ class Session:
             h = lowered.program.content_hash()
             exe = self._executables.get(h)
             if exe is None:
-                exe = compile_program(lowered.program, self._backend, self._compile_options)
+                outcomes: list[str] = []
+                exe = compile_program(lowered.program, self._backend, self._compile_options, outcomes=outcomes)
                 self.stats["compiles"] += 1
+                # Units loaded from the on-disk cache (no code generated) and compiled anew.
+                self.stats["cache_hits"] += outcomes.count("hit")
+                self.stats["cache_misses"] += outcomes.count("miss")
                 self._executables[h] = exe
             compiled = _Compiled(lowered, exe)
             self._cache[key] = compiled
