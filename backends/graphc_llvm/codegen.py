@@ -54,6 +54,8 @@ ERROR_MESSAGES = {
     3: "size {value} exceeds the 32-bit BLAS's limit {bound}",
     4: "size {value} does not match {bound}",
     5: "cannot allocate {value} bytes of scratch memory",
+    6: "Received a label value of {value} which is outside the valid range of [0, {bound})",
+    7: "an index {value} does not index into a dimension of size {bound}",
 }
 RESOURCE_ERRORS = frozenset({5})
 
@@ -83,6 +85,8 @@ class Layout:
     results: list[dict[str, Any]]  # per result buffer: {"dtype", "rank", "at"} (shape in sizes)
     param_shapes: list[dict[str, Any]]  # per param: {"rank", "at"}
     arena_at: int
+    overflow_at: int  # sizes[overflow_at] != 0: some size does not fit in 64 bits
+    result_values: list[int]  # the value number sizing each result buffer
     n_sizes: int
     outputs: list[list[Any]]  # per program output: ["result", k] | ["param", i] | ["const", c]
     node_labels: list[str]
@@ -340,19 +344,42 @@ class Kernel:
         b.call(fn, [b.bitcast(dst.ptr, T.I8P), b.bitcast(src.ptr, T.I8P), nbytes, T.I1(0)])
 
 
-def emit_dim(b: ir.IRBuilder, d: sym.Dim, symbol: Callable[[ir.IRBuilder, str], ir.Value]) -> ir.Value:
-    """A dim formula as i64 arithmetic: its polynomial over symbols and floordiv/max/min atoms."""
+def emit_dim(
+    b: ir.IRBuilder,
+    d: sym.Dim,
+    symbol: Callable[[ir.IRBuilder, str], ir.Value],
+    overflow: ir.Value | None = None,
+) -> ir.Value:
+    """A dim formula as i64 arithmetic: its polynomial over symbols and floordiv/max/min
+    atoms. With ``overflow`` (an i1 slot), products and sums are checked and the slot is
+    set when one does not fit in 64 bits (graphc_sizes: a size that large can never be
+    allocated, and must not wrap into a small one)."""
     if isinstance(d, int):
         return T.I64(d)
+
+    def mul(x: ir.Value, y: ir.Value) -> ir.Value:
+        return _checked(b, "llvm.smul.with.overflow.i64", x, y, overflow) if overflow is not None else b.mul(x, y)
+
+    def add(x: ir.Value, y: ir.Value) -> ir.Value:
+        return _checked(b, "llvm.sadd.with.overflow.i64", x, y, overflow) if overflow is not None else b.add(x, y)
+
     total: ir.Value | None = None
     for mono, coef in sorted(d.terms.items(), key=lambda t: repr(t[0])):
         term: ir.Value = T.I64(coef)
         for atom, power in mono:
             a = _emit_atom(b, atom, symbol)
             for _ in range(power):
-                term = b.mul(term, a)
-        total = term if total is None else b.add(total, term)
+                term = mul(term, a)
+        total = term if total is None else add(total, term)
     return total if total is not None else T.I64(0)
+
+
+def _checked(b: ir.IRBuilder, name: str, x: ir.Value, y: ir.Value, flag: ir.Value) -> ir.Value:
+    pair = ir.LiteralStructType([T.I64, T.I1])
+    fn = b.module.globals.get(name) or ir.Function(b.module, ir.FunctionType(pair, [T.I64, T.I64]), name=name)
+    r = b.call(fn, [x, y])
+    b.store(b.or_(b.load(flag), b.extract_value(r, 1)), flag)
+    return b.extract_value(r, 0)
 
 
 def _emit_atom(b: ir.IRBuilder, atom: sym.Atom, symbol: Callable[[ir.IRBuilder, str], ir.Value]) -> ir.Value:
@@ -543,10 +570,13 @@ class ProgramEmitter:
         b.ret(T.I32(0))
 
     def _emit_sizes(self, labels: list[str]) -> Layout:
+        numbering = self.program.numbering()
         fnty = ir.FunctionType(T.VOID, [T.I64.as_pointer(), T.I64.as_pointer()])
         fn = ir.Function(self.module, fnty, name="graphc_sizes")
         dims, out = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
+        overflow = b.alloca(T.I1)
+        b.store(T.I1(0), overflow)
         cache: dict[str, ir.Value] = {}
 
         def symbol(eb: ir.IRBuilder, name: str) -> ir.Value:
@@ -558,7 +588,7 @@ class ProgramEmitter:
 
         def put(d: sym.Dim) -> int:
             nonlocal at
-            b.store(emit_dim(b, d, symbol), b.gep(out, [T.I64(at)]))
+            b.store(emit_dim(b, d, symbol, overflow), b.gep(out, [T.I64(at)]))
             at += 1
             return at - 1
 
@@ -575,7 +605,13 @@ class ProgramEmitter:
                 put(d)
             results.append({"dtype": v.dtype.np.str, "rank": len(v.shape), "at": start})
         arena_at = at
-        b.store(_emit_peak(b, self.arena_size, symbol), b.gep(out, [T.I64(at)]))
+        b.store(_emit_peak(b, self.arena_size, symbol, overflow), b.gep(out, [T.I64(at)]))
+        at += 1
+        # Element counts of every result, checked too (each shape's product fits).
+        for v, _ in self.results:
+            emit_dim(b, sym.product(v.shape) * v.dtype.size, symbol, overflow)  # type: ignore[operator]
+        overflow_at = at
+        b.store(b.zext(b.load(overflow), T.I64), b.gep(out, [T.I64(at)]))
         at += 1
         b.ret_void()
         return Layout(
@@ -585,15 +621,19 @@ class ProgramEmitter:
             results=results,
             param_shapes=param_shapes,
             arena_at=arena_at,
+            overflow_at=overflow_at,
+            result_values=[numbering[v] for v, _ in self.results],
             n_sizes=at,
             outputs=self.outputs,
             node_labels=labels,
         )
 
 
-def _emit_peak(b: ir.IRBuilder, formula: Any, symbol: Callable[[ir.IRBuilder, str], ir.Value]) -> ir.Value:
+def _emit_peak(
+    b: ir.IRBuilder, formula: Any, symbol: Callable[[ir.IRBuilder, str], ir.Value], overflow: ir.Value
+) -> ir.Value:
     """A PeakFormula (the max of several dim formulas) as i64."""
-    vals = [emit_dim(b, f, symbol) for f, _ in formula.candidates]
+    vals = [emit_dim(b, f, symbol, overflow) for f, _ in formula.candidates]
     out = vals[0]
     for v in vals[1:]:
         out = b.select(b.icmp_signed(">", v, out), v, out)

@@ -110,11 +110,26 @@ def load_library(path: str) -> None:
         llvm.load_library_permanently(path)
 
 
+@functools.cache
+def runtime_support() -> None:
+    """LLVM lowers a few conversions (float64 to float16) to calls into the compiler's
+    runtime library (libgcc's ``__truncdfhf2``); make its symbols resolvable by loaded code."""
+    import ctypes.util  # only where code is loaded
+
+    name = ctypes.util.find_library("gcc_s")
+    if name:
+        try:
+            load_library(name)
+        except RuntimeError:
+            pass  # not loadable here: such a conversion is then unresolved, and loading fails
+
+
 class LoadedCode:
     """Object code mapped into this process; keeps its memory alive while referenced."""
 
     def __init__(self, object_code: bytes) -> None:
         _init()
+        runtime_support()
         with _lock:
             # The engine owns (and frees) the target machine it is given: its own, not the
             # process's shared one.

@@ -36,6 +36,7 @@ from graphc_llvm.lowerings import emit_fused, lowering
 
 # Failure codes (graphc_llvm.codegen.ERROR_MESSAGES).
 BAD_INDEX = 1  # an index read from data: "indices[{value}] is not in [0, {bound})"
+BAD_ND_INDEX = 7  # an entry of a gather_nd/scatter_nd index tuple: "... does not index into ..."
 BAD_SIZE = 2  # a size the shape rule could not prove: "index {value} is out of range [0, {bound})"
 
 I64 = np.dtype(np.int64)
@@ -740,7 +741,7 @@ def _nd_offset(k: Kernel, idx: Arg, row: ir.Value, dims: Sequence[sym.Dim]) -> i
     for j in range(depth):
         v = _to_i64(b, k.load(idx, b.add(b.mul(row, T.I64(depth)), T.I64(j))), idx.dtype)
         bound = k.dim(dims[j])
-        k.fail_if(b.icmp_unsigned(">=", v, bound), BAD_INDEX, v, bound)
+        k.fail_if(b.icmp_unsigned(">=", v, bound), BAD_ND_INDEX, v, bound)
         flat = b.add(flat, b.mul(v, k.dim(st[j])))
     return flat
 

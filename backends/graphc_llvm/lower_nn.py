@@ -56,7 +56,7 @@ _WIDE = {
 }
 
 # Failure code for a label outside [0, classes): "index {value} is out of range [0, {bound})".
-_LABEL_OUT_OF_RANGE = 2
+_LABEL_OUT_OF_RANGE = 6
 
 
 def _float_dtype(dtype: np.dtype) -> np.dtype:

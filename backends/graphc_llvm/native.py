@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from graphc import errors
+from graphc import symbolic as sym
 from graphc.ir.program import Program
 from graphc.runtime.backend import CompileOptions
 from graphc_llvm import blas, jit
@@ -87,9 +88,11 @@ class LLVMExecutable:
             for k, name in enumerate(self._symbols):
                 dvec[k] = dims[name]
             self._sizes(s.dvec_at, s.sizes_at)
-            param_shapes, result_shapes, arena_bytes = s.shapes()
+            param_shapes, result_shapes, arena_bytes, too_big = s.shapes()
         else:
-            param_shapes, result_shapes, arena_bytes = s.static
+            param_shapes, result_shapes, arena_bytes, too_big = s.static
+        if too_big:
+            self._resource_exhausted(dims)
         arrays = []
         for i, x in enumerate(inputs):
             a = x if type(x) is np.ndarray else np.asarray(x)
@@ -124,6 +127,30 @@ class LLVMExecutable:
                 outs.append(self._consts[where].copy())
         return outs
 
+    def _resource_exhausted(self, dims: Mapping[str, int]) -> None:
+        """A run whose buffers cannot be allocated fails before any native code runs,
+        naming the op whose output is too large (sizes evaluated exactly, in Python)."""
+        values = self.program.numbering().values
+        worst: tuple[int, Any] | None = None
+        for vn in self.layout.result_values:
+            v = values[vn]
+            try:
+                n = sym.evaluate(sym.product(v.shape), dims) * v.dtype.size  # type: ignore[operator]
+            except KeyError:
+                continue
+            if worst is None or n > worst[0]:
+                worst = (n, v.producer.origin if v.producer is not None else None)
+        if worst is not None and worst[0] > _MEMORY_BYTES:
+            n, origin = worst
+            raise errors.ResourceExhaustedError(
+                None, origin, f"OOM when allocating an output of {n:,} bytes for this op "
+                f"(the machine has {_MEMORY_BYTES:,} bytes of memory)"
+            )
+        origin = self.program.nodes[0].origin if self.program.nodes else None
+        raise errors.ResourceExhaustedError(
+            None, origin, f"the program's temporaries need more than the machine's {_MEMORY_BYTES:,} bytes of memory"
+        )
+
     def _raise(self, rc: int, err: np.ndarray) -> None:
         node = self.program.nodes[int(err[0])]
         template = ERROR_MESSAGES.get(int(err[1]), "kernel failure {value} / {bound}")
@@ -131,6 +158,16 @@ class LLVMExecutable:
         if int(err[1]) in RESOURCE_ERRORS:
             raise errors.ResourceExhaustedError(None, node.origin, msg)
         raise errors.InvalidArgumentError(None, node.origin, msg)
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**63 - 1
+
+
+_MEMORY_BYTES = _memory_bytes()
 
 
 def thread_count() -> int:
@@ -154,6 +191,7 @@ class _Scratch:
     def __init__(self, exe: LLVMExecutable) -> None:
         lay = exe.layout
         self.lay = lay
+        self.result_dtypes = exe._result_dtypes
         self.bufs = np.zeros(exe._n_bufs, dtype=np.uintp)
         # The dims, then the thread count (codegen: Kernel.split_loop).
         self.dvec = np.zeros(len(lay.symbols) + 1, dtype=np.int64)
@@ -173,12 +211,24 @@ class _Scratch:
             exe._sizes(self.dvec_at, self.sizes_at)
             self.static = self.shapes()
 
-    def shapes(self) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]], int]:
+    def shapes(self) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]], int, bool]:
+        """Param shapes, result shapes, arena bytes, and whether the run cannot be allocated
+        (a size overflowed 64 bits, or a buffer is larger than the machine's memory)."""
         sizes = self.sizes.tolist()
         lay = self.lay
         params = [tuple(sizes[p["at"] : p["at"] + p["rank"]]) for p in lay.param_shapes]
         results = [tuple(sizes[r["at"] : r["at"] + r["rank"]]) for r in lay.results]
-        return params, results, sizes[lay.arena_at]
+        arena = sizes[lay.arena_at]
+        too_big = bool(sizes[lay.overflow_at]) or arena > _MEMORY_BYTES
+        if not too_big:
+            for shape, dt in zip(results, self.result_dtypes):
+                n = dt.itemsize
+                for d in shape:
+                    n *= d
+                if n > _MEMORY_BYTES:
+                    too_big = True
+                    break
+        return params, results, arena, too_big
 
     def arena(self, nbytes: int) -> int:
         """The address of at least ``nbytes`` of 64-byte-aligned memory (grown as needed)."""
