@@ -1,40 +1,60 @@
-"""The on-disk compile cache: compiled code kept between processes, for every backend that
-can export it (``Backend.cache_identity``/``export``/``load``, graphc/runtime/backend.py).
+"""The on-disk compile cache: compiled code kept between processes.
 
-Where: the ``directory`` argument, else ``$GRAPHC_CACHE_DIR``, else the user's cache
-directory (``$XDG_CACHE_HOME/graphc``, else ``~/.cache/graphc``). ``GRAPHC_CACHE=0``
-switches caching off.
+A backend that implements the export part of the protocol (``cache_identity()``,
+``export(executable)``, ``load(program, code, options)``; see graphc.runtime.backend) has
+its compiled code stored here and loaded again, without compiling, by any later process
+that compiles the same program with the same options on the same backend and machine. A
+backend without it (the NumPy backend) is never cached: :func:`compile_cached` compiles
+it and says "off".
 
-The key (:func:`key_parts`) names everything compiled code depends on: the program's
-content hash (its serialised bytes after the passes), graphc's version, the backend's
-name and identity (its and its compiler's versions, the target triple, the CPU name and
-features) and every option that changes code. An entry is one file named by the sha256
-of those parts: a magic line, the manifest's length, the manifest (JSON: the key parts,
-the payload's length and sha256, when it was made) and the payload (the exported code).
+Where: the ``directory`` argument, else ``$GRAPHC_CACHE_DIR``, else ``$XDG_CACHE_HOME/graphc``,
+else ``~/.cache/graphc``. ``GRAPHC_CACHE=0`` (or ``off``, ``false``, ``no``) switches the
+cache off. ``GRAPHC_CACHE_MAX_BYTES`` (an int, or with a K/M/G suffix; default 1 GiB)
+bounds its size. ``GRAPHC_CACHE_EXPLAIN=1`` prints, on every miss, why no stored entry fitted.
 
-- Writes are atomic: a temporary file in the same folder, flushed and fsynced, then
-  renamed over the entry. Two processes compiling one program at once both succeed
-  (the later rename wins; both entries are whole).
-- Reads verify the magic, the manifest, that its key parts are the ones wanted, the
-  payload's length and checksum. An entry that fails (truncated, corrupted, foreign), or
-  whose code the backend refuses to load, is never run: it is moved to ``quarantine/``
-  with a :class:`CacheWarning` saying why, and the program is compiled and stored again.
-- A size limit (``max_bytes``, ``$GRAPHC_CACHE_MAX_BYTES``, default 1 GiB) with
-  least-recently-used eviction: a hit refreshes its entry's time; after a store the
-  oldest entries go until the cache fits (never the one just written).
-- :meth:`CompileCache.explain_miss` says which parts of the key differ from the nearest
-  stored entries (``GRAPHC_CACHE_EXPLAIN=1`` prints it on every miss).
+The key (:func:`key_parts`) names everything the code depends on: the program's content
+hash (its serialised bytes after the passes, without names), graphc's version, the
+backend's name, every item of ``backend.cache_identity()`` (compiler versions, target
+triple, CPU name and features) and ``options.cache_key()``. The entry's file name is the
+SHA-256 of the parts' canonical JSON.
+
+An entry is one file (integers little-endian)::
+
+    magic          8 bytes  b"GRAPHCK\\n"
+    version        u32      FORMAT_VERSION
+    manifest_len   u32      length of the manifest
+    manifest_sha   32 bytes SHA-256 of the manifest (so no flipped byte in it goes unseen)
+    manifest       canonical JSON: {"key": ..., "parts": {...}, "payload_length": int,
+                   "payload_sha256": hex, "created": float (seconds since the epoch)}
+    payload        the exported code, payload_length bytes, nothing after it
+
+It is written to a temporary file in the same folder, flushed and fsynced, then renamed
+over the entry (``os.replace``), so a reader sees a whole entry or none, and two processes
+storing the same key at once both succeed (the last rename wins; either entry is valid).
+
+Loading checks the magic, the version, the manifest, that the stored key parts are the
+wanted ones (a file copied or renamed under another key is foreign), the payload's length
+and checksum. An entry that fails, or that the backend's ``load`` refuses, is never used
+again: it is moved to ``quarantine/`` (deleted if that fails), a :class:`CacheWarning`
+names it and why, and the program is compiled and stored afresh.
+
+The size limit is kept least-recently-used: a hit refreshes the entry's modification time,
+and after each store the oldest entries are removed until the total fits (never the entry
+just written).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import importlib.metadata
 import json
 import os
+import struct
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Mapping
@@ -44,299 +64,571 @@ from typing import Any
 from graphc.ir.program import Program
 from graphc.runtime.backend import Backend, CompileOptions, Executable, can_export
 
-MAGIC = b"GRAPHC-COMPILE-CACHE 1\n"
+MAGIC = b"GRAPHCK\n"
+FORMAT_VERSION = 1
 SUFFIX = ".entry"
+QUARANTINE = "quarantine"
+QUARANTINE_KEEP = 32  # quarantined files kept for a post-mortem; older ones are deleted
 DEFAULT_MAX_BYTES = 1 << 30
-_MAX_MANIFEST = 1 << 20
+
+DIR_ENV = "GRAPHC_CACHE_DIR"
+ENABLE_ENV = "GRAPHC_CACHE"
+MAX_BYTES_ENV = "GRAPHC_CACHE_MAX_BYTES"
+EXPLAIN_ENV = "GRAPHC_CACHE_EXPLAIN"
+
+_HEADER = struct.Struct("<8sII32s")
+_OFF_WORDS = frozenset({"0", "off", "false", "no"})
+# Key parts graphc itself sets; an identity item of the same name is stored as "backend.<name>".
+_RESERVED = ("program", "graphc", "backend", "options")
+# How a miss explanation names a part, and whether it reads as a plural ("differ").
+_LABELS: dict[str, tuple[str, bool]] = {
+    "program": ("program hash", False),
+    "graphc": ("graphc version", False),
+    "backend": ("backend", False),
+    "options": ("compile options", True),
+    "features": ("cpu features", True),
+    "cpu": ("cpu name", False),
+    "triple": ("target triple", False),
+    "llvm": ("LLVM version", False),
+    "llvmlite": ("llvmlite version", False),
+}
+# Temporary files older than this are left over from a writer that died; eviction removes them.
+_STALE_TMP_SECONDS = 3600.0
 
 
 class CacheWarning(UserWarning):
-    """A cache entry was refused (and moved aside), or the cache could not be written."""
+    """A cache entry was unusable (and set aside), or the cache could not be written."""
 
 
-def default_directory() -> Path:
-    env = os.environ.get("GRAPHC_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "graphc"
+class _BadEntry(Exception):
+    """Why an entry file cannot be used (internal: turned into a CacheWarning)."""
 
 
-def enabled() -> bool:
-    return os.environ.get("GRAPHC_CACHE", "1").strip().lower() not in ("0", "off", "false", "no")
+@dataclasses.dataclass(frozen=True)
+class CacheEntry:
+    """One stored entry, as ``graphc cache list`` shows it."""
+
+    key: str
+    backend: str
+    size: int  # bytes on disk
+    last_used: float  # modification time: the store, or the latest hit
+    program_hash: str  # a prefix of the program's content hash ("" when unreadable)
+    path: Path
 
 
+@dataclasses.dataclass
+class CacheStats:
+    """Per-process counters of one :class:`CompileCache`."""
+
+    hits: int = 0
+    misses: int = 0
+    stores: int = 0
+    corrupt: int = 0
+    evicted: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+# -- the key -------------------------------------------------------------------------------------
 def graphc_version() -> str:
+    """The installed distribution's version, else the package's ``__version__``."""
     try:
         return importlib.metadata.version("graphc")
     except importlib.metadata.PackageNotFoundError:
-        return "unknown"
+        # A source tree that is not installed: the package states its version itself. It is
+        # imported already (it is this module's parent package); importing it here would
+        # reach up a layer.
+        return str(getattr(sys.modules.get("graphc"), "__version__", "unknown"))
 
 
 def key_parts(backend: Backend, program: Program, options: CompileOptions) -> dict[str, str]:
-    """Everything the compiled code of ``program`` depends on, by name."""
+    """Everything the compiled code depends on, as text (module docstring)."""
     parts = {
         "program": program.content_hash(),
         "graphc": graphc_version(),
-        "backend": backend.name,
+        "backend": str(backend.name),
         "options": options.cache_key(),
     }
-    for k, v in sorted(backend.cache_identity().items()):  # type: ignore[attr-defined]
-        parts[f"backend.{k}"] = str(v)
+    identity = backend.cache_identity()  # type: ignore[attr-defined]
+    for name, value in sorted(identity.items()):
+        name = str(name)
+        parts[f"backend.{name}" if name in _RESERVED else name] = str(value)
     return parts
 
 
 def entry_key(parts: Mapping[str, str]) -> str:
-    text = json.dumps(dict(parts), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    """The entry's key: SHA-256 of the parts' canonical JSON."""
+    return hashlib.sha256(_canonical(dict(parts))).hexdigest()
 
 
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+# -- settings from the environment -------------------------------------------------------------
+def default_directory() -> Path:
+    """``$GRAPHC_CACHE_DIR``, else ``$XDG_CACHE_HOME/graphc``, else ``~/.cache/graphc``."""
+    explicit = os.environ.get(DIR_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "graphc"
+
+
+def enabled_by_env() -> bool:
+    """False when ``GRAPHC_CACHE`` is 0, off, false or no."""
+    return os.environ.get(ENABLE_ENV, "1").strip().lower() not in _OFF_WORDS
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``"1073741824"``, ``"512M"``, ``"2G"``, ``"64k"`` (binary multiples)."""
+    s = text.strip().upper().removesuffix("B").removesuffix("I")
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(s[-1:], 1)
+    digits = s[:-1] if scale != 1 else s
+    try:
+        value = int(digits)
+    except ValueError:
+        raise ValueError(
+            f"{MAX_BYTES_ENV}={text!r}: expected a size in bytes such as 1073741824 or 512M"
+        ) from None
+    if value < 0:
+        raise ValueError(f"{MAX_BYTES_ENV}={text!r}: the size must not be negative")
+    return value * scale
+
+
+def default_max_bytes() -> int:
+    """``$GRAPHC_CACHE_MAX_BYTES``, else 1 GiB; a value that is not a size is warned about
+    and ignored (a typo in the environment must not stop compiling)."""
+    text = os.environ.get(MAX_BYTES_ENV)
+    if not text:
+        return DEFAULT_MAX_BYTES
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        warnings.warn(f"graphc compile cache: {exc}; using 1 GiB", CacheWarning, stacklevel=2)
+        return DEFAULT_MAX_BYTES
+
+
+# -- the cache -------------------------------------------------------------------------------------
 class CompileCache:
-    """One cache directory (see the module docstring)."""
+    """Compiled code on disk, in one folder (module docstring).
 
-    def __init__(self, directory: str | os.PathLike[str] | None = None, max_bytes: int | None = None) -> None:
-        self.directory = Path(directory) if directory is not None else default_directory()
-        if max_bytes is None:
-            env = os.environ.get("GRAPHC_CACHE_MAX_BYTES", "").strip()
-            max_bytes = int(env) if env else DEFAULT_MAX_BYTES
-        self.max_bytes = int(max_bytes)
-        self.stats = {"hits": 0, "misses": 0, "stores": 0, "corrupt": 0, "evicted": 0}
+    ``directory`` and ``max_bytes`` default to the environment's settings (read once, here);
+    ``enabled`` None follows ``GRAPHC_CACHE`` at each compile."""
 
-    # -- files ----------------------------------------------------------------------------
-    def path_of(self, key: str) -> Path:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None = None,
+        max_bytes: int | None = None,
+        enabled: bool | None = None,
+    ) -> None:
+        self.directory = Path(directory).expanduser() if directory is not None else default_directory()
+        self.max_bytes = int(max_bytes) if max_bytes is not None else default_max_bytes()
+        self._enabled = enabled
+        self.stats = CacheStats()
+        # This process's miss explanations, newest last (only when GRAPHC_CACHE_EXPLAIN is set).
+        self.log: list[str] = []
+        self._lock = threading.Lock()
+        self._store_warned = False
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled if self._enabled is not None else enabled_by_env()
+
+    def path_for(self, key: str) -> Path:
         return self.directory / f"{key}{SUFFIX}"
 
-    def _files(self) -> list[Path]:
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self.stats, name, getattr(self.stats, name) + n)
+
+    # -- compile through the cache ----------------------------------------------------------
+    def compile(self, backend: Backend, program: Program, options: CompileOptions) -> tuple[Executable, str]:
+        """``(executable, outcome)``: "hit" (loaded, nothing compiled), "miss" (compiled and
+        stored) or "off" (the backend cannot export, the cache is switched off, or the
+        backend's ``export`` raises TypeError: this executable has no code to keep)."""
+        if not self.enabled or not can_export(backend):
+            return backend.compile(program, options), "off"
+        parts = key_parts(backend, program, options)
+        key = entry_key(parts)
+        path = self.path_for(key)
+        code = self._read(path, parts)
+        if code is not None:
+            try:
+                exe = backend.load(program, code, options)  # type: ignore[attr-defined]
+            except Exception as exc:  # noqa: BLE001  (any refusal: set the entry aside, recompile)
+                self._set_aside(path, f"the {backend.name} backend could not load it ({exc})")
+            else:
+                with contextlib.suppress(OSError):  # evicted meanwhile: the hit stands
+                    os.utime(path)
+                self._count("hits")
+                return exe, "hit"
+        exe = backend.compile(program, options)
         try:
-            return [p for p in self.directory.iterdir() if p.name.endswith(SUFFIX) and p.is_file()]
+            payload = bytes(backend.export(exe))  # type: ignore[attr-defined]
+        except TypeError:
+            # This executable has no code to keep (the LLVM backend runs some programs on
+            # its NumPy path): compiled as if there were no cache.
+            return exe, "off"
+        self._count("misses")
+        if os.environ.get(EXPLAIN_ENV, "").strip().lower() not in ("", *_OFF_WORDS):
+            why = f"graphc cache: miss for {parts['backend']} program {parts['program'][:12]}: "
+            why += self.explain_miss(parts)
+            with self._lock:
+                self.log.append(why)
+            print(why, file=sys.stderr)
+        if self._store(key, parts, payload):
+            self._evict(keep=path)
+        return exe, "miss"
+
+    # -- reading -------------------------------------------------------------------------------------
+    def _read(self, path: Path, parts: Mapping[str, str]) -> bytes | None:
+        """The payload of a verified entry; None when there is none (or it was set aside)."""
+        try:
+            data = path.read_bytes()
+        except OSError:
+            # Absent, or the folder is not there or not readable: a miss (storing will
+            # say so if the folder is unusable); nothing was read, so nothing is set aside.
+            return None
+        try:
+            manifest, payload = _parse(data)
+            if manifest.get("parts") != dict(parts) or manifest.get("key") != path.name.removesuffix(SUFFIX):
+                raise _BadEntry("it is foreign: its key parts are not the ones this file name stands for")
+        except _BadEntry as exc:
+            self._set_aside(path, str(exc))
+            return None
+        return payload
+
+    def _set_aside(self, path: Path, why: str) -> None:
+        self._count("corrupt")
+        where = self.directory / QUARANTINE
+        moved = False
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+            os.replace(path, where / f"{path.name}.{time.time_ns()}.{os.getpid()}")
+            moved = True
+            self._trim_quarantine(where)
         except FileNotFoundError:
-            return []
-
-    @staticmethod
-    def _read(path: Path) -> tuple[dict[str, Any], bytes]:
-        """The manifest and payload of an entry file; ValueError says what is wrong."""
-        data = path.read_bytes()
-        if not data.startswith(MAGIC):
-            raise ValueError("not a graphc cache entry (bad magic)")
-        at = len(MAGIC)
-        if len(data) < at + 8:
-            raise ValueError("truncated before the manifest")
-        n = int.from_bytes(data[at : at + 8], "little")
-        if n > _MAX_MANIFEST or len(data) < at + 8 + n:
-            raise ValueError("truncated manifest")
-        try:
-            manifest = json.loads(data[at + 8 : at + 8 + n])
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"unreadable manifest ({exc})") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != 1:
-            raise ValueError("unknown manifest format")
-        payload = data[at + 8 + n :]
-        if len(payload) != manifest.get("payload_bytes"):
-            raise ValueError(f"payload is {len(payload)} bytes, the manifest says {manifest.get('payload_bytes')}")
-        if hashlib.sha256(payload).hexdigest() != manifest.get("payload_sha256"):
-            raise ValueError("payload checksum mismatch")
-        return manifest, payload
-
-    def _quarantine(self, path: Path, why: str) -> None:
-        self.stats["corrupt"] += 1
-        aside = self.directory / "quarantine"
-        try:
-            aside.mkdir(parents=True, exist_ok=True)
-            os.replace(path, aside / f"{path.name}.{int(time.time() * 1e6)}")
+            pass  # another process set it aside (or replaced it) first
         except OSError:
             with contextlib.suppress(OSError):
                 path.unlink()
-        warnings.warn(f"graphc compile cache: refused entry {path.name} ({why}); recompiling", CacheWarning, stacklevel=3)
+        fate = f"moved to {where}" if moved else "removed"
+        warnings.warn(
+            f"graphc compile cache: entry {path.name} is unusable: {why}; {fate}, recompiling",
+            CacheWarning,
+            stacklevel=4,
+        )
 
-    # -- the cache ------------------------------------------------------------------------
-    def get(self, parts: Mapping[str, str]) -> bytes | None:
-        """The payload stored for ``parts``, verified; None on a miss or a refused entry."""
-        path = self.path_of(entry_key(parts))
-        if not path.exists():
-            return None
-        try:
-            manifest, payload = self._read(path)
-            if manifest.get("parts") != dict(parts):
-                raise ValueError("its key parts are not this program's (a foreign entry)")
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            self._quarantine(path, str(exc))
-            return None
-        with contextlib.suppress(OSError):
-            os.utime(path)  # least recently used: a hit is a use
-        return payload
+    @staticmethod
+    def _trim_quarantine(where: Path) -> None:
+        files = sorted(where.iterdir(), key=lambda p: (_mtime(p), p.name))
+        for p in files[: max(0, len(files) - QUARANTINE_KEEP)]:
+            with contextlib.suppress(OSError):
+                p.unlink()
 
-    def refuse(self, parts: Mapping[str, str], why: str) -> None:
-        """Move an entry aside whose code the backend could not load."""
-        path = self.path_of(entry_key(parts))
-        if path.exists():
-            self._quarantine(path, why)
-
-    def put(self, parts: Mapping[str, str], payload: bytes) -> None:
-        """Store ``payload`` for ``parts`` atomically, then evict down to the size limit."""
-        key = entry_key(parts)
+    # -- writing ---------------------------------------------------------------------------------------
+    def _store(self, key: str, parts: Mapping[str, str], payload: bytes) -> bool:
         manifest = {
-            "format": 1,
             "key": key,
             "parts": dict(parts),
-            "payload_bytes": len(payload),
+            "payload_length": len(payload),
             "payload_sha256": hashlib.sha256(payload).hexdigest(),
             "created": time.time(),
         }
-        head = json.dumps(manifest, sort_keys=True).encode()
+        blob = _canonical(manifest)
+        header = _HEADER.pack(MAGIC, FORMAT_VERSION, len(blob), hashlib.sha256(blob).digest())
+        tmp: str | None = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".part")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(MAGIC + len(head).to_bytes(8, "little") + head + payload)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self.path_of(key))
-            except BaseException:
+            fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=self.directory)
+            with os.fdopen(fd, "wb") as f:
+                f.write(header)
+                f.write(blob)
+                f.write(payload)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path_for(key))
+            tmp = None
+            _fsync_dir(self.directory)
+        except OSError as exc:
+            if tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
-                raise
-        except OSError as exc:
-            warnings.warn(f"graphc compile cache: cannot write to {self.directory} ({exc})", CacheWarning, stacklevel=3)
-            return
-        self.stats["stores"] += 1
-        self._evict(keep=self.path_of(key))
+            with self._lock:
+                first, self._store_warned = not self._store_warned, True
+            if first:  # once per cache: a read-only folder must not flood the output
+                warnings.warn(
+                    f"graphc compile cache: cannot store into {self.directory} ({exc}); compiling without it",
+                    CacheWarning,
+                    stacklevel=4,
+                )
+            return False
+        self._count("stores")
+        return True
 
     def _evict(self, keep: Path) -> None:
-        files = []
-        for p in self._files():
+        """Remove the least recently used entries until the total fits (never ``keep``)."""
+        now = time.time()
+        listed: list[tuple[float, str, int, Path]] = []
+        try:
+            names = list(self.directory.iterdir())
+        except OSError:
+            return
+        for p in names:
+            if p.name.endswith(".tmp") and p.name.startswith("."):
+                if now - _mtime(p) > _STALE_TMP_SECONDS:
+                    with contextlib.suppress(OSError):
+                        p.unlink()
+                continue
+            if not p.name.endswith(SUFFIX):
+                continue
             try:
                 st = p.stat()
             except OSError:
                 continue
-            files.append((st.st_mtime, st.st_size, p))
-        total = sum(size for _, size, _ in files)
-        for _, size, p in sorted(files, key=lambda t: t[0]):
+            listed.append((st.st_mtime, p.name, st.st_size, p))
+        total = sum(size for _, _, size, _ in listed)
+        for _, _, size, p in sorted(listed):
             if total <= self.max_bytes:
                 break
             if p == keep:
                 continue
-            with contextlib.suppress(OSError):
-                p.unlink()
-                total -= size
-                self.stats["evicted"] += 1
-
-    def _manifests(self) -> list[tuple[Path, dict[str, Any]]]:
-        out = []
-        for p in self._files():
             try:
-                with p.open("rb") as f:
-                    head = f.read(len(MAGIC) + 8)
-                    if not head.startswith(MAGIC):
-                        continue
-                    n = int.from_bytes(head[len(MAGIC) :], "little")
-                    if n > _MAX_MANIFEST:
-                        continue
-                    manifest = json.loads(f.read(n))
-            except (OSError, ValueError):
+                p.unlink()
+            except FileNotFoundError:
+                pass  # another process evicted it: it no longer counts either way
+            except OSError:
                 continue
-            if isinstance(manifest, dict):
-                out.append((p, manifest))
+            else:
+                self._count("evicted")
+            total -= size
+
+    # -- looking at it ------------------------------------------------------------------------------
+    def _entry_files(self) -> list[Path]:
+        try:
+            return sorted(p for p in self.directory.iterdir() if p.name.endswith(SUFFIX) and p.is_file())
+        except OSError:
+            return []
+
+    def entries(self) -> list[CacheEntry]:
+        """Every entry, least recently used first."""
+        out = []
+        for p in self._entry_files():
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            manifest = _read_manifest(p)
+            parts = manifest.get("parts", {}) if manifest else {}
+            out.append(
+                CacheEntry(
+                    key=p.name.removesuffix(SUFFIX),
+                    backend=str(parts.get("backend", "(unreadable)")),
+                    size=st.st_size,
+                    last_used=st.st_mtime,
+                    program_hash=str(parts.get("program", ""))[:12],
+                    path=p,
+                )
+            )
+        out.sort(key=lambda e: (e.last_used, e.key))
         return out
 
-    def explain_miss(self, parts: Mapping[str, str]) -> str:
-        """Why ``parts`` missed: which key parts differ from the nearest stored entries."""
-        stored = [m.get("parts", {}) for _, m in self._manifests()]
-        same_program = [s for s in stored if s.get("program") == parts.get("program")]
-        near = same_program or [s for s in stored if s.get("backend") == parts.get("backend")]
-        if not near:
-            return f"no entry for this program or backend in {self.directory}"
-        lines = [] if same_program else ["no entry for this program; nearest entries of the same backend:"]
-        for s in near[:3]:
-            diff = [k for k in sorted(set(parts) | set(s)) if parts.get(k) != s.get(k)]
-            if not diff:
-                lines.append("an entry with this key exists (it was refused or removed)")
-                continue
-            lines.append(
-                "; ".join(f"{k} differs: {_short(s.get(k))} stored, {_short(parts.get(k))} now" for k in diff)
-            )
-        return "\n".join(lines)
-
     def info(self) -> dict[str, Any]:
-        files = self._files()
+        """The folder, how many entries, their total size, the limit, whether it is on,
+        and this process's counters."""
+        entries = self.entries()
+        where = self.directory / QUARANTINE
+        try:
+            quarantined = sum(1 for _ in where.iterdir())
+        except OSError:
+            quarantined = 0
         return {
             "directory": str(self.directory),
-            "entries": len(files),
-            "bytes": sum(p.stat().st_size for p in files if p.exists()),
+            "enabled": self.enabled,
+            "entries": len(entries),
+            "total_bytes": sum(e.size for e in entries),
             "max_bytes": self.max_bytes,
-            "enabled": enabled(),
+            "quarantined": quarantined,
+            "stats": self.stats.as_dict(),
         }
 
-    def entries(self) -> list[dict[str, Any]]:
-        out = []
-        for p, m in self._manifests():
-            st = p.stat()
-            parts = m.get("parts", {})
-            out.append(
-                {
-                    "key": p.name[: -len(SUFFIX)],
-                    "backend": parts.get("backend", "?"),
-                    "program": str(parts.get("program", ""))[:12],
-                    "bytes": st.st_size,
-                    "last_used": st.st_mtime,
-                }
-            )
-        return sorted(out, key=lambda e: -e["last_used"])
-
     def clear(self) -> int:
-        n = 0
-        for p in self._files():
-            with contextlib.suppress(OSError):
+        """Remove every entry (and the quarantine, and leftover temporary files); returns
+        how many entries were removed."""
+        removed = 0
+        for p in self._entry_files():
+            try:
                 p.unlink()
-                n += 1
-        return n
+                removed += 1
+            except OSError:
+                continue
+        with contextlib.suppress(OSError):
+            for p in self.directory.iterdir():
+                if p.name.startswith(".") and p.name.endswith(".tmp"):
+                    with contextlib.suppress(OSError):
+                        p.unlink()
+        where = self.directory / QUARANTINE
+        with contextlib.suppress(OSError):
+            for p in where.iterdir():
+                with contextlib.suppress(OSError):
+                    p.unlink()
+            where.rmdir()
+        return removed
+
+    def explain_miss(self, parts: Mapping[str, str]) -> str:
+        """Why no stored entry has these key parts: the nearest stored entry (same program
+        hash, else same backend; fewest differing parts) and which parts differ."""
+        stored = []
+        for p in self._entry_files():
+            manifest = _read_manifest(p)
+            if manifest and isinstance(manifest.get("parts"), dict):
+                stored.append(manifest["parts"])
+        wanted = dict(parts)
+        if not stored:
+            return "no entry for this program (the cache is empty)"
+        if any(s == wanted for s in stored):
+            return "an entry with these key parts is stored (it was written after this lookup began)"
+        same_program = [s for s in stored if s.get("program") == wanted.get("program")]
+        if not same_program:
+            same_backend = [s for s in stored if s.get("backend") == wanted.get("backend")]
+            n = len(same_backend)
+            return (
+                f"no entry for this program ({n} entr{'y' if n == 1 else 'ies'} for backend "
+                f"{wanted.get('backend')}, {len(stored)} in all)"
+            )
+        nearest = min(same_program, key=lambda s: (_n_differing(s, wanted), entry_key(s)))
+        reasons = [
+            _describe(name, nearest.get(name), wanted.get(name)) for name in _differing(nearest, wanted)
+        ]
+        return "; ".join(reasons)
 
 
-def _short(v: Any) -> str:
-    s = "(none)" if v is None else str(v)
-    return s if len(s) <= 60 else s[:57] + "..."
+def _differing(a: Mapping[str, str], b: Mapping[str, str]) -> list[str]:
+    names = [n for n in _RESERVED if n in a or n in b]
+    names += sorted((set(a) | set(b)) - set(_RESERVED))
+    return [n for n in names if a.get(n) != b.get(n)]
 
 
-_default: CompileCache | None = None
+def _n_differing(a: Mapping[str, str], b: Mapping[str, str]) -> int:
+    return len(_differing(a, b))
+
+
+def _describe(name: str, stored: str | None, wanted: str | None) -> str:
+    label, plural = _LABELS.get(name.removeprefix("backend."), (name, False))
+    verb = "differ" if plural else "differs"
+    if stored is None:
+        return f"{label} {verb}: not stored vs {wanted!r} wanted"
+    if wanted is None:
+        return f"{label} {verb}: {stored!r} stored vs none wanted"
+    if "," in stored and "," in wanted:
+        # Feature lists are long: name only the items on one side and not the other.
+        s, w = set(stored.split(",")), set(wanted.split(","))
+        only_s = ",".join(sorted(s - w)) or "(nothing else)"
+        only_w = ",".join(sorted(w - s)) or "(nothing else)"
+        return f"{label} {verb}: {only_s} stored vs {only_w} wanted"
+    return f"{label} {verb}: {stored!r} stored vs {wanted!r} wanted"
+
+
+def _parse(data: bytes) -> tuple[dict[str, Any], bytes]:
+    """The manifest and payload of an entry's bytes, each checked (module docstring)."""
+    if len(data) < _HEADER.size:
+        raise _BadEntry(f"it is truncated ({len(data)} bytes, shorter than the header)")
+    magic, version, mlen, msha = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise _BadEntry("it is not a graphc cache entry (wrong magic)")
+    if version != FORMAT_VERSION:
+        raise _BadEntry(f"it has format version {version}, this graphc reads {FORMAT_VERSION}")
+    start = _HEADER.size
+    if len(data) < start + mlen:
+        raise _BadEntry("it is truncated (inside the manifest)")
+    blob = data[start : start + mlen]
+    if hashlib.sha256(blob).digest() != msha:
+        raise _BadEntry("its manifest's checksum does not match (corrupted)")
+    try:
+        manifest = json.loads(blob.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        raise _BadEntry("its manifest is not valid JSON") from None
+    if not isinstance(manifest, dict):
+        raise _BadEntry("its manifest is not a JSON object")
+    length = manifest.get("payload_length")
+    digest = manifest.get("payload_sha256")
+    if (
+        not isinstance(length, int)
+        or not isinstance(digest, str)
+        or not isinstance(manifest.get("parts"), dict)
+    ):
+        raise _BadEntry("its manifest lacks the payload's length, checksum or key parts")
+    payload = data[start + mlen :]
+    if len(payload) != length:
+        raise _BadEntry(f"its payload has {len(payload)} bytes, the manifest says {length} (truncated?)")
+    if hashlib.sha256(payload).hexdigest() != digest:
+        raise _BadEntry("its payload's checksum does not match (corrupted)")
+    return manifest, payload
+
+
+def _read_manifest(path: Path) -> dict[str, Any] | None:
+    """An entry's manifest without its payload (for listings), or None when unreadable."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEADER.size)
+            if len(head) < _HEADER.size:
+                return None
+            magic, version, mlen, _ = _HEADER.unpack(head)
+            if magic != MAGIC or version != FORMAT_VERSION:
+                return None
+            manifest = json.loads(f.read(mlen).decode("ascii"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _mtime(p: Path) -> float:
+    try:
+        return p.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename durable too (where the platform allows opening a folder)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# -- the process's default cache -------------------------------------------------------------------
+_defaults: dict[tuple[str, int], CompileCache] = {}
+_defaults_lock = threading.Lock()
 
 
 def default_cache() -> CompileCache:
-    """The cache of ``default_directory()`` (made again when the environment changes it)."""
-    global _default
-    want = default_directory()
-    if _default is None or _default.directory != want:
-        _default = CompileCache(want)
-    return _default
+    """The cache the environment names, one object per folder and limit in this process
+    (so its counters add up across sessions)."""
+    key = (str(default_directory()), default_max_bytes())
+    with _defaults_lock:
+        cache = _defaults.get(key)
+        if cache is None:
+            cache = _defaults[key] = CompileCache(key[0], key[1])
+        return cache
 
 
 def compile_cached(
     backend: Backend, program: Program, options: CompileOptions, cache: CompileCache | None = None
 ) -> tuple[Executable, str]:
-    """``backend.compile(program, options)`` through the cache: ("hit": loaded, nothing
-    compiled), ("miss": compiled and stored) or ("off": the backend cannot export, caching
-    is off, or this executable has no code to keep)."""
-    if not enabled() or not can_export(backend):
-        return backend.compile(program, options), "off"
-    cache = cache if cache is not None else default_cache()
-    parts = key_parts(backend, program, options)
-    payload = cache.get(parts)
-    if payload is not None:
-        try:
-            exe = backend.load(program, payload, options)  # type: ignore[attr-defined]
-        except Exception as exc:  # noqa: BLE001  (a stored entry that does not load is refused, never fatal)
-            cache.refuse(parts, f"the backend could not load it: {type(exc).__name__}: {exc}")
-        else:
-            cache.stats["hits"] += 1
-            return exe, "hit"
-    cache.stats["misses"] += 1
-    if os.environ.get("GRAPHC_CACHE_EXPLAIN", "") not in ("", "0"):
-        print(f"graphc compile cache miss: {cache.explain_miss(parts)}", file=sys.stderr)
-    exe = backend.compile(program, options)
-    try:
-        code = backend.export(exe)  # type: ignore[attr-defined]
-    except TypeError:
-        return exe, "off"  # e.g. a program the backend ran on its interpreter
-    cache.put(parts, code)
-    return exe, "miss"
+    """Compile ``program`` on ``backend`` through ``cache`` (default: :func:`default_cache`):
+    ``(executable, outcome)`` with outcome "hit", "miss" or "off" (CompileCache.compile)."""
+    if cache is None:
+        if not enabled_by_env() or not can_export(backend):
+            return backend.compile(program, options), "off"
+        cache = default_cache()
+    return cache.compile(backend, program, options)
