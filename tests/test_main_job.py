@@ -38,3 +38,22 @@ def test_the_main_job_learns_and_reports_macro_precision_and_recall() -> None:
     # One program per step (training, evaluation, prediction), reused for every batch size.
     assert m["compiled_programs"] == 3
     assert len(m["history"]["loss"]) == 4 and m["history"]["loss"][-1] < m["history"]["loss"][0]
+
+
+def test_a_second_run_loads_its_steps_from_the_on_disk_cache(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from graphc.runtime.backend import available_backends
+
+    if "llvm" not in available_backends():
+        pytest.skip("the LLVM backend (which keeps compiled code on disk) is not available")
+    env = dict(os.environ, GRAPHC_CACHE_DIR=str(tmp_path / "cache"), GRAPHC_BACKEND="llvm")
+    cmd = [sys.executable, str(PATH), "--epochs", "1"]
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert "compiled and stored in the on-disk compile cache" in first.stdout
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert "compiled units came from the on-disk compile cache" in second.stdout
