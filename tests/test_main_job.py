@@ -50,7 +50,7 @@ def test_a_second_run_loads_its_steps_from_the_on_disk_cache(tmp_path: Path) -> 
     if "llvm" not in available_backends():
         pytest.skip("the LLVM backend (which keeps compiled code on disk) is not available")
     env = dict(os.environ, GRAPHC_CACHE_DIR=str(tmp_path / "cache"), GRAPHC_BACKEND="llvm")
-    cmd = [sys.executable, str(PATH), "--epochs", "1"]
+    cmd = [sys.executable, str(PATH), "--epochs", "2"]
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     assert "compiled and stored in the on-disk compile cache" in first.stdout
