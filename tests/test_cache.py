@@ -10,6 +10,7 @@ counts how often it compiles."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -161,9 +162,8 @@ def test_key_parts_name_everything_code_depends_on() -> None:
         "cpu": "znver5",
         "features": FEATURES,
     }
+    # The documented formula of the key, computed independently.
     canonical = json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()
-    import hashlib  # the documented formula of the key, computed independently
-
     assert C.entry_key(parts) == hashlib.sha256(canonical).hexdigest()
     # Other options give another key.
     other = C.key_parts(backend, program, CompileOptions.make(["fuse"]))
