@@ -55,7 +55,7 @@ ERROR_MESSAGES = {
     4: "size {value} does not match {bound}",
     5: "cannot allocate {value} bytes of scratch memory",
     6: "Received a label value of {value} which is outside the valid range of [0, {bound})",
-    7: "an index {value} does not index into a dimension of size {bound}",
+    7: "an index {value} does not index into [0, {bound})",
 }
 RESOURCE_ERRORS = frozenset({5})
 
