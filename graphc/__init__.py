@@ -186,7 +186,11 @@ from graphc.autodiff import RegisterGradient, custom_gradient, gradients, hessia
 from graphc.runtime.session import (
     ConfigProto,
     GPUOptions,
+    GraphOptions,
     InteractiveSession,
+    OptimizerOptions,
+    RunMetadata,
+    RunOptions,
     Session,
 )
 from graphc.runtime.artifact import compile, load  # noqa: A004  (graphc.compile / graphc.load)

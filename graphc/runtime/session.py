@@ -32,16 +32,71 @@ from graphc.runtime.segments import compile_program
 FEED_PROVIDERS = "graphc_feed_providers"
 
 
-class ConfigProto:
-    """Accepts TF1's ConfigProto fields (ignored) and graphc's own options:
-    ``disable_passes`` (pass names to switch off) and ``backend``."""
+class _Options:
+    """A TF1 config message: its fields have TF1's defaults, can be set by keyword or by
+    attribute (``config.gpu_options.allow_growth = True``), and a field TF1 does not have
+    is an AttributeError when read, as with a protobuf message. graphc ignores the device
+    and threading fields (a backend has its own settings) and reads its own options."""
+
+    _defaults: dict[str, Any] = {}
 
     def __init__(self, **kwargs: Any) -> None:
+        for name, value in self._defaults.items():
+            object.__setattr__(self, name, value() if callable(value) else value)
         self.__dict__.update(kwargs)
 
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"{type(self).__name__} has no field {name!r}")
 
-class GPUOptions(ConfigProto):
-    pass
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
+        return f"{type(self).__name__}({fields})"
+
+
+class GPUOptions(_Options):
+    _defaults = {
+        "allow_growth": False,
+        "per_process_gpu_memory_fraction": 0.0,
+        "visible_device_list": "",
+        "force_gpu_compatible": False,
+    }
+
+
+class OptimizerOptions(_Options):
+    L0, L1 = 0, 1  # opt_level values
+    OFF, ON_1, ON_2 = 0, 1, 2  # global_jit_level values
+    DEFAULT = 0
+    _defaults = {"do_common_subexpression_elimination": True, "do_constant_folding": True, "opt_level": 0, "global_jit_level": 0}
+
+
+class GraphOptions(_Options):
+    _defaults = {"optimizer_options": OptimizerOptions, "enable_bfloat16_sendrecv": False, "infer_shapes": False}
+
+
+class ConfigProto(_Options):
+    """TF1's ConfigProto (its fields accepted and ignored) with graphc's own options:
+    ``disable_passes`` (pass names to switch off) and ``backend``."""
+
+    _defaults = {
+        "gpu_options": GPUOptions,
+        "graph_options": GraphOptions,
+        "allow_soft_placement": False,
+        "log_device_placement": False,
+        "intra_op_parallelism_threads": 0,
+        "inter_op_parallelism_threads": 0,
+        "use_per_session_threads": False,
+        "operation_timeout_in_ms": 0,
+        "device_count": dict,
+    }
+
+
+class RunOptions(_Options):
+    NO_TRACE, SOFTWARE_TRACE, HARDWARE_TRACE, FULL_TRACE = 0, 1, 2, 3
+    _defaults = {"trace_level": 0, "timeout_in_ms": 0, "report_tensor_allocations_upon_oom": False}
+
+
+class RunMetadata(_Options):
+    _defaults = {"step_stats": None, "cost_graph": None, "partition_graphs": list}
 
 
 class _Compiled:
