@@ -6,6 +6,12 @@ on-disk cache and to artifacts, so a warm start maps it without running LLVM. A 
 one native call (``graphc_run``), after one call that computes every size from the dims
 (``graphc_sizes``) and the checks that make the native code safe to run: each input is
 a C-contiguous array of its param's dtype and exactly its param's shape.
+
+The per-run Python work is kept small (a run of a one-element program costs a few
+microseconds): shapes are worked out once per distinct set of dims, and the buffers'
+addresses go to the native code through one small native helper (``graphc_call``) that
+reads each array's data pointer itself, instead of one ``ndarray.ctypes`` lookup (about
+a microsecond each) per buffer.
 """
 
 from __future__ import annotations
@@ -13,11 +19,14 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import sys
+import sysconfig
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from llvmlite import ir
 
 from graphc import errors
 from graphc import symbolic as sym
@@ -44,12 +53,20 @@ class _Lowerings(dict):  # type: ignore[type-arg]
 class LLVMExecutable:
     """A program compiled to native code (protocol v2's Executable)."""
 
+    # The session may hand this executable host NumPy arrays as they are and keep what it
+    # returns without copying: the native code only reads its inputs during the call and
+    # keeps no reference to them, and every output is a fresh array that no input, no
+    # constant and no other output shares (a fetched param, a fetched constant and a
+    # second output of one result buffer are copies).
+    host_io = True
+
     def __init__(self, program: Program, layout: Layout, object_code: bytes) -> None:
         self.program = program
         self.layout = layout
         self.object_code = object_code
         self._code = jit.LoadedCode(object_code)
-        self._run = _RUN(self._code.address("graphc_run"))
+        self._run_at = self._code.address("graphc_run")
+        self._run = _RUN(self._run_at)
         self._sizes = _SIZES(self._code.address("graphc_sizes"))
         consts = []
         for k in layout.consts:
@@ -57,11 +74,25 @@ class LLVMExecutable:
             # np.array, not np.ascontiguousarray: that one makes a 0-d value 1-d.
             consts.append(np.array(node.attrs["value"], dtype=node.outputs[0].dtype.np, order="C"))
         self._consts = consts
+        self._n_params = layout.n_params
         self._param_dtypes = [p.value.dtype.np for p in program.params]
         self._result_dtypes = [np.dtype(r["dtype"]) for r in layout.results]
         self._n_bufs = layout.n_params + len(consts) + len(layout.results) + 1
         self._result_base = layout.n_params + len(consts)
-        self._symbols = layout.symbols
+        self._symbols = tuple(layout.symbols)
+        # How each output is made: (0, k) result k itself, (1, k) a copy of result k (it
+        # was already returned), (2, i) a copy of input i, (3, c) a copy of constant c.
+        plan: list[tuple[int, int]] = []
+        seen: set[int] = set()
+        for kind, where in layout.outputs:
+            if kind == "result":
+                plan.append((1 if where in seen else 0, where))
+                seen.add(where)
+            else:
+                plan.append((2 if kind == "param" else 3, where))
+        self._out_plan = plan
+        # The common case: the outputs are the result buffers themselves, in order.
+        self._outs_are_results = plan == [(0, k) for k in range(len(layout.results))]
         self._local = threading.local()
 
     def _scratch(self) -> _Scratch:
@@ -78,51 +109,62 @@ class LLVMExecutable:
     ) -> list[Any]:
         """One native call. ``donated`` is accepted and not used: every variable's new value
         goes to a new buffer (the session keeps it), so no input is ever written."""
-        lay = self.layout
-        if len(inputs) != lay.n_params:
-            raise ValueError(f"expected {lay.n_params} inputs, got {len(inputs)}")
-        s = self._scratch()
-        bufs = s.bufs
+        if len(inputs) != self._n_params:
+            raise ValueError(f"expected {self._n_params} inputs, got {len(inputs)}")
+        s = getattr(self._local, "s", None) or self._scratch()
         if self._symbols:
-            dvec = s.dvec
-            for k, name in enumerate(self._symbols):
-                dvec[k] = dims[name]
-            self._sizes(s.dvec_at, s.sizes_at)
-            param_shapes, result_shapes, arena_bytes, too_big = s.shapes()
+            key = tuple([dims[name] for name in self._symbols])
+            if key != s.key:
+                s.set_dims(key)
+            param_shapes, result_shapes, arena_bytes, too_big = s.current
         else:
             param_shapes, result_shapes, arena_bytes, too_big = s.static
         if too_big:
             self._resource_exhausted(dims)
-        arrays = []
-        for i, x in enumerate(inputs):
-            a = x if type(x) is np.ndarray else np.asarray(x)
-            dt = self._param_dtypes[i]
-            if a.dtype != dt or not a.flags.c_contiguous:
-                a = np.array(a, dtype=dt, order="C")
+        # Every input is checked before any native code runs: the kernels trust each
+        # buffer to be C-ordered, of its param's dtype and exactly of the shape the dims give.
+        arrays = list(inputs)
+        dtypes = self._param_dtypes
+        for i, a in enumerate(arrays):
+            dt = dtypes[i]
+            if type(a) is not np.ndarray or (a.dtype is not dt and a.dtype != dt) or not a.flags.c_contiguous:
+                a = a if type(a) is np.ndarray else np.asarray(a)
+                if a.dtype != dt or not a.flags.c_contiguous:
+                    a = np.array(a, dtype=dt, order="C")
+                arrays[i] = a
             if a.shape != param_shapes[i]:
                 raise ValueError(
                     f"input {i} ({self.program.params[i].name}) has shape {a.shape}, "
                     f"the program needs {param_shapes[i]}"
                 )
-            arrays.append(a)
-            bufs[i] = a.ctypes.data
-        results = []
-        base = self._result_base
-        for j, dt in enumerate(self._result_dtypes):
-            out = np.empty(result_shapes[j], dtype=dt)
-            results.append(out)
-            bufs[base + j] = out.ctypes.data
-        if arena_bytes:
-            bufs[-1] = s.arena(arena_bytes)
-        rc = self._run(s.bufs_at, s.dvec_at, s.err_at)
+        results = [np.empty(shape, dt) for shape, dt in zip(result_shapes, self._result_dtypes)]
+        if arena_bytes > s.arena_bytes:
+            s.grow_arena(arena_bytes)
+        ctx = s.ctx
+        if ctx is not None:
+            rc = s.call(ctx, (*arrays, *results))
+        else:
+            bufs = s.bufs
+            for i, a in enumerate(arrays):
+                bufs[i] = a.ctypes.data
+            base = self._result_base
+            for j, out in enumerate(results):
+                bufs[base + j] = out.ctypes.data
+            rc = self._run(s.bufs_at, s.dvec_at, s.err_at)
         if rc:
+            if rc == _ABI_MISMATCH:  # cannot happen: the tuple is built just above
+                raise RuntimeError("graphc_call was given the wrong number of arrays")
             self._raise(rc, s.err)
+        if self._outs_are_results:
+            return results
         outs: list[Any] = []
-        for kind, where in lay.outputs:
-            if kind == "result":
+        for kind, where in self._out_plan:
+            if kind == 0:
                 outs.append(results[where])
-            elif kind == "param":
-                outs.append(arrays[where])
+            elif kind == 1:
+                outs.append(results[where].copy())
+            elif kind == 2:
+                outs.append(arrays[where].copy())
             else:
                 outs.append(self._consts[where].copy())
         return outs
@@ -143,12 +185,16 @@ class LLVMExecutable:
         if worst is not None and worst[0] > _MEMORY_BYTES:
             n, origin = worst
             raise errors.ResourceExhaustedError(
-                None, origin, f"OOM when allocating an output of {n:,} bytes for this op "
-                f"(the machine has {_MEMORY_BYTES:,} bytes of memory)"
+                None,
+                origin,
+                f"OOM when allocating an output of {n:,} bytes for this op "
+                f"(the machine has {_MEMORY_BYTES:,} bytes of memory)",
             )
         origin = self.program.nodes[0].origin if self.program.nodes else None
         raise errors.ResourceExhaustedError(
-            None, origin, f"the program's temporaries need more than the machine's {_MEMORY_BYTES:,} bytes of memory"
+            None,
+            origin,
+            f"the program's temporaries need more than the machine's {_MEMORY_BYTES:,} bytes of memory",
         )
 
     def _raise(self, rc: int, err: np.ndarray) -> None:
@@ -186,11 +232,13 @@ def thread_count() -> int:
 
 
 class _Scratch:
-    """One thread's argument arrays (their addresses taken once) and its arena."""
+    """One thread's argument arrays (their addresses taken once), its arena, and the
+    shapes of the dims it last ran with."""
 
     def __init__(self, exe: LLVMExecutable) -> None:
         lay = exe.layout
         self.lay = lay
+        self.exe = exe
         self.result_dtypes = exe._result_dtypes
         self.bufs = np.zeros(exe._n_bufs, dtype=np.uintp)
         # The dims, then the thread count (codegen: Kernel.split_loop).
@@ -205,11 +253,39 @@ class _Scratch:
         for j, c in enumerate(exe._consts):
             self.bufs[lay.n_params + j] = c.ctypes.data
         self._arena = np.zeros(0, dtype=np.uint8)
-        self._arena_at = 0
-        self.static = None
+        self.arena_bytes = 0  # what the arena holds (64-byte aligned, at bufs[-1])
+        # graphc_call's context (see _call_helper), or None: addresses go through ctypes.
+        self.call = _call_helper()
+        self.ctx: np.ndarray | None = None
+        if self.call is not None:
+            n_arrays = lay.n_params + len(lay.results)
+            self.ctx = np.array(
+                [
+                    exe._run_at,
+                    self.bufs_at,
+                    self.dvec_at,
+                    self.err_at,
+                    lay.n_params,
+                    exe._result_base,
+                    n_arrays,
+                ],
+                dtype=np.int64,
+            )
+        self.static: tuple[list[tuple[int, ...]], list[tuple[int, ...]], int, bool] | None = None
+        self.key: tuple[int, ...] | None = None  # the dims ``current`` was computed for
+        self.current = self.static
         if not lay.symbols:
             exe._sizes(self.dvec_at, self.sizes_at)
             self.static = self.shapes()
+
+    def set_dims(self, key: tuple[int, ...]) -> None:
+        """Compute every size for the dims ``key`` (the values of the layout's symbols, in
+        order); a run with the same dims as the last one on this thread reuses them."""
+        self.key = None  # not valid until ``current`` is
+        self.dvec[: len(key)] = key
+        self.exe._sizes(self.dvec_at, self.sizes_at)
+        self.current = self.shapes()
+        self.key = key
 
     def shapes(self) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]], int, bool]:
         """Param shapes, result shapes, arena bytes, and whether the run cannot be allocated
@@ -230,12 +306,125 @@ class _Scratch:
                     break
         return params, results, arena, too_big
 
-    def arena(self, nbytes: int) -> int:
-        """The address of at least ``nbytes`` of 64-byte-aligned memory (grown as needed)."""
-        if self._arena.size < nbytes + 64:
-            self._arena = np.empty(nbytes + 64, dtype=np.uint8)
-            self._arena_at = (self._arena.ctypes.data + 63) & ~63
-        return self._arena_at
+    def grow_arena(self, nbytes: int) -> None:
+        """Make the arena at least ``nbytes`` of 64-byte-aligned memory and put its address
+        in the arena slot (the last buffer)."""
+        self._arena = np.empty(nbytes + 64, dtype=np.uint8)
+        self.bufs[-1] = (self._arena.ctypes.data + 63) & ~63
+        self.arena_bytes = nbytes
+
+
+# -- graphc_call: the buffers' addresses without ndarray.ctypes ------------------------------
+# ``graphc_call(ctx, arrays) -> i32`` takes ``ctx``, an int64 array
+#   [graphc_run's address, bufs, dims, err, n_inputs, result_base, n_arrays],
+# and ``arrays``, a tuple of ndarrays (the inputs, then the result buffers). It stores each
+# array's data pointer in ``bufs`` (input j at j, result j at result_base + j) and returns
+# graphc_run(bufs, dims, err), or _ABI_MISMATCH without calling it when the tuple does not
+# hold n_arrays items. It reads CPython's tuple (ob_size at byte 16, the items from byte
+# 24) and NumPy's array object (the data pointer at byte 16, after the object header):
+# both layouts are checked once, from Python and then through the helper itself, before it
+# is used; where either does not hold (another interpreter, a debug or free-threaded
+# build), runs take the addresses through ctypes.
+_CALL = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.py_object, ctypes.py_object)
+_ABI_MISMATCH = -(2**31)
+_OB_SIZE, _TUPLE_ITEMS, _ARRAY_DATA = 16, 24, 16
+_helper: list[Any] = []  # [(the loaded code, the callable) or None], once decided
+_helper_lock = threading.Lock()
+
+
+def _call_helper() -> Any:
+    """graphc_call as a ctypes function (it releases the GIL during the call, as graphc_run
+    does), or None where the layouts it reads do not hold."""
+    if not _helper:
+        with _helper_lock:
+            if not _helper:
+                _helper.append(_build_call_helper())
+    made = _helper[0]
+    return None if made is None else made[1]
+
+
+def _layouts_hold() -> bool:
+    """Whether this interpreter lays out tuples and arrays as graphc_call reads them,
+    checked by reading inside live objects (never past their end)."""
+    if sys.implementation.name != "cpython" or ctypes.sizeof(ctypes.c_void_p) != 8:
+        return False
+    if sysconfig.get_config_var("Py_GIL_DISABLED") or hasattr(sys, "gettotalrefcount"):
+        return False  # a longer object header: the offsets differ
+    probe = (np.zeros((), np.float32), np.arange(12.0).reshape(3, 4)[:, 1:], np.empty(5, np.int8))
+    if ctypes.c_ssize_t.from_address(id(probe) + _OB_SIZE).value != len(probe):
+        return False
+    for k, a in enumerate(probe):
+        if ctypes.c_void_p.from_address(id(probe) + _TUPLE_ITEMS + 8 * k).value != id(a):
+            return False
+        if ctypes.c_void_p.from_address(id(a) + _ARRAY_DATA).value != a.ctypes.data:
+            return False
+    return True
+
+
+def _build_call_helper() -> tuple[jit.LoadedCode, Any] | None:
+    if not _layouts_hold():
+        return None
+    i64p = T.I64.as_pointer()
+    mod = jit.new_module("graphc_call")
+    run_ty = ir.FunctionType(T.I32, [T.I8P.as_pointer(), i64p, i64p])
+    noop = ir.Function(mod, run_ty, name="graphc_noop")  # stands in for graphc_run in the check
+    ir.IRBuilder(noop.append_basic_block("entry")).ret(T.I32(0))
+    fn = ir.Function(mod, ir.FunctionType(T.I32, [T.I8P, T.I8P]), name="graphc_call")
+    ctx_obj, tup = fn.args
+    entry, head, body, done, bad = (
+        fn.append_basic_block(n) for n in ("entry", "head", "body", "done", "bad")
+    )
+    b = ir.IRBuilder(entry)
+
+    def field(obj: ir.Value, offset: ir.Value, ty: ir.Type) -> ir.Value:
+        return b.load(b.bitcast(b.gep(obj, [offset]), ty.as_pointer()))
+
+    ctx = field(ctx_obj, T.I64(_ARRAY_DATA), i64p)
+
+    def slot(k: int) -> ir.Value:
+        return b.load(b.gep(ctx, [T.I64(k)]))
+
+    run_at, bufs_at, dims_at, err_at, n_in, base, n_arrays = (slot(k) for k in range(7))
+    bufs = b.inttoptr(bufs_at, i64p)
+    n = field(tup, T.I64(_OB_SIZE), T.I64)
+    b.cbranch(b.icmp_signed("!=", n, n_arrays), bad, head)
+    b.position_at_end(head)
+    j = b.phi(T.I64)
+    j.add_incoming(T.I64(0), entry)
+    b.cbranch(b.icmp_signed("<", j, n), body, done)
+    b.position_at_end(body)
+    item = field(tup, b.add(T.I64(_TUPLE_ITEMS), b.mul(j, T.I64(8))), T.I8P)
+    data = field(item, T.I64(_ARRAY_DATA), T.I64)
+    where = b.select(b.icmp_signed("<", j, n_in), j, b.add(base, b.sub(j, n_in)))
+    b.store(data, b.gep(bufs, [where]))
+    j.add_incoming(b.add(j, T.I64(1)), body)
+    b.branch(head)
+    b.position_at_end(done)
+    run = b.inttoptr(run_at, run_ty.as_pointer())
+    b.ret(
+        b.call(
+            run,
+            [b.inttoptr(bufs_at, T.I8P.as_pointer()), b.inttoptr(dims_at, i64p), b.inttoptr(err_at, i64p)],
+        )
+    )
+    b.position_at_end(bad)
+    b.ret(T.I32(_ABI_MISMATCH))
+    code = jit.LoadedCode(jit.emit_object(jit.optimize(mod, 3)))
+    call = _CALL(code.address("graphc_call"))
+    # The helper itself, on arrays whose addresses ctypes gives: two inputs at 0 and 1,
+    # two results at 4 and 5 (slots 2 and 3 stay untouched), then a tuple one short.
+    probe = (
+        np.zeros((), np.float32),
+        np.arange(12.0).reshape(3, 4)[:, 1:],
+        np.empty(5, np.int8),
+        np.ones(2, bool),
+    )
+    bufs_arr = np.zeros(6, dtype=np.uint64)
+    ctx_arr = np.array([code.address("graphc_noop"), bufs_arr.ctypes.data, 0, 0, 2, 4, 4], dtype=np.int64)
+    want = [probe[0].ctypes.data, probe[1].ctypes.data, 0, 0, probe[2].ctypes.data, probe[3].ctypes.data]
+    if call(ctx_arr, probe) != 0 or bufs_arr.tolist() != want or call(ctx_arr, probe[:3]) != _ABI_MISMATCH:
+        return None
+    return code, call
 
 
 class LLVMBackend:
