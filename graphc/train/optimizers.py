@@ -9,7 +9,7 @@ through the data edge from its Assign, as TF1's fused Apply* kernels compute.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from graphc import dtypes as _dt
@@ -82,7 +82,7 @@ class Optimizer:
         self,
         loss: Any,
         global_step: Any = None,
-        var_list: Sequence[Any] | None = None,
+        var_list: Iterable[Any] | None = None,
         gate_gradients: int = GATE_OP,
         aggregation_method: Any = None,
         colocate_gradients_with_ops: bool = False,
@@ -110,15 +110,16 @@ class Optimizer:
     def compute_gradients(
         self,
         loss: Any,
-        var_list: Sequence[Any] | None = None,
+        var_list: Iterable[Any] | None = None,
         gate_gradients: int = GATE_OP,
         aggregation_method: Any = None,
         colocate_gradients_with_ops: bool = False,
         grad_loss: Any = None,
     ) -> list[tuple[Tensor | None, Variable]]:
         """tf.train.Optimizer.compute_gradients: [(d loss / d var or None, var)] for
-        ``var_list`` (default: the loss graph's trainable variables). A callable ``loss``
-        is called first."""
+        ``var_list`` (default: the loss graph's trainable variables; any iterable of
+        variables, e.g. a dict's ``.values()`` or a generator). A callable ``loss`` is
+        called first."""
 
         if callable(loss):
             loss = loss()
@@ -318,14 +319,25 @@ class Optimizer:
 
 
 def _flatten(x: Any) -> list[Any]:
+    """The variables of a ``var_list``: any iterable (a list, a tuple, a dict's ``.values()``,
+    a generator, a set), nested ones flattened, as later TF1 versions accept; a dict gives
+    its values by sorted key (TF1's nest.flatten). A set has no order, so its variables are
+    taken by name, which keeps the graph the same from one process to the next."""
     out: list[Any] = []
     stack = [x]
     while stack:
         item = stack.pop()
-        if isinstance(item, list | tuple):
-            stack.extend(reversed(item))
-        else:
+        if isinstance(item, Variable | Tensor | str | bytes) or not hasattr(item, "__iter__"):
             out.append(item)
+            continue
+        if isinstance(item, dict):
+            # TF1 flattens a dict with nest.flatten: its values in the order of its sorted keys.
+            items = [item[k] for k in sorted(item)]
+        else:
+            items = list(item)
+        if isinstance(item, set | frozenset):
+            items.sort(key=lambda v: str(getattr(v, "name", v)))
+        stack.extend(reversed(items))
     return out
 
 
