@@ -166,19 +166,7 @@ class Kernel:
 
     def loop(self, n: ir.Value, body: Callable[[ir.Value], None], name: str = "i") -> None:
         """``for i in range(n): body(i)`` (nothing when n <= 0)."""
-        b = self.b
-        pre = b.block
-        loop = self.fn.append_basic_block(f"{name}.loop")
-        done = self.fn.append_basic_block(f"{name}.done")
-        b.cbranch(b.icmp_signed(">", n, T.I64(0)), loop, done)
-        b.position_at_end(loop)
-        i = b.phi(T.I64, name=name)
-        i.add_incoming(T.I64(0), pre)
-        body(i)
-        nxt = b.add(i, T.I64(1), flags=["nsw", "nuw"])
-        i.add_incoming(nxt, b.block)
-        b.cbranch(b.icmp_signed("<", nxt, n), loop, done)
-        b.position_at_end(done)
+        counted_loop(self.fn, self.b, n, body, name)
 
     def split_loop(self, n: ir.Value, cost: ir.Value, body: Callable[[ir.Value], None]) -> None:
         """``for i in range(n): body(i)``, split over threads when the work is large.
@@ -186,10 +174,18 @@ class Kernel:
         Called with the whole range (``end == -1``, as ``graphc_run`` calls every node), a
         loop whose total work ``cost`` (elements) exceeds :data:`WORK_PER_THREAD` per thread
         runs its range as chunks on up to the run's thread count (``dims[len(symbols)]``):
-        each chunk is this same function called with ``[start, end)`` on its own thread,
-        which then runs just that part. Every index runs exactly once and its own work is
+        each chunk is this same function called with ``[start, end)`` on its own thread
+        (through the module's one shared spawner, :meth:`ProgramEmitter.parallel`), which
+        then runs just that part. Every index runs exactly once and its own work is
         unchanged, so results do not depend on the thread count. The threaded path returns
-        from the function when the chunks are done: this must be the kernel's last loop."""
+        from the function when the chunks are done: this must be the kernel's last loop.
+
+        When the sizes are constants that can never make two chunks (``n <= 1``, or
+        ``cost`` below two threads' work), this is a plain loop: no thread code is emitted
+        (it would be folded away, but only after costing the optimiser its time)."""
+        if _never_split(n, cost):
+            self.loop(n, body, name="s")
+            return
         b = self.b
         whole = b.icmp_signed("==", self.end, T.I64(-1))
         threads = self.dim_threads()
@@ -199,7 +195,8 @@ class Kernel:
         chunks = b.select(b.icmp_signed(">", chunks, T.I64(MAX_THREADS)), T.I64(MAX_THREADS), chunks)
         par = b.and_(whole, b.icmp_signed(">", chunks, T.I64(1)))
         with b.if_then(par):
-            self._spawn(n, chunks)
+            spawner = self.emitter.parallel()
+            b.ret(b.call(spawner, [self.fn, self.bufs, self.dims_ptr, self.err, n, chunks]))
         lo = b.select(whole, T.I64(0), self.start)
         hi = b.select(whole, n, b.select(b.icmp_signed("<", self.end, n), self.end, n))
         pre = b.block
@@ -222,64 +219,11 @@ class Kernel:
             self._dims[key] = self._at_entry(lambda eb: eb.load(eb.gep(self.dims_ptr, [T.I64(k)])))
         return self._dims[key]
 
-    def _spawn(self, n: ir.Value, chunks: ir.Value) -> None:
-        """Run ``[0, n)`` as ``chunks`` calls of this function, chunk 0 on this thread, the
-        others on new threads (one that cannot be started runs here after chunk 0); return
-        the first nonzero code."""
-        b = self.b
-        worker = self.emitter.worker(self.fn)
-        create = self.extern("pthread_create", T.I32, [T.I64.as_pointer(), T.I8P, T.I8P, T.I8P])
-        join = self.extern("pthread_join", T.I32, [T.I64, T.I8P.as_pointer()])
-        args = self.alloca(ir.ArrayType(T.I64, MAX_THREADS * _WORK_FIELDS))
-        tids = self.alloca(ir.ArrayType(T.I64, MAX_THREADS))
-        started = self.alloca(ir.ArrayType(T.I32, MAX_THREADS))
-        per = b.sdiv(b.add(n, b.sub(chunks, T.I64(1))), chunks)
-
-        def field(t: ir.Value, f: int) -> ir.Value:
-            return b.gep(args, [T.I64(0), b.add(b.mul(t, T.I64(_WORK_FIELDS)), T.I64(f))])
-
-        def setup(t: ir.Value) -> None:
-            lo = b.mul(t, per)
-            hi = b.add(lo, per)
-            hi = b.select(b.icmp_signed("<", hi, n), hi, n)
-            b.store(b.ptrtoint(self.bufs, T.I64), field(t, 0))
-            b.store(b.ptrtoint(self.dims_ptr, T.I64), field(t, 1))
-            b.store(b.ptrtoint(self.err, T.I64), field(t, 2))
-            b.store(lo, field(t, 3))
-            b.store(hi, field(t, 4))
-            b.store(T.I64(0), field(t, 5))
-            tid = b.gep(tids, [T.I64(0), t])
-            ok = T.I32(0)
-            with b.if_else(b.icmp_signed(">", t, T.I64(0))) as (then, otherwise):
-                with then:
-                    rc = b.call(create, [tid, ir.Constant(T.I8P, None), b.bitcast(worker, T.I8P), b.bitcast(field(t, 0), T.I8P)])
-                    b.store(b.zext(b.icmp_signed("==", rc, ok), T.I32), b.gep(started, [T.I64(0), t]))
-                with otherwise:
-                    b.store(T.I32(0), b.gep(started, [T.I64(0), t]))
-
-        self.loop(chunks, setup, name="spawn")
-
-        def finish(t: ir.Value) -> None:
-            with b.if_else(b.icmp_signed("!=", b.load(b.gep(started, [T.I64(0), t])), T.I32(0))) as (then, otherwise):
-                with then:
-                    b.call(join, [b.load(b.gep(tids, [T.I64(0), t])), ir.Constant(T.I8P.as_pointer(), None)])
-                with otherwise:
-                    rc = b.call(self.fn, [self.bufs, self.dims_ptr, self.err, b.load(field(t, 3)), b.load(field(t, 4))])
-                    b.store(b.sext(rc, T.I64), field(t, 5))
-
-        self.loop(chunks, finish, name="join")
-        result = self.alloca(T.I64, T.I64(0))
-
-        def first_error(t: ir.Value) -> None:
-            r = b.load(field(t, 5))
-            cur = b.load(result)
-            b.store(b.select(b.icmp_signed("==", cur, T.I64(0)), r, cur), result)
-
-        self.loop(chunks, first_error, name="rc")
-        b.ret(b.trunc(b.load(result), T.I32))
-
     def loop_nest(
-        self, extents: Sequence[ir.Value], body: Callable[[list[ir.Value]], None], split_cost: ir.Value | None = None
+        self,
+        extents: Sequence[ir.Value],
+        body: Callable[[list[ir.Value]], None],
+        split_cost: ir.Value | None = None,
     ) -> None:
         """Nested loops over ``extents`` (row-major: the last varies fastest). With
         ``split_cost`` (the nest's total work), the outermost loop is a :meth:`split_loop`."""
@@ -322,10 +266,7 @@ class Kernel:
         b.position_at_end(ok)
 
     def extern(self, name: str, ret: ir.Type, args: Sequence[ir.Type]) -> ir.Function:
-        fn = self.module.globals.get(name)
-        if fn is None:
-            fn = ir.Function(self.module, ir.FunctionType(ret, list(args)), name=name)
-        return fn
+        return _declare(self.module, name, ret, args)
 
     def strides(self, shape: Sequence[sym.Dim]) -> list[ir.Value]:
         """Row-major element strides of a dense array of ``shape``."""
@@ -358,18 +299,29 @@ def emit_dim(
         return T.I64(d)
 
     def mul(x: ir.Value, y: ir.Value) -> ir.Value:
-        return _checked(b, "llvm.smul.with.overflow.i64", x, y, overflow) if overflow is not None else b.mul(x, y)
+        return (
+            _checked(b, "llvm.smul.with.overflow.i64", x, y, overflow)
+            if overflow is not None
+            else b.mul(x, y)
+        )
 
     def add(x: ir.Value, y: ir.Value) -> ir.Value:
-        return _checked(b, "llvm.sadd.with.overflow.i64", x, y, overflow) if overflow is not None else b.add(x, y)
+        return (
+            _checked(b, "llvm.sadd.with.overflow.i64", x, y, overflow)
+            if overflow is not None
+            else b.add(x, y)
+        )
 
     total: ir.Value | None = None
     for mono, coef in sorted(d.terms.items(), key=lambda t: repr(t[0])):
-        term: ir.Value = T.I64(coef)
+        # A coefficient of 1 is left out: multiplying by it is exact, so the overflow check
+        # loses nothing (and every arena offset and size formula has a few).
+        term: ir.Value | None = None if coef == 1 and mono else T.I64(coef)
         for atom, power in mono:
             a = _emit_atom(b, atom, symbol)
             for _ in range(power):
-                term = mul(term, a)
+                term = a if term is None else mul(term, a)
+        assert term is not None
         total = term if total is None else add(total, term)
     return total if total is not None else T.I64(0)
 
@@ -388,11 +340,22 @@ def _emit_atom(b: ir.IRBuilder, atom: sym.Atom, symbol: Callable[[ir.IRBuilder, 
     args = [emit_dim(b, a, symbol) for a in atom.args]
     if atom.op == "floordiv":
         x, y = args
+        if isinstance(y, ir.Constant) and y.constant > 0:
+            d = y.constant
+            if d & (d - 1) == 0:
+                # An arithmetic shift right rounds toward -inf: floor(x / 2**k) for every x.
+                return b.ashr(x, T.I64(d.bit_length() - 1)) if d > 1 else x
+            q = b.sdiv(x, y)
+            # sdiv rounds toward 0: one less when the remainder is negative (d > 0).
+            return b.sub(q, b.zext(b.icmp_signed("<", b.srem(x, y), T.I64(0)), T.I64))
         one = T.I64(1)
         safe = b.select(b.icmp_signed("==", y, T.I64(0)), one, y)
         q = b.sdiv(x, safe)
         r = b.srem(x, safe)
-        adjust = b.and_(b.icmp_signed("!=", r, T.I64(0)), b.xor(b.icmp_signed("<", r, T.I64(0)), b.icmp_signed("<", safe, T.I64(0))))
+        adjust = b.and_(
+            b.icmp_signed("!=", r, T.I64(0)),
+            b.xor(b.icmp_signed("<", r, T.I64(0)), b.icmp_signed("<", safe, T.I64(0))),
+        )
         return b.select(adjust, b.sub(q, one), q)
     if atom.op == "max":
         return b.select(b.icmp_signed(">", args[0], args[1]), args[0], args[1])
@@ -408,7 +371,46 @@ Lowering = Callable[[Kernel], None]
 NODE_FN = ir.FunctionType(T.I32, [T.I8P.as_pointer(), T.I64.as_pointer(), T.I64.as_pointer(), T.I64, T.I64])
 WORK_PER_THREAD = 1 << 16  # elements: below this a thread costs more than it saves
 MAX_THREADS = 64
-_WORK_FIELDS = 6  # bufs, dims, err, start, end, status (as i64)
+_WORK_FIELDS = 7  # bufs, dims, err, start, end, status, the node function (as i64)
+PARALLEL = "graphc.parallel"
+# (node function, bufs, dims, err, n, chunks) -> status: ProgramEmitter.parallel.
+PARALLEL_FN = ir.FunctionType(
+    T.I32, [NODE_FN.as_pointer(), T.I8P.as_pointer(), T.I64.as_pointer(), T.I64.as_pointer(), T.I64, T.I64]
+)
+
+
+def _never_split(n: ir.Value, cost: ir.Value) -> bool:
+    """Whether constant sizes rule out two chunks in :meth:`Kernel.split_loop` (its chunk
+    count is ``min(threads, cost // WORK_PER_THREAD, n, MAX_THREADS)``)."""
+    if isinstance(n, ir.Constant) and n.constant <= 1:
+        return True
+    return isinstance(cost, ir.Constant) and cost.constant // WORK_PER_THREAD <= 1
+
+
+def counted_loop(
+    fn: ir.Function, b: ir.IRBuilder, n: ir.Value, body: Callable[[ir.Value], None], name: str = "i"
+) -> None:
+    """``for i in range(n): body(i)`` at ``b``'s position in ``fn`` (nothing when n <= 0)."""
+    pre = b.block
+    loop = fn.append_basic_block(f"{name}.loop")
+    done = fn.append_basic_block(f"{name}.done")
+    b.cbranch(b.icmp_signed(">", n, T.I64(0)), loop, done)
+    b.position_at_end(loop)
+    i = b.phi(T.I64, name=name)
+    i.add_incoming(T.I64(0), pre)
+    body(i)
+    nxt = b.add(i, T.I64(1), flags=["nsw", "nuw"])
+    i.add_incoming(nxt, b.block)
+    b.cbranch(b.icmp_signed("<", nxt, n), loop, done)
+    b.position_at_end(done)
+
+
+def _declare(module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type]) -> ir.Function:
+    """The module's declaration of external function ``name`` (added on first use)."""
+    fn = module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(ret, list(args)), name=name)
+    return fn
 
 
 class ProgramEmitter:
@@ -480,13 +482,91 @@ class ProgramEmitter:
         """Where the run's thread count is in ``dims``: after the symbols."""
         return len(self.symbols)
 
-    def worker(self, fn: ir.Function) -> ir.Function:
-        """``i8* worker(i8* work)``: a thread's start routine calling ``fn`` on its chunk."""
-        name = f"{fn.name}.worker"
-        w = self.module.globals.get(name)
-        if w is not None:
-            return w
-        w = ir.Function(self.module, ir.FunctionType(T.I8P, [T.I8P]), name=name)
+    def parallel(self) -> ir.Function:
+        """The module's one spawner, defined on first use (every split node calls it, so
+        the thread code is emitted and optimised once, not once per node):
+
+        ``i32 graphc.parallel(fn, bufs, dims, err, n, chunks)`` runs ``[0, n)`` as
+        ``chunks`` calls ``fn(bufs, dims, err, start, end)`` of ``ceil(n / chunks)``
+        indices each (the last ones may be short or empty), chunk 0 on this thread, the
+        others on new threads (one that cannot be started runs here after chunk 0); it
+        returns the first nonzero code in chunk order. ``1 < chunks <= MAX_THREADS``."""
+        fn = self.module.globals.get(PARALLEL)
+        if fn is not None:
+            return fn
+        fn = ir.Function(self.module, PARALLEL_FN, name=PARALLEL)
+        fn.linkage = "internal"
+        fn.attributes.add("noinline")  # one copy for the module: that is its point
+        node, bufs, dims, err, n, chunks = fn.args
+        worker = self._worker()
+        create = _declare(self.module, "pthread_create", T.I32, [T.I64.as_pointer(), T.I8P, T.I8P, T.I8P])
+        join = _declare(self.module, "pthread_join", T.I32, [T.I64, T.I8P.as_pointer()])
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        work = b.alloca(ir.ArrayType(T.I64, MAX_THREADS * _WORK_FIELDS))
+        tids = b.alloca(ir.ArrayType(T.I64, MAX_THREADS))
+        started = b.alloca(ir.ArrayType(T.I32, MAX_THREADS))
+        result = b.alloca(T.I64)
+        per = b.sdiv(b.add(n, b.sub(chunks, T.I64(1))), chunks)
+
+        def field(t: ir.Value, f: int) -> ir.Value:
+            return b.gep(work, [T.I64(0), b.add(b.mul(t, T.I64(_WORK_FIELDS)), T.I64(f))])
+
+        def setup(t: ir.Value) -> None:
+            lo = b.mul(t, per)
+            hi = b.add(lo, per)
+            hi = b.select(b.icmp_signed("<", hi, n), hi, n)
+            b.store(b.ptrtoint(bufs, T.I64), field(t, 0))
+            b.store(b.ptrtoint(dims, T.I64), field(t, 1))
+            b.store(b.ptrtoint(err, T.I64), field(t, 2))
+            b.store(lo, field(t, 3))
+            b.store(hi, field(t, 4))
+            b.store(T.I64(0), field(t, 5))
+            b.store(b.ptrtoint(node, T.I64), field(t, 6))
+            tid = b.gep(tids, [T.I64(0), t])
+            with b.if_else(b.icmp_signed(">", t, T.I64(0))) as (then, otherwise):
+                with then:
+                    rc = b.call(
+                        create,
+                        [
+                            tid,
+                            ir.Constant(T.I8P, None),
+                            b.bitcast(worker, T.I8P),
+                            b.bitcast(field(t, 0), T.I8P),
+                        ],
+                    )
+                    b.store(b.zext(b.icmp_signed("==", rc, T.I32(0)), T.I32), b.gep(started, [T.I64(0), t]))
+                with otherwise:
+                    b.store(T.I32(0), b.gep(started, [T.I64(0), t]))
+
+        counted_loop(fn, b, chunks, setup, "spawn")
+
+        def finish(t: ir.Value) -> None:
+            with b.if_else(b.icmp_signed("!=", b.load(b.gep(started, [T.I64(0), t])), T.I32(0))) as (
+                then,
+                otherwise,
+            ):
+                with then:
+                    b.call(join, [b.load(b.gep(tids, [T.I64(0), t])), ir.Constant(T.I8P.as_pointer(), None)])
+                with otherwise:
+                    rc = b.call(node, [bufs, dims, err, b.load(field(t, 3)), b.load(field(t, 4))])
+                    b.store(b.sext(rc, T.I64), field(t, 5))
+
+        counted_loop(fn, b, chunks, finish, "join")
+        b.store(T.I64(0), result)
+
+        def first_error(t: ir.Value) -> None:
+            r = b.load(field(t, 5))
+            cur = b.load(result)
+            b.store(b.select(b.icmp_signed("==", cur, T.I64(0)), r, cur), result)
+
+        counted_loop(fn, b, chunks, first_error, "rc")
+        b.ret(b.trunc(b.load(result), T.I32))
+        return fn
+
+    def _worker(self) -> ir.Function:
+        """``i8* graphc.worker(i8* work)``: a thread's start routine calling the node
+        function stored in its work record on the record's chunk."""
+        w = ir.Function(self.module, ir.FunctionType(T.I8P, [T.I8P]), name="graphc.worker")
         w.linkage = "internal"
         b = ir.IRBuilder(w.append_basic_block())
         fields = b.bitcast(w.args[0], T.I64.as_pointer())
@@ -494,8 +574,9 @@ class ProgramEmitter:
         def get(k: int) -> ir.Value:
             return b.load(b.gep(fields, [T.I64(k)]))
 
+        node = b.inttoptr(get(6), NODE_FN.as_pointer())
         rc = b.call(
-            fn,
+            node,
             [
                 b.inttoptr(get(0), T.I8P.as_pointer()),
                 b.inttoptr(get(1), T.I64.as_pointer()),
