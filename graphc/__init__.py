@@ -236,10 +236,8 @@ from graphc.ops.unsupported import (  # TF1 names that raise NotImplementedError
     assert_positive,
     assert_rank,
     assert_type,
-    boolean_mask,
     case,
     cond,
-    dynamic_partition,
     foldl,
     foldr,
     map_fn,
@@ -250,9 +248,18 @@ from graphc.ops.unsupported import (  # TF1 names that raise NotImplementedError
     scatter_add,
     scatter_sub,
     scatter_update,
+    while_loop,
+)
+from graphc.ops.dynamic_shape_ops import (  # data-dependent shapes (where, slice: all forms)
+    boolean_mask,
+    dynamic_partition,
+    dynamic_stitch,
+    parallel_dynamic_stitch,
+    slice,  # noqa: A004, F811  (run-time bounds too)
     unique,
     unique_with_counts,
-    while_loop,
+    where,  # noqa: F811  (the one-argument form too)
+    where_v2,  # noqa: F811
 )
 from graphc import nn, losses, train, initializers, random, math, linalg  # noqa: E402
 from graphc import data, datasets, image, metrics, preprocessing  # noqa: E402

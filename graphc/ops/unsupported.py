@@ -3,8 +3,7 @@ why and what to do instead, so that ``tf.cond(...)`` fails with advice rather th
 AttributeError. They accept any arguments: the message is the same however they are called.
 
 The reasons, in short: graphc compiles a static dataflow graph with no control flow (no
-cond, loops or functions called per element), every output shape follows from the input
-shapes (no data-dependent shapes), a run is a pure function of feeds and variables (no
+cond, loops or functions called per element), a run is a pure function of feeds and variables (no
 Python callbacks, printing or assertions during a run), and variables are assigned whole.
 """
 
@@ -14,9 +13,6 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 _NO_CONTROL_FLOW = "graphc compiles static dataflow graphs and has no control-flow ops"
-_DATA_SHAPE = (
-    "its output shape depends on the data, and graphc needs shapes that follow from the input shapes"
-)
 _PURE_RUN = (
     "a graphc run is one compiled pure function of the feeds and variables, which cannot call "
     "back into Python"
@@ -57,23 +53,6 @@ _REASONS: dict[str, str] = {
     "foldr": (
         f"{_NO_CONTROL_FLOW}. Use a reduction (tf.reduce_sum, tf.reduce_prod, ...), or unroll "
         "over reversed(tf.unstack(elems)) in Python"
-    ),
-    "boolean_mask": (
-        f"tf.boolean_mask is not supported: {_DATA_SHAPE}. Keep the shape and zero out the "
-        "masked entries (tf.where(mask, x, tf.zeros_like(x)), or multiply by "
-        "tf.cast(mask, x.dtype) and divide by its sum for a masked mean), or fetch and mask in NumPy"
-    ),
-    "unique": (
-        f"tf.unique is not supported: {_DATA_SHAPE}. Fetch the values and use np.unique, or "
-        "compare against a known vocabulary with tf.equal / tf.one_hot"
-    ),
-    "unique_with_counts": (
-        f"tf.unique_with_counts is not supported: {_DATA_SHAPE}. Fetch the values and use "
-        "np.unique(..., return_counts=True)"
-    ),
-    "dynamic_partition": (
-        f"tf.dynamic_partition is not supported: {_DATA_SHAPE}. Keep full-size tensors and "
-        "mask them per partition with tf.where(tf.equal(partitions, i), x, 0)"
     ),
     "scatter_update": (
         f"tf.scatter_update is not supported: {_WHOLE_VARIABLES}, e.g. with hit = "
@@ -146,10 +125,6 @@ map_fn = _unsupported("map_fn")
 scan = _unsupported("scan")
 foldl = _unsupported("foldl")
 foldr = _unsupported("foldr")
-boolean_mask = _unsupported("boolean_mask")
-unique = _unsupported("unique")
-unique_with_counts = _unsupported("unique_with_counts")
-dynamic_partition = _unsupported("dynamic_partition")
 scatter_update = _unsupported("scatter_update")
 scatter_add = _unsupported("scatter_add")
 scatter_sub = _unsupported("scatter_sub")
