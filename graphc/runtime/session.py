@@ -3,6 +3,12 @@
 A run is a pure function of (feeds, variable values): the session keeps the
 variables' device arrays and commits the program's updated values only after
 the whole run succeeded, so a run that raises changes no variable.
+
+What a run does that does not depend on the fed values is worked out once per compiled
+program (``_Compiled``): where each param comes from, how the dims bind, the peak bytes of
+a static plan. A program whose params are all feeds, with no random ops and no updates, on
+an executable that takes host arrays as they are (``host_io``), runs on a short path: no
+locks (it reads no session state), no copies, the entry check specialised to its bindings.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from typing import Any
 import numpy as np
 
 from graphc import errors
+from graphc import symbolic as sym
 from graphc.frontend.default_session import session_stack
 from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
-from graphc.ir.entry import bind_entry
+from graphc.ir.entry import bind_entry, facts
 from graphc.ir.lower import Lowered, lower
 from graphc.ir.verify import verify
 from graphc.passes import pipeline
@@ -66,11 +73,20 @@ class OptimizerOptions(_Options):
     L0, L1 = 0, 1  # opt_level values
     OFF, ON_1, ON_2 = 0, 1, 2  # global_jit_level values
     DEFAULT = 0
-    _defaults = {"do_common_subexpression_elimination": True, "do_constant_folding": True, "opt_level": 0, "global_jit_level": 0}
+    _defaults = {
+        "do_common_subexpression_elimination": True,
+        "do_constant_folding": True,
+        "opt_level": 0,
+        "global_jit_level": 0,
+    }
 
 
 class GraphOptions(_Options):
-    _defaults = {"optimizer_options": OptimizerOptions, "enable_bfloat16_sendrecv": False, "infer_shapes": False}
+    _defaults = {
+        "optimizer_options": OptimizerOptions,
+        "enable_bfloat16_sendrecv": False,
+        "infer_shapes": False,
+    }
 
 
 class ConfigProto(_Options):
@@ -99,12 +115,22 @@ class RunMetadata(_Options):
     _defaults = {"step_stats": None, "cost_graph": None, "partition_graphs": list}
 
 
+# The bindings of a program: none at all, symbols each bound from a param's axis only, or
+# anything else (values, expressions, assertions: the full entry check).
+_BIND_NONE, _BIND_SHAPES, _BIND_FULL = 0, 1, 2
+_NO_DONATION: frozenset[int] = frozenset()
+
+
 class _Compiled:
+    """One compiled program and everything its runs need that the fed values do not change."""
+
     def __init__(self, lowered: Lowered, executable: Executable) -> None:
         self.lowered = lowered
         self.executable = executable
         self.n_fetch = len(lowered.program.fetches)
+        self.fetch_index = lowered.fetch_index
         program = lowered.program
+        self.program = program
         # Params whose value the entry check reads (fed integers used as sizes).
         self.value_params = sorted({b.param for b in program.bindings if b.source == "value"})
         # VariableV2 op id -> its param; the variable params whose buffers the executable
@@ -113,6 +139,70 @@ class _Compiled:
         updated = {v._id for v in lowered.update_vars}
         self.donatable = frozenset(i for vid, i in self.var_param.items() if vid in updated)
         self.writes = bool(lowered.update_vars)
+        # An executable that reads host arrays as they are and returns fresh arrays of its
+        # own (graphc_llvm's): feeds go in and fetches come out without copies.
+        self.host_io = bool(getattr(executable, "host_io", False))
+        # The fed tensors, in param order (each feed param is one of them).
+        self.feed_params: list[Tensor] = list(lowered.feeds)
+        feeds_only = all(p.kind == "feed" for p in program.params) and not lowered.update_vars
+        # The short path (module docstring): only feeds, no random op, no update.
+        self.fast = feeds_only and not lowered.rng_ops and self.host_io
+        f = facts(program)
+        self.shape_binds: list[tuple[int, int, str]] = []
+        if not program.bindings and not f.entry_assertions:
+            self.bind_mode = _BIND_NONE
+        elif (
+            not f.entry_assertions
+            and not f.value_sized
+            and all(b.source == "shape" and sym.as_symbol(b.dim) is not None for b in program.bindings)
+        ):
+            self.bind_mode = _BIND_SHAPES
+            self.shape_binds = [(b.param, b.axis, sym.as_symbol(b.dim)) for b in program.bindings]  # type: ignore[misc]
+        else:
+            self.bind_mode = _BIND_FULL
+        # The peak bytes of the memory plan: a number when the plan is static, else its
+        # formula evaluated for the dims of a run (the last one kept: dims repeat).
+        self.plan = program.meta.get("memory_plan")
+        self.peak_static: int | None = None
+        if self.plan is not None and self.plan.peak.is_static:
+            self.peak_static = self.plan.peak.candidates[0][0]
+        self._peak_last: tuple[dict[str, int], int | None] | None = None
+
+    def bind(self, host: list[Any]) -> dict[str, int]:
+        """The entry check (graphc.ir.entry.bind_entry) for params ``host`` (in param order):
+        done directly for a program whose symbols are each bound from a param's axis, with
+        bind_entry itself giving the error when two bindings of a symbol disagree."""
+        mode = self.bind_mode
+        if mode == _BIND_NONE:
+            return {}
+        if mode == _BIND_SHAPES:
+            env: dict[str, int] = {}
+            for p, axis, name in self.shape_binds:
+                x = host[p]
+                n = int((x.shape if type(x) is np.ndarray else np.shape(x))[axis])
+                if env.setdefault(name, n) != n:
+                    break
+            else:
+                return env
+        shapes = [() if x is None else tuple(np.shape(x)) for x in host]
+        return bind_entry(self.program, shapes, {i: host[i] for i in self.value_params})
+
+    def peak_bytes(self, env: dict[str, int]) -> int | None:
+        """The plan's peak bytes for a run with dims ``env`` (the plan exists)."""
+        if self.peak_static is not None:
+            return self.peak_static
+        last = self._peak_last
+        if last is not None and last[0] == env:
+            return last[1]
+        # The plan is a formula in the symbolic dims: evaluated per run, never recompiled.
+        # A dim known only once the run computed it (e.g. tf.range of a fed value)
+        # leaves the peak unknown before the run.
+        try:
+            peak = self.plan.evaluate(env)  # type: ignore[union-attr]
+        except KeyError:
+            peak = None
+        self._peak_last = (env, peak)
+        return peak
 
 
 class Session:
@@ -204,18 +294,36 @@ class Session:
             raise RuntimeError("Attempted to use a closed Session.")
         if fetches is None:
             raise TypeError("Fetch argument None has invalid type <class 'NoneType'>")
-        leaves = nest.flatten(fetches)
+        # A single fetch and a flat list or tuple (the common structures) skip nest.
+        kind = type(fetches)
+        if kind is list or kind is tuple:
+            leaves = list(fetches)
+            if any(isinstance(x, list | tuple | dict) for x in leaves):
+                leaves, kind = nest.flatten(fetches), None
+        elif isinstance(fetches, list | tuple | dict):
+            leaves, kind = nest.flatten(fetches), None
+        else:
+            leaves = [fetches]
         targets = [self._fetch_target(x) for x in leaves]
-        feeds = self._prepare_feeds(feed_dict or {})
+        feeds = self._prepare_feeds(feed_dict) if feed_dict else {}
         # Host-side inputs the graph produces per run (tf.data iterators' get_next()):
         # each provider in the collection returns values for tensors this run needs.
         for provide in self._graph.get_collection(FEED_PROVIDERS):
             for t, value in provide(self, targets, feeds).items():
                 feeds[t] = _check_feed(t, value)
         compiled = self._compile(targets, feeds)
-        values = self._execute(compiled, feeds)
-        results = [None if idx is None else values[idx] for idx in compiled.lowered.fetch_index]
-        return nest.pack_sequence_as(fetches, results)
+        if compiled.fast:
+            values = self._run_fast(compiled, [feeds[t] for t in compiled.feed_params])
+        else:
+            values = self._execute(compiled, feeds)
+        results = [None if idx is None else values[idx] for idx in compiled.fetch_index]
+        if kind is list:
+            return results
+        if kind is tuple:
+            return tuple(results)
+        if kind is None:
+            return nest.pack_sequence_as(fetches, results)
+        return results[0]
 
     def make_callable(self, fetches: Any, feed_list: Any = None, accept_options: bool = False) -> Any:
         """tf.Session.make_callable: a function that runs ``fetches`` with its positional
@@ -240,7 +348,15 @@ class Session:
             feed_tensors.append(el)
         providers = self._graph.get_collection(FEED_PROVIDERS)
         single = not isinstance(fetches, list | tuple | dict) and len(leaves) == 1
+        flat_list = type(fetches) is list and not any(isinstance(x, list | tuple | dict) for x in fetches)
         n_feeds = len(feed_tensors)
+        # The program depends on the feeds' values only through the ranks of feeds of
+        # unknown rank and the providers' feeds: without those, the first call's compiled
+        # program serves every call, found without a cache lookup.
+        fixed = not providers and all(t.shape.ndims is not None for t in feed_tensors)
+        # The last position feeding each tensor (a dict keeps the last value for a key).
+        position = {t: i for i, t in enumerate(feed_tensors)}
+        short: list[Any] = []  # [compiled, argument position of each feed param] once known
 
         def call(*args: Any, **kwargs: Any) -> Any:
             if kwargs and not (accept_options and set(kwargs) <= {"options", "run_metadata"}):
@@ -249,21 +365,33 @@ class Session:
                 raise TypeError(f"the callable takes {n_feeds} feed values, got {len(args)}")
             if self._closed:
                 raise RuntimeError("Attempted to use a closed Session.")
-            feeds = {t: _check_feed(t, v) for t, v in zip(feed_tensors, args)}
-            for provide in providers:
-                for t, value in provide(self, targets, feeds).items():
-                    feeds[t] = _check_feed(t, value)
-            compiled = self._compile(targets, feeds)
-            values = self._execute(compiled, feeds)
-            index = compiled.lowered.fetch_index
+            checked = [_check_feed(t, v) for t, v in zip(feed_tensors, args)]
+            if short:
+                compiled, order = short
+                values = self._run_fast(compiled, [checked[i] for i in order])
+            else:
+                feeds = dict(zip(feed_tensors, checked))
+                for provide in providers:
+                    for t, value in provide(self, targets, feeds).items():
+                        feeds[t] = _check_feed(t, value)
+                compiled = self._compile(targets, feeds)
+                if fixed and compiled.fast:
+                    short[:] = [compiled, [position[t] for t in compiled.feed_params]]
+                    values = self._run_fast(compiled, [feeds[t] for t in compiled.feed_params])
+                else:
+                    values = self._execute(compiled, feeds)
+            index = compiled.fetch_index
             if single:
                 i = index[0]
                 return None if i is None else values[i]
-            return nest.pack_sequence_as(fetches, [None if i is None else values[i] for i in index])
+            results = [None if i is None else values[i] for i in index]
+            return results if flat_list else nest.pack_sequence_as(fetches, results)
 
         return call
 
     def _fetch_target(self, x: Any) -> Tensor | Operation:
+        if type(x) is Tensor and x.graph is self._graph:
+            return x  # what as_graph_element gives a tensor of this graph, found directly
         if x is None:
             raise TypeError("Fetch argument None has invalid type <class 'NoneType'>")
         try:
@@ -279,9 +407,13 @@ class Session:
 
     def _prepare_feeds(self, feed_dict: dict[Any, Any]) -> dict[Tensor, np.ndarray]:
         feeds: dict[Tensor, np.ndarray] = {}
+        graph = self._graph
         for key, value in feed_dict.items():
+            if type(key) is Tensor and key.graph is graph:
+                feeds[key] = _check_feed(key, value)
+                continue
             try:
-                el = self._graph.as_graph_element(key, allow_tensor=True, allow_operation=False)
+                el = graph.as_graph_element(key, allow_tensor=True, allow_operation=False)
             except (KeyError, ValueError) as exc:
                 raise TypeError(f"Cannot interpret feed_dict key as Tensor: {exc.args[0]}") from None
             except TypeError:
@@ -315,7 +447,9 @@ class Session:
             exe = self._executables.get(h)
             if exe is None:
                 outcomes: list[str] = []
-                exe = compile_program(lowered.program, self._backend, self._compile_options, outcomes=outcomes)
+                exe = compile_program(
+                    lowered.program, self._backend, self._compile_options, outcomes=outcomes
+                )
                 self.stats["compiles"] += 1
                 # Units loaded from the on-disk cache (no code generated) and compiled anew.
                 self.stats["cache_hits"] += outcomes.count("hit")
@@ -325,6 +459,20 @@ class Session:
             self._cache[key] = compiled
             return compiled
 
+    def _run_fast(self, compiled: _Compiled, host: list[np.ndarray]) -> list[Any]:
+        """The short path (module docstring): the fetches of a program whose params are all
+        feeds (``host``, checked, in param order), with no random op and no update, on a
+        ``host_io`` executable. It takes no lock: it reads and writes no session state (no
+        variable, no counter), so no other run can change what it computes."""
+        env = compiled.bind(host)  # the entry check, before any native code
+        outputs = compiled.executable.run(host, env, _NO_DONATION)
+        self.stats["runs"] += 1
+        if compiled.plan is not None:
+            self.stats["peak_bytes"] = compiled.peak_bytes(env)
+        # The outputs are the executable's own fresh arrays: no copy; a 0-d one becomes a
+        # NumPy scalar, as TF1 returns.
+        return [v[()] if v.ndim == 0 else v for v in outputs]
+
     def _execute(self, compiled: _Compiled, feeds: dict[Tensor, np.ndarray]) -> list[Any]:
         lock = self._run_lock.write if compiled.writes else self._run_lock.read
         with lock():
@@ -333,6 +481,8 @@ class Session:
     def _execute_locked(self, compiled: _Compiled, feeds: dict[Tensor, np.ndarray]) -> list[Any]:
         low = compiled.lowered
         program = low.program
+        backend = self._backend
+        host_io = compiled.host_io
         # Every check comes before any backend code: the variables exist, every dim binds
         # and every assumption on dims holds.
         host: list[Any] = []  # fed arrays (host) and variable buffers (device), in param order
@@ -360,17 +510,18 @@ class Session:
                 self._rng_counters[op._id] = c + 1
                 counters.append(c)
         try:
-            shapes = [() if x is None else tuple(np.shape(x)) for x in host]
-            env = bind_entry(program, shapes, {i: host[i] for i in compiled.value_params})
+            env = compiled.bind(host)
+            # A host_io executable takes host arrays as they are (it never writes them).
             inputs: list[Any] = []
             rng_i = 0
             for p, x in zip(program.params, host):
                 if p.kind == "feed":
-                    inputs.append(self._backend.to_device(x))
+                    inputs.append(x if host_io else backend.to_device(x))
                 elif p.kind == "variable":
                     inputs.append(x)
                 else:
-                    inputs.append(self._backend.to_device(np.array(counters[rng_i], dtype=np.uint64)))
+                    counter = np.array(counters[rng_i], dtype=np.uint64)
+                    inputs.append(counter if host_io else backend.to_device(counter))
                     rng_i += 1
             outputs = compiled.executable.run(inputs, env, compiled.donatable)
         except BaseException:
@@ -379,30 +530,26 @@ class Session:
         self.stats["runs"] += 1
         # Commit state only now that the whole run succeeded. A variable must never share
         # a buffer with another input (assign(v, w) returns w's array): copy such updates.
-        # Its own donated buffer, updated in place, is fine.
+        # Its own donated buffer, updated in place, is fine. A host_io executable's outputs
+        # are all fresh and distinct: nothing to copy.
         n_fetch = compiled.n_fetch
-        held = {id(x) for x in inputs}
-        with self._state:
-            for var, new in zip(low.update_vars, outputs[n_fetch:]):
-                own = compiled.var_param.get(var._id)
-                if id(new) in held and not (
-                    own is not None and new is inputs[own] and own in compiled.donatable
-                ):
-                    new = self._backend.to_device(self._backend.to_host(new))
-                held.add(id(new))
-                self._variables[var._id] = new
-        plan = program.meta.get("memory_plan")
-        if plan is not None and plan.peak.is_static:
-            self.stats["peak_bytes"] = plan.peak.candidates[0][0]
-        elif plan is not None:
-            # The plan is a formula in the symbolic dims: evaluated per run, never recompiled.
-            # A dim known only once the run computed it (e.g. tf.range of a fed value)
-            # leaves the peak unknown before the run.
-            try:
-                self.stats["peak_bytes"] = plan.evaluate(env)
-            except KeyError:
-                self.stats["peak_bytes"] = None
-        return [_to_python(self._backend.to_host(v)) for v in outputs[:n_fetch]]
+        if low.update_vars:
+            held = set() if host_io else {id(x) for x in inputs}
+            with self._state:
+                for var, new in zip(low.update_vars, outputs[n_fetch:]):
+                    own = compiled.var_param.get(var._id)
+                    if id(new) in held and not (
+                        own is not None and new is inputs[own] and own in compiled.donatable
+                    ):
+                        new = backend.to_device(backend.to_host(new))
+                    if not host_io:
+                        held.add(id(new))
+                    self._variables[var._id] = new
+        if compiled.plan is not None:
+            self.stats["peak_bytes"] = compiled.peak_bytes(env)
+        if host_io:
+            return [_to_python(v) for v in outputs[:n_fetch]]
+        return [_to_python(backend.to_host(v)) for v in outputs[:n_fetch]]
 
     def _release_counters(self, rng_ops: list[Operation], counters: list[int]) -> None:
         """Undo a failed run's counter reservations where no later run reserved after it
