@@ -42,6 +42,69 @@ def _fused(node: Node) -> Kernel:
     return lambda ins: [fn(ins)]
 
 
+class _Region:
+    """A control-flow node's sub-program, compiled once: called with its args, it binds
+    its dims from their shapes (and checks its assertions), then runs."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.exe = NumpyExecutable(program)
+
+    def __call__(self, ins: list[Any]) -> list[Any]:
+        p = self.program
+        env: dict[str, int] = {}
+        for b in p.bindings:
+            name = sym.as_symbol(b.dim)
+            if name is not None and name not in env:
+                env[name] = int(np.shape(ins[b.param])[b.axis])
+        for b in p.bindings:
+            actual = int(np.shape(ins[b.param])[b.axis])
+            try:
+                expected = sym.evaluate(b.dim, env)
+            except KeyError:
+                continue
+            if expected != actual:
+                raise errors.InvalidArgumentError(
+                    None,
+                    None,
+                    f"a control-flow argument's dimension {b.axis} is {actual}, expected {expected}",
+                )
+        for a in p.assertions:
+            try:
+                lhs, rhs = sym.evaluate(a.lhs, env), sym.evaluate(a.rhs, env)
+            except KeyError:
+                continue
+            if lhs != rhs:
+                raise errors.InvalidArgumentError(
+                    None, a.origin, f"dimensions must be equal: {a.lhs} = {lhs} and {a.rhs} = {rhs}"
+                )
+        return self.exe.run(ins, env)
+
+
+@lowering("If")
+def _if(node: Node) -> Kernel:
+    """If(pred, *args): runs the then or the else sub-program on args (TF1's cond runs
+    only the taken branch)."""
+    then_r, else_r = (_Region(r) for r in node.regions)
+    return lambda ins: (then_r if bool(np.asarray(ins[0])) else else_r)(list(ins[1:]))
+
+
+@lowering("While")
+def _while(node: Node) -> Kernel:
+    """While(*vars, *captures): runs the body on the loop variables while the cond
+    sub-program gives true (TF1's while_loop, iterations in order)."""
+    cond_r, body_r = (_Region(r) for r in node.regions)
+    n = len(node.outputs)
+
+    def run(ins: list[Any]) -> list[Any]:
+        vs, caps = list(ins[:n]), list(ins[n:])
+        while bool(np.asarray(cond_r(vs + caps)[0])):
+            vs = body_r(vs + caps)
+        return vs
+
+    return run
+
+
 def _memory_bytes() -> int:
     """The machine's physical memory: no single array larger than it can be allocated."""
     try:
@@ -87,7 +150,9 @@ class NumpyExecutable:
         # Output k updates the variable of param i (by name): where a donated buffer goes.
         var_param = {p.name: i for i, p in enumerate(program.params) if p.kind == "variable"}
         self._update_param = {
-            k: var_param[o.name] for k, o in enumerate(program.outputs) if o.kind == "update" and o.name in var_param
+            k: var_param[o.name]
+            for k, o in enumerate(program.outputs)
+            if o.kind == "update" and o.name in var_param
         }
 
     @staticmethod

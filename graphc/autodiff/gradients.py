@@ -4,11 +4,15 @@ For each op between ``xs`` and ``ys`` (newest first) the op's gradient rule
 builds new frontend ops from the gradients of its outputs; contributions from
 several consumers or several ys are summed with add_n. Integer and boolean
 tensors carry no gradient. Rules are built from ordinary ops, so gradients of
-gradients (``hessians``) work the same way.
+gradients (``hessians``) work the same way. The gradients of ``cond`` and
+``while_loop`` (If, While) are built by graphc.ops.control_flow_ops, which calls
+gradients() on their bodies (TF1's: the taken branch's gradient; a backward loop over
+the saved iterations).
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 from collections.abc import Callable
@@ -16,6 +20,7 @@ from typing import Any
 
 from graphc import registry as reg
 from graphc.frontend.graph import Operation, Tensor, get_default_graph
+from graphc.ops import control_flow_ops
 from graphc.ops.common import convert_to_tensor
 from graphc.ops.concat_ops import stack
 from graphc.ops.fill_ops import ones_like, zeros_like
@@ -23,6 +28,11 @@ from graphc.ops.layout_ops import reshape
 from graphc.ops.math_ops import add_n
 
 _CUSTOM_GRADIENTS: dict[str, Callable[..., Any]] = {}
+_CONTROL_FLOW = frozenset({"If", "While"})
+
+
+def _control_flow_grad(gradients_fn: Callable[..., Any], op: Operation, *grads: Any) -> list[Any]:
+    return control_flow_ops.control_flow_gradient(op, grads, gradients_fn)
 
 
 class RegisterGradient:
@@ -149,6 +159,9 @@ def gradients(
             if all(g is None for g in out_grads):
                 continue
             fn = _grad_fn(op)
+            if op._grad_override is None and op.type in _CONTROL_FLOW:
+                # cond/while_loop gradients are built with gradients() itself (on their bodies).
+                fn = functools.partial(_control_flow_grad, gradients)
             if isinstance(fn, reg.GradientNotImplemented):
                 raise LookupError(
                     f"No gradient defined for operation '{op.name}' (op type: {op.type}): "

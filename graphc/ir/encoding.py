@@ -97,16 +97,20 @@ class _Writer:
             attrs = {key: self.attr(v) for key, v in n.attrs.items()} if n.attrs else {}
             for v in n.outputs:
                 number[id(v)] = len(number)
-            nodes.append(
-                {
-                    "op": n.op,
-                    "in": ins,
-                    "attrs": attrs,
-                    "out": [self.vtype(v) for v in n.outputs],
-                    "origin": self.origin(n.origin),
-                    "device": n.device,
-                }
-            )
+            rec = {
+                "op": n.op,
+                "in": ins,
+                "attrs": attrs,
+                "out": [self.vtype(v) for v in n.outputs],
+                "origin": self.origin(n.origin),
+                "device": n.device,
+            }
+            if n.regions:
+                # A control-flow node's sub-programs, each as the hex of its own bytes (its
+                # own tables of atoms, expressions and blobs); the key is absent otherwise,
+                # so programs without control flow write the bytes they always did.
+                rec["regions"] = [_Writer(self.names, self.check_attrs).program(r).hex() for r in n.regions]
+            nodes.append(rec)
         outputs = []
         for o in p.outputs:
             x = number.get(id(o.value))

@@ -33,9 +33,11 @@ from graphc.ir.program import (
     Value,
     canonicalize,
 )
+from graphc.ops import control_flow_ops as cf_ops
 from graphc.symbolic import Dim
 
 _STATE_OPS = {"Assign", "AssignAdd", "AssignSub"}
+_CONTROL_FLOW_OPS = {"If", "While"}
 # A fed integer vector up to this length gets a symbol per element (see feed_param).
 _MAX_VALUE_SYMBOLS = 8
 
@@ -133,6 +135,8 @@ class _Lowering:
         self.value_dims: list[tuple[int, int, Dim]] = []  # (param, flat index, symbol)
         self.defined: list[tuple[Value, int, Dim]] = []  # data-dependent output dims
         self.device = ""  # the device of the op being lowered
+        # Control-flow nodes whose sub-programs are made in finish(), once every dim is final.
+        self.pending_regions: list[tuple[Node, list[_PendingBody]]] = []
 
     # -- which ops run --------------------------------------------------------------
     def needed_ops(self) -> dict[int, Operation]:
@@ -311,6 +315,12 @@ class _Lowering:
         if op.type == "PlaceholderWithDefault":
             self.values[id(op.outputs[0])] = inputs[0]
             return
+        if op.type in _CONTROL_FLOW_OPS:
+            outs = self.lower_control_flow(op, inputs, origin)
+            for t, v in zip(op.outputs, outs):
+                if id(t) not in self.fed_ids:
+                    self.values[id(t)] = v
+            return
         attrs = dict(op.attrs)
         if reg.get(op.type).has("random"):
             counter = Value(_uint64(), ())
@@ -383,6 +393,200 @@ class _Lowering:
         self.nodes.append(node)
         return node.outputs
 
+    # -- control flow (graphc.ops.control_flow_ops) ----------------------------------------
+    def lower_control_flow(self, op: Operation, inputs: list[Value], origin: Origin) -> list[Value]:
+        """An If or While frontend op: its bodies become sub-programs (made final in
+        :meth:`finish_regions`), its captures explicit inputs. A cond whose predicate is a
+        constant is replaced by its taken branch, lowered in place."""
+        cf = cf_ops.control_flow_of(op)
+        if cf.kind == "If":
+            pred = inputs[0].producer
+            if pred is not None and pred.op == "Const" and pred.attrs["value"].size == 1:
+                taken = cf.bodies[0] if bool(pred.attrs["value"].reshape(())) else cf.bodies[1]
+                values = {id(t): v for t, v in zip(taken.captures, inputs[1:])}
+                for o in cf_ops.body_ops(taken):
+                    self.lower_body_op(o, taken, values)
+                return [self.body_value(taken.substitute(t), taken, values) for t in taken.outputs]
+            types = [(v.dtype, v.shape) for v in inputs[1:]]
+            subs = [self.lower_body(b, types) for b in cf.bodies]
+            shapes = []
+            for k, (x, y) in enumerate(zip(subs[0].outputs, subs[1].outputs)):
+                a = [self.dims.resolve(d) for d in x.shape]
+                b = [self.dims.resolve(d) for d in y.shape]
+                if len(a) != len(b):
+                    raise errors.UnimplementedError(
+                        None,
+                        origin,
+                        f"tf.cond: result {k} has rank {len(a)} in one branch, {len(b)} in the other",
+                    )
+                shapes.append(tuple(d if d == e else None for d, e in zip(a, b)))
+            dtypes = tuple(v.dtype for v in subs[0].outputs)
+            return self.cf_node("If", inputs, dtypes, tuple(shapes), subs, origin)
+        n = cf.n_vars
+        cond_b, body_b = cf.bodies
+        varying = {
+            (k, axis)
+            for k, shp in enumerate(op.attrs["shapes"])
+            for axis, d in enumerate(shp)
+            if d is None and isinstance(inputs[k].shape[axis], int)
+        }
+        # A loop-carried dim is assumed to stay what it enters with; where the body gives
+        # another one it becomes a symbol of the body (bound from its argument each
+        # iteration) and a dim the While defines: lower again with that symbol.
+        for _ in range(1 + sum(len(v.shape) for v in inputs[:n])):
+            snap = self._snapshot()
+            types: list[tuple[Any, tuple[Dim, ...]]] = []
+            for k, v in enumerate(inputs):
+                if k < n:
+                    shape = tuple(
+                        self.dims.new_symbol("L") if (k, axis) in varying else d
+                        for axis, d in enumerate(v.shape)
+                    )
+                else:
+                    shape = v.shape
+                types.append((v.dtype, shape))
+            subs = [self.lower_body(cond_b, types), self.lower_body(body_b, types)]
+            changed = {
+                (k, axis)
+                for k, out in enumerate(subs[1].outputs)
+                for axis, d in enumerate(out.shape)
+                if (k, axis) not in varying and self.dims.resolve(d) != self.dims.resolve(types[k][1][axis])
+            }
+            if not changed:
+                break
+            varying |= changed
+            self._restore(snap)
+        shapes = tuple(
+            tuple(None if (k, axis) in varying else d for axis, d in enumerate(inputs[k].shape))
+            for k in range(n)
+        )
+        dtypes = tuple(v.dtype for v in inputs[:n])
+        return self.cf_node("While", inputs, dtypes, shapes, subs, origin)
+
+    def cf_node(
+        self,
+        op_type: str,
+        inputs: list[Value],
+        dtypes: tuple[Any, ...],
+        shapes: tuple[tuple[Dim | None, ...], ...],
+        subs: list[_PendingBody],
+        origin: Origin,
+    ) -> list[Value]:
+        outs = self.make_node(op_type, inputs, {"dtypes": dtypes, "shapes": shapes}, origin)
+        node = outs[0].producer if outs else self.nodes[-1]
+        assert node is not None
+        self.pending_regions.append((node, subs))
+        return outs
+
+    def _snapshot(self) -> tuple[Any, ...]:
+        d = self.dims
+        return (
+            dict(d.subst),
+            dict(d.why),
+            list(d.assertions),
+            list(d.fresh_names),
+            len(self.defined),
+            len(self.pending_regions),
+        )
+
+    def _restore(self, snap: tuple[Any, ...]) -> None:
+        d = self.dims
+        d.subst, d.why, d.assertions, d.fresh_names = snap[0], snap[1], snap[2], snap[3]
+        del self.defined[snap[4] :]
+        del self.pending_regions[snap[5] :]
+
+    def lower_body(self, body: cf_ops.Body, types: list[tuple[Any, tuple[Dim, ...]]]) -> _PendingBody:
+        """``body`` as a sub-program: params for its args then its captures (of ``types``),
+        its ops lowered in their own node list and value map."""
+        params: list[Param] = []
+        values: dict[int, Value] = {}
+        for k, (t, (dtype, shape)) in enumerate(zip([*body.args, *body.captures], types)):
+            v = Value(dtype, shape)
+            params.append(Param(v, "feed", f"arg{k}"))
+            values[id(t)] = v
+        saved_nodes, saved_device = self.nodes, self.device
+        n_assert, n_defined = len(self.dims.assertions), len(self.defined)
+        self.nodes = []
+        try:
+            for o in cf_ops.body_ops(body):
+                self.lower_body_op(o, body, values)
+            outs = [self.body_value(body.substitute(t), body, values) for t in body.outputs]
+            nodes = self.nodes
+        finally:
+            self.nodes, self.device = saved_nodes, saved_device
+        assertions = self.dims.assertions[n_assert:]
+        del self.dims.assertions[n_assert:]
+        defined = self.defined[n_defined:]
+        del self.defined[n_defined:]
+        return _PendingBody(params, nodes, outs, assertions, defined)
+
+    def body_value(self, t: Tensor, body: cf_ops.Body, values: dict[int, Value]) -> Value:
+        try:
+            return values[id(t)]
+        except KeyError:
+            raise errors.InternalError(
+                None, t.op, f"tensor {t.name} is not available inside this control-flow body"
+            ) from None
+
+    def lower_body_op(self, op: Operation, body: cf_ops.Body, values: dict[int, Value]) -> None:
+        """One op of a body, in the body's own context (no feeds, variables or
+        assignments: those are captures, or refused when the body is built)."""
+        if op.type == "NoOp":
+            return
+        origin = Origin(op.name, op.type, str(op.location))
+        if op.type in _STATE_OPS or op.type in ("Placeholder", "VariableV2", "ControlFlowArg"):
+            raise errors.UnimplementedError(
+                None, origin, f"{op.type} inside a tf.cond branch or tf.while_loop body is not supported"
+            )
+        if reg.get(op.type).has("random"):
+            raise errors.UnimplementedError(
+                None, origin, "random ops inside tf.cond branches or tf.while_loop bodies are not supported"
+            )
+        self.device = op.device
+        inputs = [self.body_value(body.substitute(t), body, values) for t in op.inputs]
+        if op.type == "PlaceholderWithDefault":
+            values[id(op.outputs[0])] = inputs[0]
+            return
+        if op.type in _CONTROL_FLOW_OPS:
+            outs = self.lower_control_flow(op, inputs, origin)
+        else:
+            outs = self.make_node(op.type, inputs, dict(op.attrs), origin, n_frontend_inputs=len(op.inputs))
+        for t, v in zip(op.outputs, outs):
+            values[id(t)] = v
+
+    def finish_regions(self) -> None:
+        """Make every control-flow node's sub-programs, with final dims: each param axis
+        bound (or checked) at the sub-program's entry, its own assertions and defined dims."""
+        resolve = self.dims.resolve
+        for node, subs in self.pending_regions:
+            node.attrs["shapes"] = tuple(
+                tuple(None if d is None else resolve(d) for d in shp) for shp in node.attrs["shapes"]
+            )
+            regions = []
+            for sp in subs:
+                for v in [p.value for p in sp.params] + [v for n in sp.nodes for v in n.outputs]:
+                    v.shape = tuple(resolve(d) for d in v.shape)
+                bindings = [
+                    DimBinding(d, k, axis)
+                    for k, p in enumerate(sp.params)
+                    for axis, d in enumerate(p.value.shape)
+                    if not isinstance(d, int)
+                ]
+                # Lone symbols first: bind_dims binds them, then checks expressions.
+                bindings.sort(key=lambda b: sym.as_symbol(b.dim) is None)
+                assertions = []
+                seen: set[tuple[str, str]] = set()
+                for a, b, o in sp.assertions:
+                    a, b = resolve(a), resolve(b)
+                    if a != b and (str(a), str(b)) not in seen:
+                        seen.add((str(a), str(b)))
+                        assertions.append(Assertion(a, b, o))
+                defined = [DefinedDim(v, axis, resolve(d)) for v, axis, d in sp.defined]
+                outputs = [Output(v, "fetch", str(i)) for i, v in enumerate(sp.outputs)]
+                prog = Program(sp.params, sp.nodes, outputs, bindings, assertions, defined)
+                regions.append(canonicalize(prog))
+            node.regions = tuple(regions)
+
     # -- outputs -------------------------------------------------------------------------
     def finish(self, order: list[Operation]) -> Lowered:
         outputs: list[Output] = []
@@ -403,6 +607,7 @@ class _Lowering:
             update_vars.append(var)
         for v in self.values_all():
             v.shape = tuple(self.dims.resolve(d) for d in v.shape)
+        self.finish_regions()
         bindings = [
             DimBinding(self.dims.resolve(d), p, axis, self._why(d)) for p, axis, d in self.original_dims
         ]
@@ -439,6 +644,17 @@ class _Lowering:
         for n in self.nodes:
             out.extend(n.outputs)
         return out
+
+
+@dataclasses.dataclass
+class _PendingBody:
+    """A body lowered but not yet final: its sub-program is made in finish_regions."""
+
+    params: list[Param]
+    nodes: list[Node]
+    outputs: list[Value]
+    assertions: list[tuple[Dim, Dim, Origin | None]]
+    defined: list[tuple[Value, int, Dim]]
 
 
 def _uint64() -> Any:

@@ -70,6 +70,9 @@ class Node:
     origin: Origin | None = None
     # The device the op was placed on (``tf.device``), as the user wrote it; "" for none.
     device: str = ""
+    # Sub-programs of a structured control-flow node (``If``: the two branches; ``While``:
+    # the condition and the body; graphc.ops.control_flow_ops). Every other node has none.
+    regions: tuple[Program, ...] = ()
 
 
 @dataclasses.dataclass(eq=False)
@@ -292,10 +295,19 @@ def format_program(program: Program, with_names: bool = True, rename_dims: bool 
     unless ``rename_dims`` is False, renames the dim symbols ``s0, s1, ...`` in order of
     appearance: graphs built alike print alike. An update names the variable it writes
     by the variable's param number when the program reads the variable (``update(%1)``),
-    so the text tells which buffer a new value replaces."""
-    num = program.numbering()
+    so the text tells which buffer a new value replaces. A control-flow node's
+    sub-programs follow its line, indented, each numbered on its own; dim symbols are
+    renamed alike across them (they share the enclosing program's symbols)."""
     rename = not with_names if rename_dims is None else rename_dims
-    sym_names: dict[str, str] = {}
+    lines: list[str] = []
+    _format_into(lines, program, with_names, rename, {}, "")
+    return "\n".join(lines)
+
+
+def _format_into(
+    lines: list[str], program: Program, with_names: bool, rename: bool, sym_names: dict[str, str], indent: str
+) -> None:
+    num = program.numbering()
 
     def name(v: Value) -> str:
         return num.label(v)
@@ -313,7 +325,6 @@ def format_program(program: Program, with_names: bool = True, rename_dims: bool 
     def ty(v: Value) -> str:
         return f"{v.dtype.name}[{','.join(canon_dim(d) for d in v.shape)}]"
 
-    lines = []
     params = []
     variable_param: dict[str, int] = {}
     for k, p in enumerate(program.params):
@@ -321,19 +332,21 @@ def format_program(program: Program, with_names: bool = True, rename_dims: bool 
             variable_param.setdefault(p.name, k)
         label = f" {p.name!r}" if with_names else ""
         params.append(f"{name(p.value)}: {ty(p.value)} {p.kind}{label}")
-    lines.append("program(" + ", ".join(params) + ") {")
+    lines.append(indent + "program(" + ", ".join(params) + ") {")
     for n in program.nodes:
         outs = ", ".join(f"{name(v)}: {ty(v)}" for v in n.outputs) or "()"
         args = ", ".join(name(v) for v in n.inputs)
         attrs = ", ".join(
             f"{k}={_format_attr(v)}" for k, v in sorted(n.attrs.items()) if not k.startswith("_")
         )
-        text = f"  {outs} = {n.op}({args})"
+        text = f"{indent}  {outs} = {n.op}({args})"
         if attrs:
             text += " {" + attrs + "}"
         if with_names and n.origin is not None:
             text += f"  # {n.origin.name}"
         lines.append(text)
+        for region in n.regions:
+            _format_into(lines, region, with_names, rename, sym_names, indent + "    ")
     rets = []
     for o in program.outputs:
         if with_names or o.kind == "fetch":
@@ -343,9 +356,8 @@ def format_program(program: Program, with_names: bool = True, rename_dims: bool 
         else:
             label = ""
         rets.append(f"{o.kind}{label} {name(o.value)}")
-    lines.append("  return " + ", ".join(rets))
-    lines.append("}")
-    return "\n".join(lines)
+    lines.append(indent + "  return " + ", ".join(rets))
+    lines.append(indent + "}")
 
 
 def canonicalize(program: Program) -> Program:

@@ -26,7 +26,9 @@ The document is canonical JSON (sorted keys, no spaces, ASCII only, no JSON floa
      "blobs":   [{"dtype": name, "shape": [int, ...], "offset": int, "length": int}, ...],
      "params":  [{"kind": "feed"|"variable"|"rng", "name": str, "type": TYPE}, ...],
      "nodes":   [{"op": str, "in": [value number, ...], "attrs": {name: ATTR},
-                  "out": [TYPE, ...], "origin": ORIGIN, "device": str}, ...],
+                  "out": [TYPE, ...], "origin": ORIGIN, "device": str,
+                  "regions": [hex, ...]}, ...],   # "regions" only on a control-flow
+                                # node (If, While): each sub-program's own bytes, in hex
      "outputs": [{"kind": "fetch"|"update", "name": str, "value": value number}, ...],
      "bindings": [{"dim": DIM, "param": int, "axis": int, "origin": str,
                    "source": "shape"|"value"}, ...],
@@ -170,6 +172,12 @@ def difference(a: Program, b: Program) -> str | None:
             _same_type(u, v) for u, v in zip(n.outputs, m.outputs)
         ):
             return f"node {k} ({n.op}): outputs"
+        if len(n.regions) != len(m.regions):
+            return f"node {k} ({n.op}): the number of sub-programs"
+        for j, (r, s) in enumerate(zip(n.regions, m.regions)):
+            sub = difference(r, s)
+            if sub is not None:
+                return f"node {k} ({n.op}) sub-program {j}: {sub}"
         for u, v in zip(n.outputs, m.outputs):
             na[id(u)] = nb[id(v)] = len(na)
     for i, (o, r) in enumerate(zip(a.outputs, b.outputs)):
@@ -218,7 +226,15 @@ def from_bytes(data: bytes | bytearray | memoryview) -> Program:
     return _Reader(bytes(data)).program()
 
 
+def _from_bytes_at(data: bytes, depth: int) -> Program:
+    if depth > _MAX_REGION_DEPTH:
+        raise SerializationError(f"sub-programs nested more than {_MAX_REGION_DEPTH} deep")
+    return _Reader(data, depth).program()
+
+
 _NODE_KEYS = frozenset(("op", "in", "attrs", "out", "origin", "device"))
+_REGION_NODE_KEYS = _NODE_KEYS | {"regions"}
+_MAX_REGION_DEPTH = 16  # sub-programs nested in sub-programs, at most
 
 
 class _Where(tuple):  # type: ignore[type-arg]
@@ -240,8 +256,9 @@ def _no_constant(text: str) -> Any:
 
 
 class _Reader:
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, depth: int = 0) -> None:
         self.data = data
+        self.depth = depth
         self.atoms: list[sym.Atom] = []
         self.atom_set: set[sym.Atom] = set()
         self.text_budget = 16 * len(data) + _MAX_ATOM_TEXT
@@ -377,7 +394,7 @@ class _Reader:
 
     def node(self, k: int, rec: Any, values: list[Value]) -> Node:
         # The common case is checked inline; messages are built only on failure.
-        if type(rec) is not dict or rec.keys() != _NODE_KEYS:
+        if type(rec) is not dict or (rec.keys() != _NODE_KEYS and rec.keys() != _REGION_NODE_KEYS):
             self.obj(rec, f"node {k}", tuple(_NODE_KEYS))
         op = rec["op"]
         if type(op) is not str:
@@ -413,7 +430,23 @@ class _Reader:
         device = rec["device"]
         if type(device) is not str:
             raise self.fail(f"node {k} ({op}) device must be a string")
-        node = Node(op, inputs, attrs, [], self.origin(rec["origin"], f"node {k}"), device)
+        regions: list[Program] = []
+        if "regions" in rec:
+            raw_regions = self.lst(rec["regions"], f"node {k} ({op}) regions")
+            if not raw_regions:
+                raise self.fail(f"node {k} ({op}): an empty regions list (leave the key out)")
+            for j, text in enumerate(raw_regions):
+                if type(text) is not str or len(text) % 2:
+                    raise self.fail(f"node {k} ({op}) region {j} must be a string of hex digits")
+                try:
+                    raw = bytes.fromhex(text)
+                except ValueError:
+                    raise self.fail(f"node {k} ({op}) region {j} must be a string of hex digits") from None
+                try:
+                    regions.append(_from_bytes_at(raw, self.depth + 1))
+                except SerializationError as exc:
+                    raise self.fail(f"node {k} ({op}) region {j}: {exc}") from None
+        node = Node(op, inputs, attrs, [], self.origin(rec["origin"], f"node {k}"), device, tuple(regions))
         for j, t in enumerate(outs):
             dtype, shape = self.vtype(t, _Where((f"node {k} ({op}) output", j)))
             v = Value(dtype, shape, node, j)

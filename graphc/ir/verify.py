@@ -28,6 +28,10 @@ def _same_dim(recorded: sym.Dim, inferred: sym.Dim) -> bool:
 
 def verify(program: Program) -> None:
     """Raise VerificationError describing the first problem found."""
+    _verify(program, round_trip=True)
+
+
+def _verify(program: Program, round_trip: bool) -> None:
     defined: set[int] = set()
     for i, p in enumerate(program.params):
         if p.kind not in ("feed", "variable", "rng"):
@@ -45,6 +49,7 @@ def verify(program: Program) -> None:
         if problem is not None:
             raise VerificationError(f"node {k} ({node.op}) {problem}")
         _check_node(k, node, pvalues)
+        _check_regions(k, node)
         for j, v in enumerate(node.outputs):
             if v.producer is not node or v.index != j:
                 raise VerificationError(f"node {k} ({node.op}): output {j} does not point back to its node")
@@ -56,9 +61,49 @@ def verify(program: Program) -> None:
             raise VerificationError(f"output {o.name!r} has unknown kind {o.kind!r}")
     # The program survives its bytes: loading them gives a program that writes the same
     # bytes and prints the same.
+    if not round_trip:
+        return
     problem = serialize.round_trip_problem(program, attrs_checked=True)
     if problem is not None:
         raise VerificationError(f"the program does not round-trip through its bytes: {problem}")
+
+
+_REGIONS = {"If": 2, "While": 2}  # op -> its number of sub-programs
+
+
+def _check_regions(k: int, node: Node) -> None:
+    """A control-flow node's sub-programs are programs of their own (verified, without the
+    round trip: the enclosing program's covers them) whose signatures fit the node: If's
+    branches take the args after the predicate and give the node's outputs; While's cond
+    and body take all its inputs, the cond gives one bool scalar, the body the loop
+    variables. Every other node has none."""
+    want = _REGIONS.get(node.op, 0)
+    if len(node.regions) != want:
+        raise VerificationError(f"node {k} ({node.op}): {len(node.regions)} sub-programs, the op has {want}")
+    if not want:
+        return
+    args = node.inputs[1:] if node.op == "If" else node.inputs
+    for j, region in enumerate(node.regions):
+        try:
+            _verify(region, round_trip=False)
+        except VerificationError as exc:
+            raise VerificationError(f"node {k} ({node.op}) sub-program {j}: {exc}") from None
+        if len(region.params) != len(args) or any(
+            p.value.dtype != v.dtype or len(p.value.shape) != len(v.shape)
+            for p, v in zip(region.params, args)
+        ):
+            raise VerificationError(
+                f"node {k} ({node.op}) sub-program {j}: its params do not fit the node's args"
+            )
+        outs = [o.value for o in region.outputs]
+        if node.op == "While" and j == 0:
+            ok = len(outs) == 1 and outs[0].dtype.name == "bool" and outs[0].shape == ()
+        else:
+            ok = len(outs) == len(node.outputs) and all(
+                u.dtype == v.dtype and len(u.shape) == len(v.shape) for u, v in zip(outs, node.outputs)
+            )
+        if not ok:
+            raise VerificationError(f"node {k} ({node.op}) sub-program {j}: its results do not fit the node")
 
 
 def _check_node(k: int, node: Node, pvalues: dict[int, Any]) -> None:

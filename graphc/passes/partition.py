@@ -415,7 +415,7 @@ class _Builder:
                         made[(id(v), k)] = got
                         transfers.append((self.seg_of[id(p)], k, v, t))
                     ins.append(got)
-                new = Node(n.op, ins, dict(n.attrs), [], n.origin, self.dev[id(n)])
+                new = Node(n.op, ins, dict(n.attrs), [], n.origin, self.dev[id(n)], n.regions)
                 for i, v in enumerate(n.outputs):
                     nv = Value(v.dtype, v.shape, new, i)
                     vmap[id(v)] = nv
@@ -521,7 +521,13 @@ class _Builder:
             nodes: list[Node] = []
             for n in members:
                 new = Node(
-                    n.op, [smap[id(v)] for v in n.inputs], dict(n.attrs), [], n.origin, self.dev[id(n)]
+                    n.op,
+                    [smap[id(v)] for v in n.inputs],
+                    dict(n.attrs),
+                    [],
+                    n.origin,
+                    self.dev[id(n)],
+                    n.regions,  # a control-flow node keeps its sub-programs
                 )
                 for i, v in enumerate(n.outputs):
                     nv = Value(v.dtype, v.shape, new, i)

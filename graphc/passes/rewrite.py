@@ -63,7 +63,8 @@ def copy_program(program: Program) -> Program:
         params.append(Param(v, p.kind, p.name))
     nodes: list[Node] = []
     for n in program.nodes:
-        new = Node(n.op, [vmap[id(v)] for v in n.inputs], dict(n.attrs), [], n.origin, n.device)
+        # Sub-programs (If/While) are shared, not copied: no pass edits one in place.
+        new = Node(n.op, [vmap[id(v)] for v in n.inputs], dict(n.attrs), [], n.origin, n.device, n.regions)
         for i, v in enumerate(n.outputs):
             nv = Value(v.dtype, v.shape, new, i)
             vmap[id(v)] = nv

@@ -1,0 +1,924 @@
+"""Structured control flow: ``tf.cond``, ``tf.case``, ``tf.while_loop``, ``tf.map_fn``,
+``tf.scan``, ``tf.foldl`` / ``tf.foldr`` (TF1's signatures and checks).
+
+Design. As in TF1, each branch and loop function is called once, while the graph is
+built, and the ops it makes go into the same frontend graph; each op made inside one is
+tagged with its :class:`Body` (the branch, the loop condition or the loop body), and a
+body knows the body it was built in (its ``parent``; None for the top level). A body's
+ops are those its outputs reach going back through op inputs without leaving it; the
+tensors it reaches that belong to its parent or an enclosing body are its *captures*,
+and they become explicit inputs of the control-flow op: ``If(pred, *captures)`` and
+``While(*loop_vars, *captures)``. Reading a variable inside a branch or a loop captures
+the variable, so the op reads its value as an input (the lowering's ordering rules
+apply to it as to any reader). Loop variables inside ``cond``/``body`` are
+``ControlFlowArg`` ops, one per variable. Assignments inside a branch or loop are not
+supported (NotImplementedError names the construct), nor random ops inside a loop.
+
+Lowering (graphc.ir.lower) turns each body into a sub-program: a Program whose params
+are the body's arguments (a loop's variables, then the captures) and whose fetches are
+its results. The IR nodes ``If`` (regions: then, else) and ``While`` (regions: cond,
+body) carry them in ``Node.regions``; they are verified, printed, hashed and serialised
+with their node. Their attrs are the output dtypes and shapes; a ``None`` dim is one the
+op defines when it runs (a branch-dependent dim, or a loop-carried dim that changes per
+iteration, which inside the body is a symbol bound from the argument's shape). Passes
+treat both as opaque (the "stateful" trait: never folded, merged or fused).
+
+Gradients (graphc.autodiff.gradients calls :func:`control_flow_gradient`): the gradient
+of ``cond`` is a ``cond`` on the same predicate whose branches are the gradients of the
+forward branches (the taken branch's gradient, as TF1); the gradient of ``while_loop``
+first runs a loop that saves each iteration's loop variables in accumulators (TF1's
+approach), then a backward loop that walks them in reverse, recomputing each
+iteration's body from its saved inputs. A gradient body refers to the forward body's
+tensors; those are recomputed inside it (its ``substitutions`` replace the forward
+body's arguments by the saved values).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from graphc import dtypes as _dt
+from graphc import registry as reg
+from graphc.frontend.graph import Operation, Tensor, get_default_graph
+from graphc.frontend.tensor_shape import TensorShape, as_shape
+from graphc.ops import (
+    compare_ops,
+    concat_ops,
+    core_ops,
+    fill_ops,
+    gather_ops,
+    layout_ops,
+    math_ops,
+    slicing_ops,
+)
+from graphc.ops.common import constant, convert_to_tensor
+
+del slicing_ops  # imported for Tensor.__getitem__ (x[:0] below)
+
+_STATE_OPS = frozenset({"Assign", "AssignAdd", "AssignSub"})
+
+
+# -- the IR ops ---------------------------------------------------------------------------
+def _cf_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
+    # Output shapes are the node's attr; a None dim is defined by the op when it runs.
+    return [tuple(ctx.fresh() if d is None else d for d in shp) for shp in ctx.attrs["shapes"]]
+
+
+def _cf_dtype(ctx: reg.InferenceContext) -> list[_dt.DType]:
+    return list(ctx.attrs["dtypes"])
+
+
+def _no_reference(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
+    raise NotImplementedError("If/While run their sub-programs: a backend interprets them")
+
+
+def _grad_needs_gradients(op: Operation, *grads: Any) -> list[Any]:
+    raise LookupError(f"the gradient of {op.type} is built by tf.gradients (control_flow_gradient)")
+
+
+_CF_ATTRS = {
+    "dtypes": reg.tuple_of(reg.DTYPE),
+    "shapes": reg.tuple_of(reg.tuple_of(reg.optional(reg.DIM))),
+    # Frontend only: the id of the op's bodies in _BODIES (lowering drops it).
+    "bodies": reg.omittable(reg.INT),
+}
+
+IF = reg.register(
+    reg.OpDef(
+        name="If",
+        attrs=dict(_CF_ATTRS),
+        shape=_cf_shape,
+        dtype=_cf_dtype,
+        reference=_no_reference,
+        grad=_grad_needs_gradients,
+        traits=frozenset({"stateful"}),
+        num_outputs=None,
+        no_samples="runs sub-programs; tested by tests/test_control_flow.py",
+        doc="If(pred, *args): regions (then, else), each args -> outputs",
+    )
+)
+WHILE = reg.register(
+    reg.OpDef(
+        name="While",
+        attrs=dict(_CF_ATTRS),
+        shape=_cf_shape,
+        dtype=_cf_dtype,
+        reference=_no_reference,
+        grad=_grad_needs_gradients,
+        traits=frozenset({"stateful"}),
+        num_outputs=None,
+        no_samples="runs sub-programs; tested by tests/test_control_flow.py",
+        doc="While(*vars, *captures): regions (cond, body); cond -> bool[], body -> vars",
+    )
+)
+ARG = reg.register(
+    reg.OpDef(
+        name="ControlFlowArg",
+        attrs={"dtype": reg.DTYPE, "shape": reg.SHAPE, "index": reg.INT},
+        shape=lambda ctx: [
+            None
+            if ctx.attrs["shape"] is None
+            else tuple(ctx.fresh() if d is None else d for d in ctx.attrs["shape"])
+        ],
+        dtype=lambda ctx: [ctx.attrs["dtype"]],
+        reference=_no_reference,
+        grad=reg.NotDifferentiable("a loop variable inside its loop: the loop's gradient handles it"),
+        traits=frozenset({"stateful"}),
+        no_samples="frontend only: a loop variable inside cond/body; never in a program",
+    )
+)
+
+
+# -- bodies -------------------------------------------------------------------------------
+@dataclasses.dataclass(eq=False)
+class Body:
+    """A branch, loop condition or loop body built in the frontend graph."""
+
+    parent: Body | None
+    args: list[Tensor] = dataclasses.field(default_factory=list)
+    outputs: list[Tensor] = dataclasses.field(default_factory=list)
+    captures: list[Tensor] = dataclasses.field(default_factory=list)
+    # id(tensor) -> tensor standing for it inside this body (a gradient body recomputes a
+    # forward body's tensors with the forward body's arguments replaced by saved values).
+    substitutions: dict[int, Tensor] = dataclasses.field(default_factory=dict)
+    kind: str = "branch"  # "branch" | "loop" (a loop's cond or body)
+
+    def substitute(self, t: Tensor) -> Tensor:
+        """``t`` as this body sees it (its own and enclosing bodies' substitutions)."""
+        b: Body | None = self
+        while b is not None:
+            while id(t) in b.substitutions:
+                t = b.substitutions[id(t)]
+            b = b.parent
+        return t
+
+    def in_loop(self) -> bool:
+        b: Body | None = self
+        while b is not None:
+            if b.kind == "loop":
+                return True
+            b = b.parent
+        return False
+
+
+@dataclasses.dataclass(eq=False)
+class ControlFlow:
+    """What an If or While frontend op was built from: its bodies and how its inputs split."""
+
+    kind: str  # "If" | "While"
+    bodies: tuple[Body, ...]  # (then, else) or (cond, body)
+    n_vars: int  # While: the number of loop variables (inputs before the captures)
+
+
+_BODIES: dict[int, ControlFlow] = {}
+_ids = itertools.count(1)
+_stack: list[Body] = []
+
+
+def body_of(op: Operation) -> Body | None:
+    """The body ``op`` was built in (None: the top level)."""
+    return getattr(op, "_cf_body", None)
+
+
+def control_flow_of(op: Operation) -> ControlFlow:
+    """The bodies of an If or While frontend op."""
+    return _BODIES[op.attrs["bodies"]]
+
+
+def current_body() -> Body | None:
+    return _stack[-1] if _stack else None
+
+
+def _encloses(outer: Body | None, inner: Body | None) -> bool:
+    """Whether ``outer`` is ``inner`` or a body ``inner`` was built in (None: the top)."""
+    if outer is None:
+        return True
+    b = inner
+    while b is not None:
+        if b is outer:
+            return True
+        b = b.parent
+    return False
+
+
+def body_ops(body: Body) -> list[Operation]:
+    """The ops of ``body``'s sub-program, inputs before users: what its outputs reach going
+    back through inputs (and substitutions) without reaching its args or its captures.
+    (Creation order is not enough: a substitution made later stands for a forward
+    body's argument that older ops read.)"""
+    stop = {id(t) for t in body.args} | {id(t) for t in body.captures}
+    order: list[Operation] = []
+    state: dict[int, bool] = {}  # op id -> placed
+    stack: list[tuple[Operation, bool]] = []
+    for t in reversed(body.outputs):
+        t = body.substitute(t)
+        if id(t) not in stop:
+            stack.append((t.op, False))
+    while stack:
+        op, expanded = stack.pop()
+        if expanded:
+            if not state.get(op._id):
+                state[op._id] = True
+                order.append(op)
+            continue
+        if op._id in state:
+            continue
+        state[op._id] = False
+        stack.append((op, True))
+        for x in reversed(op.inputs):
+            x = body.substitute(x)
+            if id(x) not in stop and x.op._id not in state:
+                stack.append((x.op, False))
+    return order
+
+
+def _find_captures(body: Body) -> list[Tensor]:
+    args = {id(t) for t in body.args}
+    caps: dict[int, Tensor] = {}
+    seen: set[int] = set()
+    stack = [body.substitute(t) for t in reversed(body.outputs)]
+    while stack:
+        t = stack.pop()
+        if id(t) in args or id(t) in caps:
+            continue
+        op = t.op
+        if _encloses(body_of(op), body.parent):
+            caps[id(t)] = t
+            continue
+        if op._id in seen:
+            continue
+        seen.add(op._id)
+        if op.type == "ControlFlowArg":
+            raise ValueError(
+                f"the loop variable {t.name} is used outside its loop (created at {op.location})"
+            )
+        if op.type in _STATE_OPS:
+            raise NotImplementedError(
+                f"{op.type} op {op.name!r} (at {op.location}) inside a tf.cond branch or a "
+                "tf.while_loop: assignments in control flow are not supported; assign after it"
+            )
+        if op.type == "Placeholder":
+            raise ValueError(f"placeholder {op.name!r} created inside control flow (at {op.location})")
+        if reg.get(op.type).has("random") and body.in_loop():
+            raise NotImplementedError(
+                f"random op {op.name!r} (at {op.location}) inside a tf.while_loop is not supported"
+            )
+        stack.extend(body.substitute(x) for x in reversed(op.inputs))
+    return list(caps.values())
+
+
+def _build(fn: Callable[..., Any], body: Body, args: Sequence[Any]) -> Any:
+    graph = get_default_graph()
+    start = graph._last_id
+    _stack.append(body)
+    try:
+        result = fn(*args)
+    finally:
+        _stack.pop()
+        for op in reversed(graph._ops):
+            if op._id <= start:
+                break
+            if body_of(op) is None:
+                op._cf_body = body  # type: ignore[attr-defined]
+    return result
+
+
+def _tensor_in(body: Body, x: Any, dtype: Any = None) -> Tensor:
+    """A body's result as a tensor (a Python value becomes a constant inside the body)."""
+    if isinstance(x, Tensor):
+        return x
+    graph = get_default_graph()
+    start = graph._last_id
+    _stack.append(body)
+    try:
+        t = convert_to_tensor(x, dtype=dtype)
+    finally:
+        _stack.pop()
+        for op in reversed(graph._ops):
+            if op._id <= start:
+                break
+            if body_of(op) is None:
+                op._cf_body = body  # type: ignore[attr-defined]
+    return t
+
+
+# -- nested structures (lists, tuples, dicts, namedtuples) -----------------------------------
+def _flatten(x: Any) -> list[Any]:
+    if isinstance(x, dict):
+        return [y for k in sorted(x) for y in _flatten(x[k])]
+    if isinstance(x, list | tuple):
+        return [y for e in x for y in _flatten(e)]
+    return [x]
+
+
+def _pack(like: Any, flat: Sequence[Any]) -> Any:
+    it = iter(flat)
+
+    def rec(s: Any) -> Any:
+        if isinstance(s, dict):
+            return {k: rec(s[k]) for k in sorted(s)}
+        if isinstance(s, list | tuple):
+            items = [rec(e) for e in s]
+            if isinstance(s, tuple) and hasattr(s, "_fields"):
+                return type(s)(*items)
+            return type(s)(items) if isinstance(s, tuple) else items
+        return next(it)
+
+    return rec(like)
+
+
+def _structure(x: Any) -> Any:
+    if isinstance(x, dict):
+        return ("dict", tuple((k, _structure(x[k])) for k in sorted(x)))
+    if isinstance(x, list | tuple):
+        return (type(x).__name__ if hasattr(x, "_fields") else "seq", tuple(_structure(e) for e in x))
+    return "."
+
+
+def _merge_shapes(a: TensorShape, b: TensorShape) -> TensorShape:
+    """The most specific shape both are instances of (TF1's cond output shape)."""
+    if a.ndims is None or b.ndims is None or a.ndims != b.ndims:
+        return TensorShape(None)
+    return TensorShape([x if x == y else None for x, y in zip(a.as_list(), b.as_list())])
+
+
+def _shape_attr(shape: TensorShape) -> tuple[Any, ...]:
+    if shape.ndims is None:
+        raise NotImplementedError("a control-flow result of unknown rank is not supported")
+    return tuple(shape.as_list())
+
+
+def _make_cf_op(
+    kind: str,
+    inputs: list[Tensor],
+    bodies: tuple[Body, ...],
+    n_vars: int,
+    dtypes: list[_dt.DType],
+    shapes: list[TensorShape],
+    name: str | None,
+) -> Operation:
+    key = next(_ids)
+    _BODIES[key] = ControlFlow(kind, bodies, n_vars)
+    attrs = {
+        "dtypes": tuple(dtypes),
+        "shapes": tuple(_shape_attr(s) for s in shapes),
+        "bodies": key,
+    }
+    graph = inputs[0].graph if inputs else get_default_graph()
+    return graph.create_op(kind, inputs, attrs, name=name or kind)
+
+
+def _union(*lists: Sequence[Tensor]) -> list[Tensor]:
+    out: dict[int, Tensor] = {}
+    for ts in lists:
+        for t in ts:
+            out.setdefault(id(t), t)
+    return list(out.values())
+
+
+# -- tf.cond / tf.case ---------------------------------------------------------------------
+def cond(
+    pred: Any,
+    true_fn: Callable[[], Any] | None = None,
+    false_fn: Callable[[], Any] | None = None,
+    strict: bool = False,
+    name: str | None = None,
+    fn1: Callable[[], Any] | None = None,
+    fn2: Callable[[], Any] | None = None,
+) -> Any:
+    """tf.cond: ``true_fn()`` if ``pred`` else ``false_fn()`` (TF1). Both functions are
+    called once to build their branches; they must return the same structure of tensors
+    with the same dtypes (ValueError otherwise, as TF1). Without ``strict``, a result
+    that is a one-element list or tuple is returned as its element (TF1)."""
+    true_fn = true_fn if true_fn is not None else fn1
+    false_fn = false_fn if false_fn is not None else fn2
+    if not callable(true_fn):
+        raise TypeError("true_fn must be callable.")
+    if not callable(false_fn):
+        raise TypeError("false_fn must be callable.")
+    pred_t = convert_to_tensor(pred, dtype=_dt.bool_)
+    if pred_t.dtype != _dt.bool_ or (pred_t.shape.ndims not in (None, 0)):
+        raise ValueError(f"pred must be a scalar bool tensor, got {pred_t}")
+    parent = current_body()
+    then_b, else_b = Body(parent), Body(parent)
+    res_t = _build(true_fn, then_b, ())
+    res_f = _build(false_fn, else_b, ())
+    if res_t is None or res_f is None:
+        raise ValueError("true_fn and false_fn must return values (TF1 graphc cond needs results)")
+    if _structure(res_t) != _structure(res_f):
+        raise ValueError(f"Outputs of true_fn and false_fn must have the same structure: {res_t} and {res_f}")
+    flat_t = [_tensor_in(then_b, x) for x in _flatten(res_t)]
+    flat_f = [_tensor_in(else_b, x, dtype=t.dtype) for x, t in zip(_flatten(res_f), flat_t)]
+    for x, y in zip(flat_t, flat_f):
+        if x.dtype != y.dtype:
+            raise ValueError(
+                f"Outputs of true_fn and false_fn must have the same type: {x.dtype.name}, {y.dtype.name}"
+            )
+    then_b.outputs, else_b.outputs = flat_t, flat_f
+    then_b.captures = _find_captures(then_b)
+    else_b.captures = _find_captures(else_b)
+    caps = _union(then_b.captures, else_b.captures)
+    then_b.captures = else_b.captures = caps
+    shapes = [_merge_shapes(x.shape, y.shape) for x, y in zip(flat_t, flat_f)]
+    op = _make_cf_op(
+        "If", [pred_t, *caps], (then_b, else_b), 0, [t.dtype for t in flat_t], shapes, name or "cond"
+    )
+    outs = list(op.outputs)
+    if not strict and isinstance(res_t, list | tuple) and len(res_t) == 1 and not hasattr(res_t, "_fields"):
+        return outs[0] if len(outs) == 1 else _pack(res_t[0], outs)
+    return _pack(res_t, outs) if isinstance(res_t, list | tuple | dict) else outs[0]
+
+
+def case(
+    pred_fn_pairs: Any,
+    default: Callable[[], Any] | None = None,
+    exclusive: bool = False,
+    strict: bool = False,
+    name: str = "case",
+) -> Any:
+    """tf.case: the function of the first true predicate, else ``default`` (TF1; a dict's
+    pairs are taken in their order). Built as nested conds. ``exclusive=True`` is
+    accepted; the check that at most one predicate holds is not made."""
+    pairs = list(pred_fn_pairs.items()) if isinstance(pred_fn_pairs, dict) else list(pred_fn_pairs)
+    for p in pairs:
+        if not isinstance(p, tuple) or len(p) != 2:
+            raise TypeError(f"Each entry in pred_fn_pairs must be a 2-tuple, got {p!r}")
+        if not callable(p[1]):
+            raise TypeError("fn for pred must be callable.")
+    if default is None:
+        if not pairs:
+            raise ValueError("tf.case needs at least one (pred, fn) pair or a default")
+        *pairs, (_, default) = pairs
+    result: Callable[[], Any] = default
+    for p, fn in reversed(pairs):
+        result = (lambda p_, fn_, rest: lambda: cond(p_, fn_, rest, strict=strict))(p, fn, result)
+    return result()
+
+
+# -- tf.while_loop ---------------------------------------------------------------------------
+def _arg(body: Body, t: Tensor, shape: TensorShape, index: int) -> Tensor:
+    attrs = {
+        "dtype": t.dtype,
+        "shape": None if shape.ndims is None else tuple(shape.as_list()),
+        "index": index,
+    }
+    graph = t.graph
+    _stack.append(body)
+    try:
+        out = graph.create_op("ControlFlowArg", [], attrs, name="loop_var").outputs[0]
+    finally:
+        _stack.pop()
+    out.op._cf_body = body  # type: ignore[attr-defined]
+    return out
+
+
+def while_loop(
+    cond: Callable[..., Any],
+    body: Callable[..., Any],
+    loop_vars: Any,
+    shape_invariants: Any = None,
+    parallel_iterations: int = 10,
+    back_prop: bool = True,
+    swap_memory: bool = False,
+    name: str | None = None,
+    maximum_iterations: Any = None,
+    return_same_structure: bool = False,
+) -> Any:
+    """tf.while_loop (TF1): repeat ``loop_vars = body(*loop_vars)`` while
+    ``cond(*loop_vars)``. ``cond`` and ``body`` are called once, to build them. A loop
+    variable keeps its shape (TypeError for a changed dtype, ValueError for a shape the
+    invariant does not allow) unless ``shape_invariants`` gives a less specific shape:
+    a dim left None there may change per iteration. ``maximum_iterations`` bounds the
+    trip count (TF1 adds a counter). ``parallel_iterations``, ``back_prop`` and
+    ``swap_memory`` are accepted; iterations run in order. Returns the final loop
+    variables: a single one unpacked unless ``return_same_structure`` (TF1)."""
+    if not callable(cond):
+        raise TypeError("cond must be callable.")
+    if not callable(body):
+        raise TypeError("body must be callable.")
+    if parallel_iterations < 1:
+        raise TypeError("parallel_iterations must be a positive integer.")
+    single = not isinstance(loop_vars, list | tuple | dict)
+    structure = [loop_vars] if single else loop_vars
+    flat = [convert_to_tensor(x) for x in _flatten(structure)]
+    if not flat:
+        raise ValueError("No loop variables provided")
+    if shape_invariants is not None:
+        inv_flat = _flatten([shape_invariants] if single else shape_invariants)
+        if len(inv_flat) != len(flat):
+            raise ValueError("shape_invariants must have the same structure as loop_vars")
+        invariants = [as_shape(s) for s in inv_flat]
+        for t, s in zip(flat, invariants):
+            if not s.is_compatible_with(t.shape):
+                raise ValueError(
+                    f"The shape invariant specified for {t.name} is not compatible with the initial shape "
+                    f"of the loop variable. It enters the loop with shape {t.shape}, but the specified "
+                    f"shape invariant is {s}."
+                )
+    else:
+        invariants = [t.shape for t in flat]
+    counted = maximum_iterations is not None
+    if counted:
+        max_t = convert_to_tensor(maximum_iterations, dtype=_dt.int32)
+        flat = [constant(0, dtype=max_t.dtype, name="iteration_counter"), *flat]
+        invariants = [TensorShape([]), *invariants]
+    parent = current_body()
+    cond_b, body_b = Body(parent, kind="loop"), Body(parent, kind="loop")
+    cond_args = [_arg(cond_b, t, s, k) for k, (t, s) in enumerate(zip(flat, invariants))]
+    body_args = [_arg(body_b, t, s, k) for k, (t, s) in enumerate(zip(flat, invariants))]
+    user_c = cond_args[1:] if counted else cond_args
+    user_b = body_args[1:] if counted else body_args
+
+    def cond_fn(*vs: Tensor) -> Any:
+        c = cond(*_pack(structure, vs)) if not single else cond(vs[0])
+        c = convert_to_tensor(c, dtype=_dt.bool_)
+        if counted:
+            c = compare_ops.logical_and(compare_ops.less(cond_args[0], max_t), c)
+        return c
+
+    def body_fn(*vs: Tensor) -> Any:
+        r = body(*_pack(structure, vs)) if not single else body(vs[0])
+        if single and isinstance(r, list | tuple) and len(r) == 1:
+            r = r[0]
+        if not single and not isinstance(r, list | tuple | dict) and len(structure) == 1:
+            r = [r]  # TF1: a one-variable body may return the bare tensor
+        if _structure(r if not single else [r]) != _structure(structure):
+            raise ValueError(f"body must return the same structure as loop_vars: {structure} and {r}")
+        out = _flatten([r] if single else r)
+        if counted:
+            out = [math_ops.add(body_args[0], constant(1, dtype=max_t.dtype)), *out]
+        return out
+
+    c_out = _build(cond_fn, cond_b, user_c)
+    b_out = _build(body_fn, body_b, user_b)
+    c_t = _tensor_in(cond_b, c_out, _dt.bool_)
+    if c_t.dtype != _dt.bool_ or c_t.shape.ndims not in (None, 0):
+        raise ValueError(f"cond must return a boolean scalar tensor, got {c_t}")
+    b_ts = [_tensor_in(body_b, x, dtype=t.dtype) for x, t in zip(b_out, flat)]
+    for t, o, s in zip(flat, b_ts, invariants):
+        if o.dtype != t.dtype:
+            raise TypeError(
+                f"Loop var {t.name} enters the loop with type {t.dtype.name}, but has type "
+                f"{o.dtype.name} after 1 iteration."
+            )
+        if not s.is_compatible_with(o.shape) or (s.ndims is not None and o.shape.ndims is None):
+            raise ValueError(
+                f"Input tensor '{t.name}' enters the loop with shape {s}, but has shape {o.shape} after "
+                "one iteration. To allow the shape to vary across iterations, use the `shape_invariants` "
+                "argument of tf.while_loop to specify a less-specific shape."
+            )
+    cond_b.args, cond_b.outputs = cond_args, [c_t]
+    body_b.args, body_b.outputs = body_args, b_ts
+    caps = _union(_find_captures(cond_b), _find_captures(body_b))
+    cond_b.captures = body_b.captures = caps
+    op = _make_cf_op(
+        "While",
+        [*flat, *caps],
+        (cond_b, body_b),
+        len(flat),
+        [t.dtype for t in flat],
+        invariants,
+        name or "while",
+    )
+    outs = list(op.outputs)
+    if counted:
+        outs = outs[1:]
+    if single:
+        return [outs[0]] if return_same_structure else outs[0]
+    packed = _pack(structure, outs)
+    if not return_same_structure and isinstance(packed, list | tuple) and len(packed) == 1:
+        return packed[0]
+    return packed
+
+
+# -- map_fn, scan, foldl, foldr (TF1's, as while loops) ------------------------------------------
+def _length(x: Tensor) -> Tensor:
+    d = x.shape.as_list()[0] if x.shape.ndims else None
+    if d is not None:
+        return constant(d, dtype=_dt.int32)
+    return core_ops.shape(x)[0]
+
+
+def _elem(x: Tensor, i: Tensor) -> Tensor:
+    return gather_ops.gather(x, i)
+
+
+def _stack_append(acc: Tensor, x: Tensor) -> Tensor:
+    return concat_ops.concat([acc, layout_ops.expand_dims(x, 0)], 0)
+
+
+def _no_rows(x: Tensor) -> Tensor:
+    """An empty stack of ``x``-shaped rows: shape [0, *x.shape]."""
+    return layout_ops.expand_dims(x, 0)[:0]
+
+
+def _scan_impl(
+    fn: Callable[..., Any],
+    elems: Any,
+    initializer: Any,
+    reverse: bool,
+    keep_all: bool,
+    name: str,
+    dtype: Any = None,
+    map_only: bool = False,
+) -> Any:
+    """The loop behind map_fn, scan, foldl and foldr: ``i`` over the elements (reversed for
+    ``reverse``), the state ``a = fn(a, x)`` (``fn(x)`` for map_fn), every result stacked
+    in an accumulator whose first dim grows per iteration (``keep_all``)."""
+    elems_flat = [convert_to_tensor(e) for e in _flatten(elems)]
+    if not elems_flat:
+        raise ValueError("elems must be a tensor or a nest of tensors")
+    one_elem = not isinstance(elems, list | tuple | dict)
+    n = _length(elems_flat[0])
+    one = constant(1, dtype=_dt.int32)
+
+    def index(i: Tensor) -> Tensor:
+        return math_ops.subtract(math_ops.subtract(n, one), i) if reverse else i
+
+    def elem_at(i: Tensor) -> Any:
+        xs = [_elem(e, index(i)) for e in elems_flat]
+        return xs[0] if one_elem else _pack(elems, xs)
+
+    out_dtypes = [_dt.as_dtype(d) for d in _flatten(dtype)] if dtype is not None else None
+    skip_first = initializer is None and not map_only
+    if map_only:
+        state_like: Any = None
+        state_flat: list[Tensor] = []
+    else:
+        state_like = elem_at(constant(0, dtype=_dt.int32)) if skip_first else initializer
+        state_flat = [convert_to_tensor(x) for x in _flatten(state_like)]
+    structured_state = isinstance(state_like, list | tuple | dict)
+
+    def call(state: list[Tensor], x: Any) -> tuple[Any, list[Tensor]]:
+        if map_only:
+            r = fn(x)
+        else:
+            r = fn(_pack(state_like, state) if structured_state else state[0], x)
+        flat = _flatten(r)
+        if out_dtypes is not None:
+            flat = [convert_to_tensor(y, dtype=d) for y, d in zip(flat, out_dtypes)]
+        else:
+            flat = [convert_to_tensor(y) for y in flat]
+        return r, flat
+
+    holder: dict[str, Any] = {}
+
+    def loop_cond(i: Tensor, *rest: Tensor) -> Tensor:
+        return compare_ops.less(i, n)
+
+    def loop_body(i: Tensor, *rest: Tensor) -> list[Tensor]:
+        k = len(state_flat)
+        state, accs = list(rest[:k]), list(rest[k:])
+        r, r_flat = call(state, elem_at(i))
+        holder["structure"] = r
+        new_state = [] if map_only else r_flat
+        new_accs = [_stack_append(a, y) for a, y in zip(accs, r_flat)] if keep_all else []
+        return [math_ops.add(i, one), *new_state, *new_accs]
+
+    # The accumulators' row shapes come from the results' static shapes: a first call of
+    # fn, outside the loop, on element 0 tells them (its ops are dead code).
+    if keep_all:
+        _, probe = call(state_flat, elem_at(constant(0, dtype=_dt.int32)))
+        for y in probe:
+            if y.shape.ndims is None:
+                raise NotImplementedError(f"{name}: a result of fn has an unknown rank")
+        if skip_first:
+            acc0 = [layout_ops.expand_dims(s, 0) for s in state_flat]
+        else:
+            acc0 = [_no_rows(y) for y in probe]
+    else:
+        acc0 = []
+    start = constant(1 if skip_first else 0, dtype=_dt.int32)
+    invariants = [TensorShape([]), *[t.shape for t in state_flat]]
+    invariants += [TensorShape([None, *a.shape.as_list()[1:]]) for a in acc0]
+    outs = while_loop(
+        loop_cond,
+        loop_body,
+        [start, *state_flat, *acc0],
+        shape_invariants=invariants,
+        name=name,
+        return_same_structure=True,
+    )
+    k = len(state_flat)
+    if keep_all:
+        accs = list(outs[1 + k :])
+        if reverse:
+            accs = [layout_ops.reverse(a, [0]) for a in accs]
+        like = holder["structure"]
+        return _pack(like, accs) if isinstance(like, list | tuple | dict) else accs[0]
+    final = list(outs[1 : 1 + k])
+    return _pack(state_like, final) if structured_state else final[0]
+
+
+def map_fn(
+    fn: Callable[[Any], Any],
+    elems: Any,
+    dtype: Any = None,
+    parallel_iterations: int | None = None,
+    back_prop: bool = True,
+    swap_memory: bool = False,
+    infer_shape: bool = True,
+    name: str | None = None,
+) -> Any:
+    """tf.map_fn (TF1): ``fn`` on each element of ``elems`` along axis 0, the results
+    stacked. ``fn`` is traced on element 0 once outside the loop to learn the results'
+    structure (its ops are dead unless used) and once inside. Each result needs a static
+    shape."""
+    return _scan_impl(fn, elems, None, False, True, name or "map", dtype=dtype, map_only=True)
+
+
+def scan(
+    fn: Callable[[Any, Any], Any],
+    elems: Any,
+    initializer: Any = None,
+    parallel_iterations: int = 10,
+    back_prop: bool = True,
+    swap_memory: bool = False,
+    infer_shape: bool = True,
+    reverse: bool = False,
+    name: str | None = None,
+) -> Any:
+    """tf.scan (TF1): ``a = fn(a, x)`` over the elements, every ``a`` stacked; without an
+    initializer the first element is the first ``a`` (and is the first result)."""
+    return _scan_impl(fn, elems, initializer, reverse, True, name or "scan")
+
+
+def foldl(
+    fn: Callable[[Any, Any], Any],
+    elems: Any,
+    initializer: Any = None,
+    parallel_iterations: int = 10,
+    back_prop: bool = True,
+    swap_memory: bool = False,
+    name: str | None = None,
+) -> Any:
+    """tf.foldl (TF1): ``a = fn(a, x)`` left to right; the final ``a``."""
+    return _scan_impl(fn, elems, initializer, False, False, name or "foldl")
+
+
+def foldr(
+    fn: Callable[[Any, Any], Any],
+    elems: Any,
+    initializer: Any = None,
+    parallel_iterations: int = 10,
+    back_prop: bool = True,
+    swap_memory: bool = False,
+    name: str | None = None,
+) -> Any:
+    """tf.foldr (TF1): ``a = fn(a, x)`` right to left; the final ``a``."""
+    return _scan_impl(fn, elems, initializer, True, False, name or "foldr")
+
+
+# -- gradients ------------------------------------------------------------------------------
+GradientsFn = Callable[..., list[Tensor | None]]
+
+
+def control_flow_gradient(op: Operation, grads: Sequence[Tensor | None], gradients: GradientsFn) -> list[Any]:
+    """The gradients of an If or While op's inputs (graphc.autodiff.gradients calls this,
+    passing itself as ``gradients``)."""
+    cf = control_flow_of(op)
+    if cf.kind == "If":
+        return _if_grad(op, cf, grads, gradients)
+    return _while_grad(op, cf, grads, gradients)
+
+
+def _filled(grads: Sequence[Tensor | None], like: Sequence[Tensor]) -> list[Tensor | None]:
+    return [
+        g if g is not None else (fill_ops.zeros_like(t) if t.dtype.is_floating else None)
+        for g, t in zip(grads, like)
+    ]
+
+
+def _if_grad(
+    op: Operation, cf: ControlFlow, grads: Sequence[Tensor | None], gradients: GradientsFn
+) -> list[Any]:
+    then_b, else_b = cf.bodies
+    caps = list(op.inputs[1:])
+    dys = _filled(grads, op.outputs)
+    wrt = [k for k, c in enumerate(caps) if c.dtype.is_floating]
+    if not wrt:
+        return [None] * len(op.inputs)
+    used: list[bool] = [False] * len(wrt)
+
+    def branch(b: Body) -> Callable[[], list[Tensor]]:
+        def fn() -> list[Tensor]:
+            ys = [y for y, d in zip(b.outputs, dys) if d is not None]
+            gy = [d for d in dys if d is not None]
+            gs = gradients(ys, [caps[k] for k in wrt], grad_ys=gy) if ys else [None] * len(wrt)
+            out = []
+            for j, (k, g) in enumerate(zip(wrt, gs)):
+                if g is not None:
+                    used[j] = True
+                out.append(g if g is not None else fill_ops.zeros_like(caps[k]))
+            return out
+
+        return fn
+
+    res = cond(op.inputs[0], branch(then_b), branch(else_b), strict=True, name="cond_grad")
+    result: list[Any] = [None] * len(op.inputs)
+    for j, (k, g) in enumerate(zip(wrt, res)):
+        result[1 + k] = g if used[j] else None
+    return result
+
+
+def _while_grad(
+    op: Operation, cf: ControlFlow, grads: Sequence[Tensor | None], gradients: GradientsFn
+) -> list[Any]:
+    cond_b, body_b = cf.bodies
+    n = cf.n_vars
+    vars_in = list(op.inputs[:n])
+    caps = list(op.inputs[n:])
+    dys = _filled(grads, op.outputs)
+    for k, _t in enumerate(op.outputs):
+        inv = as_shape(op.attrs["shapes"][k])
+        if inv.ndims is None or (not inv.is_fully_defined() and vars_in[k].shape != inv):
+            raise NotImplementedError(
+                f"the gradient of while_loop {op.name!r}: loop variable {k} may change shape per iteration"
+            )
+    i32 = _dt.int32
+
+    # 1. The history loop: the forward loop again, saving each iteration's loop variables.
+    acc0 = []
+    for v in vars_in:
+        shp = v.shape.as_list() if v.shape.ndims is not None else None
+        if shp is None:
+            raise NotImplementedError("the gradient of a while_loop needs loop variables of known rank")
+        acc0.append(_no_rows(v))
+
+    def h_cond(i: Tensor, *rest: Tensor) -> Tensor:
+        b = current_body()
+        assert b is not None
+        for a, v in zip(cond_b.args, rest[:n]):
+            b.substitutions[id(a)] = v
+        return cond_b.outputs[0]
+
+    def h_body(i: Tensor, *rest: Tensor) -> list[Tensor]:
+        b = current_body()
+        assert b is not None
+        vs, accs = rest[:n], rest[n:]
+        for a, v in zip(body_b.args, vs):
+            b.substitutions[id(a)] = v
+        new_accs = [_stack_append(a, v) for a, v in zip(accs, vs)]
+        return [math_ops.add(i, constant(1, dtype=i32)), *body_b.outputs, *new_accs]
+
+    inv = (
+        [TensorShape([])]
+        + [v.shape for v in vars_in]
+        + [TensorShape([None, *v.shape.as_list()]) for v in vars_in]
+    )
+    hist = while_loop(
+        h_cond,
+        h_body,
+        [constant(0, dtype=i32), *vars_in, *acc0],
+        shape_invariants=inv,
+        name="while_history",
+        return_same_structure=True,
+    )
+    trips = hist[0]
+    accs = list(hist[1 + n :])
+
+    # 2. The backward loop, iterations in reverse, each body recomputed from saved inputs.
+    fv = [k for k in range(n) if vars_in[k].dtype.is_floating]
+    fc = [k for k in range(len(caps)) if caps[k].dtype.is_floating]
+    if not fv and not fc:
+        return [None] * len(op.inputs)
+    d0 = [dys[k] if dys[k] is not None else fill_ops.zeros_like(vars_in[k]) for k in fv]
+    c0 = [fill_ops.zeros_like(caps[k]) for k in fc]
+
+    def g_cond(j: Tensor, *rest: Tensor) -> Tensor:
+        return compare_ops.greater_equal(j, constant(0, dtype=i32))
+
+    def g_body(j: Tensor, *rest: Tensor) -> list[Tensor]:
+        b = current_body()
+        assert b is not None
+        dvs, dcs = list(rest[: len(fv)]), list(rest[len(fv) :])
+        for a, acc in zip(body_b.args, accs):
+            b.substitutions[id(a)] = _elem(acc, j)
+        ys = [body_b.outputs[k] for k in fv]
+        xs = [body_b.args[k] for k in fv] + [caps[k] for k in fc]
+        gs = gradients(ys, xs, grad_ys=dvs)
+        new_dv = [
+            g if g is not None else fill_ops.zeros_like(body_b.args[k]) for g, k in zip(gs[: len(fv)], fv)
+        ]
+        new_dc = [dc if g is None else math_ops.add(dc, g) for dc, g in zip(dcs, gs[len(fv) :])]
+        return [math_ops.subtract(j, constant(1, dtype=i32)), *new_dv, *new_dc]
+
+    back = while_loop(
+        g_cond,
+        g_body,
+        [math_ops.subtract(trips, constant(1, dtype=i32)), *d0, *c0],
+        name="while_grad",
+        shape_invariants=[TensorShape([])] + [vars_in[k].shape for k in fv] + [caps[k].shape for k in fc],
+        return_same_structure=True,
+    )
+    result: list[Any] = [None] * len(op.inputs)
+    for j, k in enumerate(fv):
+        result[k] = back[1 + j]
+    for j, k in enumerate(fc):
+        result[n + k] = back[1 + len(fv) + j]
+    return result
