@@ -42,7 +42,15 @@ from graphc.passes.fuse import reduce_axes
 from graphc_llvm import scalars
 from graphc_llvm import types as T
 from graphc_llvm.codegen import Arg, Kernel, Unsupported
-from graphc_llvm.lowerings import lowering
+from graphc_llvm.lowerings import (
+    FOLD_LANES,
+    LaneFold,
+    lowering,
+    splat,
+    vector_cast,
+    vector_load,
+    vectorisable,
+)
 
 # ---------------------------------------------------------------------------
 # Scalar helpers.
@@ -158,125 +166,118 @@ class _Rows:
         )
 
 
-# Rows of contiguous elements are folded in a fixed order of _LANES interleaved partial
-# results (element j into lane j mod _LANES, the tail into lane 0, then a pairwise tree):
-# independent chains that LLVM can keep in vector registers, and the same order whatever the
-# machine's vector width.
-_LANES = 8
+# A term of a row's reduction: ``term(offset, vec)`` is the element at ``offset`` or, with
+# ``vec``, the vector of the FOLD_LANES elements from ``offset`` (same operations per lane).
+Term = Callable[[ir.Value, bool], ir.Value]
+
+
+def _ld(k: Kernel, arg: Arg, o: ir.Value, vec: bool) -> ir.Value:
+    return vector_load(k, arg, o) if vec else k.load(arg, o)
+
+
+def _bc(b: ir.IRBuilder, x: ir.Value, vec: bool) -> ir.Value:
+    return splat(b, x) if vec else x
 
 
 def _fold(
     k: Kernel,
     rows: _Rows,
     base: ir.Value,
-    term: Callable[[ir.Value], ir.Value],
+    term: Term,
     combine: Callable[[ir.Value, ir.Value], ir.Value],
     identity: ir.Constant,
+    dtype: np.dtype,
 ) -> ir.Value:
-    """``combine`` over ``term(offset)`` for the row's elements, from ``identity``."""
+    """``combine`` over ``term`` for the row's elements, from ``identity``. A contiguous row
+    of a vectorisable ``dtype`` (the terms' element dtype) is folded in
+    graphc_llvm.lowerings.LaneFold's fixed order (blocks of FOLD_LANES as vectors); any
+    other row in row-major order in one accumulator."""
     b = k.b
-    if not rows.contiguous:
+    if not (rows.contiguous and vectorisable(dtype)):
         slot = k.alloca(identity.type)
         b.store(identity, slot)
-        rows.each(base, lambda o: b.store(combine(b.load(slot), term(o)), slot))
+        rows.each(base, lambda o: b.store(combine(b.load(slot), term(o, False)), slot))
         return b.load(slot)
-    n = k.dim(rows.row_length)
-    slots = [k.alloca(identity.type) for _ in range(_LANES)]
-    for slot in slots:
-        b.store(identity, slot)
-    shift = T.I64(_LANES.bit_length() - 1)
-    blocks = b.lshr(n, shift)  # n >= 0: the entry check proved every size non-negative
-
-    def block(j: ir.Value) -> None:
-        first = b.add(base, b.shl(j, shift), flags=["nsw"])
-        for lane, slot in enumerate(slots):
-            b.store(combine(b.load(slot), term(b.add(first, T.I64(lane), flags=["nsw"]))), slot)
-
-    k.loop(blocks, block, name="block")
-    done = b.shl(blocks, shift)
-    rest = b.add(base, done, flags=["nsw"])
-    k.loop(
-        b.sub(n, done),
-        lambda t: b.store(combine(b.load(slots[0]), term(b.add(rest, t, flags=["nsw"]))), slots[0]),
-        name="tail",
+    fold = LaneFold(k, identity, combine)
+    fold.row(
+        k.dim(rows.row_length),
+        lambda j: term(b.add(base, j, flags=["nsw"]), True),
+        lambda j: term(b.add(base, j, flags=["nsw"]), False),
     )
-    vals = [b.load(slot) for slot in slots]
-    while len(vals) > 1:
-        vals = [combine(vals[i], vals[i + 1]) for i in range(0, len(vals), 2)]
-    return vals[0]
+    return fold.result()
 
 
-def _row_max(
-    k: Kernel, rows: _Rows, x: Callable[[ir.Value], ir.Value], base: ir.Value, dtype: np.dtype
-) -> ir.Value:
+def _row_max(k: Kernel, rows: _Rows, x: Arg, base: ir.Value, dtype: np.dtype) -> ir.Value:
     """The row's max (-inf for an empty row; NaN when it holds one), as np.max (maximum is
     exactly associative, so the order does not change it)."""
     b = k.b
     return _fold(
-        k, rows, base, x, lambda a, v: scalars.combine(b, "max", dtype, a, v), T.constant(dtype, -np.inf)
+        k,
+        rows,
+        base,
+        lambda o, vec: _ld(k, x, o, vec),
+        lambda a, v: scalars.combine(b, "max", dtype, a, v),
+        T.constant(dtype, -np.inf),
+        dtype,
     )
 
 
-def _wide_sum(
-    k: Kernel, rows: _Rows, base: ir.Value, term: Callable[[ir.Value], ir.Value], dtype: np.dtype
-) -> ir.Value:
-    """The sum of ``term(offset)`` (values of ``dtype``) over the row, accumulated wide and
-    rounded to ``dtype`` once."""
+def _widen_term(b: ir.IRBuilder, x: ir.Value, dtype: np.dtype, vec: bool) -> ir.Value:
+    return vector_cast(b, x, dtype, _WIDE[dtype]) if vec else _widen(b, x, dtype)
+
+
+def _wide_sum(k: Kernel, rows: _Rows, base: ir.Value, term: Term, dtype: np.dtype) -> ir.Value:
+    """The sum of ``term`` (values of ``dtype``) over the row, accumulated wide and rounded to
+    ``dtype`` once."""
     b = k.b
     wide = _fold(
         k,
         rows,
         base,
-        lambda o: _widen(b, term(o), dtype),
+        lambda o, vec: _widen_term(b, term(o, vec), dtype, vec),
         lambda a, v: b.fadd(a, v),
         T.constant(_WIDE[dtype], 0.0),
+        dtype,
     )
     return _narrow(b, wide, dtype)
 
 
-_CHUNK = 256  # elements staged on the stack at a time (a multiple of _LANES)
+_CHUNK = 256  # elements staged on the stack at a time (a multiple of FOLD_LANES)
 
 
 def _chunked_sum(
     k: Kernel, rows: _Rows, base: ir.Value, term: Callable[[ir.Value], ir.Value], dtype: np.dtype
 ) -> ir.Value:
-    """:func:`_wide_sum` of a contiguous row with no output to stage in: ``term`` goes through
-    a stack buffer of _CHUNK elements, computed in a loop of its own (which vectorises),
-    then folded into the lanes. The order of the additions is :func:`_fold`'s exactly."""
+    """:func:`_wide_sum` of a contiguous row with no output to stage in: ``term`` (a scalar
+    rendering: exp) goes through a stack buffer of _CHUNK elements, computed in a loop of its
+    own (which LLVM vectorises), then folded from there. Chunks start at multiples of
+    FOLD_LANES, so the order of the additions is LaneFold's over the whole row."""
     b = k.b
     wide = _WIDE[dtype]
-    ty = T.reg_type(wide)
     buf = k.alloca(ir.ArrayType(T.reg_type(dtype), _CHUNK))
-    slots = [k.alloca(ty) for _ in range(_LANES)]
-    for slot in slots:
+    vec = vectorisable(dtype)
+    fold = LaneFold(k, T.constant(wide, 0.0), lambda a, v: b.fadd(a, v))
+    slot = None if vec else k.alloca(T.reg_type(wide))
+    if slot is not None:
         b.store(T.constant(wide, 0.0), slot)
-    shift = T.I64(_LANES.bit_length() - 1)
 
     def at(t: ir.Value) -> ir.Value:
         return b.gep(buf, [T.I64(0), t], inbounds=True)  # t < _CHUNK by the loops' bounds
 
+    def staged(t: ir.Value, as_vector: bool) -> ir.Value:
+        if as_vector:
+            ptr = b.bitcast(at(t), ir.VectorType(T.reg_type(dtype), FOLD_LANES).as_pointer())
+            return vector_cast(b, b.load(ptr, align=dtype.itemsize), dtype, wide)
+        return _widen(b, b.load(at(t)), dtype)
+
     def stage_and_fold(first: ir.Value, count: ir.Value) -> None:
         """Elements [first, first + count) of the row (count <= _CHUNK, and a multiple of
-        _LANES except in the row's last chunk)."""
+        FOLD_LANES except in the row's last chunk)."""
         k.loop(count, lambda t: b.store(term(b.add(first, t, flags=["nsw"])), at(t)), name="stage")
-        blocks = b.lshr(count, shift)
-
-        def block(j: ir.Value) -> None:
-            start = b.shl(j, shift)
-            for lane, slot in enumerate(slots):
-                v = _widen(b, b.load(at(b.add(start, T.I64(lane), flags=["nsw"]))), dtype)
-                b.store(b.fadd(b.load(slot), v), slot)
-
-        k.loop(blocks, block, name="block")
-        done = b.shl(blocks, shift)
-        k.loop(
-            b.sub(count, done),
-            lambda t: b.store(
-                b.fadd(b.load(slots[0]), _widen(b, b.load(at(b.add(done, t, flags=["nsw"]))), dtype)),
-                slots[0],
-            ),
-            name="tail",
-        )
+        if slot is not None:  # float16: one accumulator, in order
+            k.loop(count, lambda t: b.store(b.fadd(b.load(slot), staged(t, False)), slot), name="sum")
+            return
+        fold.row(count, lambda j: staged(j, True), lambda j: staged(j, False))
 
     n = k.dim(rows.row_length)
     log_chunk = T.I64(_CHUNK.bit_length() - 1)
@@ -288,16 +289,13 @@ def _chunked_sum(
     )
     done = b.shl(chunks, log_chunk)
     stage_and_fold(b.add(base, done, flags=["nsw"]), b.sub(n, done))
-    vals = [b.load(slot) for slot in slots]
-    while len(vals) > 1:
-        vals = [b.fadd(vals[i], vals[i + 1]) for i in range(0, len(vals), 2)]
-    return _narrow(b, vals[0], dtype)
+    return _narrow(b, b.load(slot) if slot is not None else fold.result(), dtype)
 
 
 def _row_sum_exp(
     k: Kernel,
     rows: _Rows,
-    x: Callable[[ir.Value], ir.Value],
+    x: Arg,
     base: ir.Value,
     shift: ir.Value,
     dtype: np.dtype,
@@ -306,26 +304,38 @@ def _row_sum_exp(
     """``sum(exp(x - shift))`` over the row, each exp in ``dtype`` (as the reference), the sum
     by :func:`_wide_sum`. With ``scratch`` (an output of the input's shape) the exps are
     stored there too (Softmax divides them in place); for a contiguous row first, in a loop
-    of their own that LLVM vectorises."""
+    of their own that LLVM vectorises, then summed from there."""
     b = k.b
 
     def exp_at(o: ir.Value) -> ir.Value:
-        return _math(b, "exp", dtype, b.fsub(x(o), shift))
+        return _math(b, "exp", dtype, b.fsub(k.load(x, o), shift))
 
     if scratch is None and rows.contiguous:
         return _chunked_sum(k, rows, base, exp_at, dtype)
     if scratch is None:
-        return _wide_sum(k, rows, base, exp_at, dtype)
+        return _wide_sum(k, rows, base, lambda o, vec: exp_at(o), dtype)
     if not rows.contiguous:
 
-        def keep(o: ir.Value) -> ir.Value:
-            e = exp_at(o)
+        def keep(o: ir.Value, vec: bool) -> ir.Value:
+            e = exp_at(o)  # a non-contiguous row is folded one element at a time
             k.store(scratch, o, e)
             return e
 
         return _wide_sum(k, rows, base, keep, dtype)
     rows.each(base, lambda o: k.store(scratch, o, exp_at(o)))
-    return _wide_sum(k, rows, base, lambda o: k.load(scratch, o), dtype)
+    return _wide_sum(k, rows, base, lambda o, vec: _ld(k, scratch, o, vec), dtype)
+
+
+def _is_read(k: Kernel, index: int) -> bool:
+    """Whether the node's output ``index`` is read by a later node or leaves the program. The
+    cross-entropies' backprop often is not (graphc's gradient rebuilds it from Softmax so
+    that it is differentiable): then it is not computed, saving a pass over the logits and
+    a write of their size."""
+    v = k.node.outputs[index]
+    program = k.emitter.program
+    if any(o.value is v for o in program.outputs):
+        return True
+    return any(x is v for n in program.nodes for x in n.inputs)
 
 
 def _axis_rows(k: Kernel) -> _Rows:
@@ -350,8 +360,8 @@ def _softmax(k: Kernel) -> None:
     b = k.b
 
     def row(base: ir.Value, _: ir.Value) -> None:
-        m = _row_max(k, rows, lambda o: k.load(x, o), base, dt)
-        s = _row_sum_exp(k, rows, lambda o: k.load(x, o), base, m, dt, scratch=out)
+        m = _row_max(k, rows, x, base, dt)
+        s = _row_sum_exp(k, rows, x, base, m, dt, scratch=out)
         rows.each(base, lambda o: k.store(out, o, b.fdiv(k.load(out, o), s)))
 
     rows.each_row(row)
@@ -366,8 +376,8 @@ def _log_softmax(k: Kernel) -> None:
     b = k.b
 
     def row(base: ir.Value, _: ir.Value) -> None:
-        m = _row_max(k, rows, lambda o: k.load(x, o), base, dt)
-        lse = _math(b, "log", dt, _row_sum_exp(k, rows, lambda o: k.load(x, o), base, m, dt, scratch=out))
+        m = _row_max(k, rows, x, base, dt)
+        lse = _math(b, "log", dt, _row_sum_exp(k, rows, x, base, m, dt, scratch=out))
         rows.each(base, lambda o: k.store(out, o, b.fsub(b.fsub(k.load(x, o), m), lse)))
 
     rows.each_row(row)
@@ -386,9 +396,9 @@ def _log_sum_exp(k: Kernel) -> None:
     b = k.b
 
     def row(base: ir.Value, o: ir.Value) -> None:
-        m = _row_max(k, rows, lambda off: k.load(x, off), base, dt)
+        m = _row_max(k, rows, x, base, dt)
         shift = b.select(_is_finite(b, m, dt), m, T.constant(dt, 0.0))
-        s = _row_sum_exp(k, rows, lambda off: k.load(x, off), base, shift, dt)
+        s = _row_sum_exp(k, rows, x, base, shift, dt)
         k.store(out, o, b.fadd(_math(b, "log", dt, s), shift))
 
     rows.each_row(row)
@@ -401,27 +411,38 @@ def _log_sum_exp(k: Kernel) -> None:
 @lowering("SoftmaxCrossEntropyWithLogits")
 def _xent(k: Kernel) -> None:
     """logits, labels [b, c] -> loss [b] = -sum(labels * logp), backprop [b, c] = exp(logp) -
-    labels, with ``logp`` the row's log-softmax (graphc's reference, TF1's op)."""
+    labels, with ``logp`` the row's log-softmax (graphc's reference, TF1's op). A backprop
+    nothing reads is not computed (the exps of the row's sum then go through the stack:
+    the same values, summed in the same order)."""
     logits, labels = k.inputs
     loss, backprop = k.outputs
     dt = _float_dtype(logits.dtype)
     rows = _Rows(k, logits.shape, [1])
     b = k.b
+    keep = _is_read(k, 1)
 
     def row(base: ir.Value, i: ir.Value) -> None:
-        m = _row_max(k, rows, lambda o: k.load(logits, o), base, dt)
+        m = _row_max(k, rows, logits, base, dt)
         lse = _math(
-            b, "log", dt, _row_sum_exp(k, rows, lambda o: k.load(logits, o), base, m, dt, scratch=backprop)
+            b, "log", dt, _row_sum_exp(k, rows, logits, base, m, dt, scratch=backprop if keep else None)
         )
 
-        def logp(o: ir.Value) -> ir.Value:
-            return b.fsub(b.fsub(k.load(logits, o), m), lse)
+        def logp(o: ir.Value, vec: bool) -> ir.Value:
+            return b.fsub(b.fsub(_ld(k, logits, o, vec), _bc(b, m, vec)), _bc(b, lse, vec))
 
         # The loss first: the backprop row (until now the exps) is written last.
-        k.store(loss, i, b.fneg(_wide_sum(k, rows, base, lambda o: b.fmul(k.load(labels, o), logp(o)), dt)))
-        rows.each(
-            base, lambda o: k.store(backprop, o, b.fsub(_math(b, "exp", dt, logp(o)), k.load(labels, o)))
+        k.store(
+            loss,
+            i,
+            b.fneg(_wide_sum(k, rows, base, lambda o, vec: b.fmul(_ld(k, labels, o, vec), logp(o, vec)), dt)),
         )
+        if keep:
+            rows.each(
+                base,
+                lambda o: k.store(
+                    backprop, o, b.fsub(_math(b, "exp", dt, logp(o, False)), k.load(labels, o))
+                ),
+            )
 
     rows.each_row(row)
 
@@ -431,7 +452,7 @@ def _sparse_xent(k: Kernel) -> None:
     """logits [b, c], int labels [b] -> loss [b] = -logp[i, label], backprop [b, c] = exp(logp)
     with 1 taken off at the label. Every label is checked first: one outside [0, c) fails
     the run with an InvalidArgumentError naming it (TF1 on CPU; graphc's reference raises),
-    before any output is written."""
+    before any output is written. A backprop nothing reads is not computed."""
     logits, labels = k.inputs
     loss, backprop = k.outputs
     dt = _float_dtype(logits.dtype)
@@ -449,14 +470,17 @@ def _sparse_xent(k: Kernel) -> None:
     k.loop(n, check, name="check")
     rows = _Rows(k, logits.shape, [1])
     one = T.constant(dt, 1.0)
+    keep = _is_read(k, 1)
 
     def row(base: ir.Value, i: ir.Value) -> None:
-        m = _row_max(k, rows, lambda o: k.load(logits, o), base, dt)
+        m = _row_max(k, rows, logits, base, dt)
         lse = _math(
-            b, "log", dt, _row_sum_exp(k, rows, lambda o: k.load(logits, o), base, m, dt, scratch=backprop)
+            b, "log", dt, _row_sum_exp(k, rows, logits, base, m, dt, scratch=backprop if keep else None)
         )
         at = b.add(base, label(i), flags=["nsw"])  # in range: checked above
         k.store(loss, i, b.fneg(b.fsub(b.fsub(k.load(logits, at), m), lse)))
+        if not keep:
+            return
 
         def elem(o: ir.Value) -> None:
             e = _math(b, "exp", dt, b.fsub(b.fsub(k.load(logits, o), m), lse))
@@ -476,8 +500,8 @@ def _l2_loss(k: Kernel) -> None:
     b = k.b
     rows = _Rows(k, [sym.product(x.shape)], [0])  # every element, as one row
 
-    def square(o: ir.Value) -> ir.Value:
-        v = k.load(x, o)
+    def square(o: ir.Value, vec: bool) -> ir.Value:
+        v = _ld(k, x, o, vec)
         return b.fmul(v, v)
 
     rows.each_row(

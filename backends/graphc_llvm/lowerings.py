@@ -90,8 +90,125 @@ def _reduction(k: Kernel) -> None:
     axes = reduce_axes(node.attrs["axis"], len(shape))
     attrs = fused_ops.elementwise_attrs(S.inp(0, x.dtype.np), x.dtype, shape, [shape])
     attrs["dtype"] = node.outputs[0].dtype
-    attrs.update(fused_ops.reduction_attrs(node.op, x.dtype, shape, axes, bool(node.attrs.get("keepdims", False))))
+    attrs.update(
+        fused_ops.reduction_attrs(node.op, x.dtype, shape, axes, bool(node.attrs.get("keepdims", False)))
+    )
     emit_fused(k, attrs, k.inputs, k.outputs[0])
+
+
+# ---------------------------------------------------------------------------
+# Order-fixed vector folds.
+
+# Lanes of a fold (a power of two): element j of a row goes to lane j mod FOLD_LANES. A
+# constant, not the machine's vector width, so the order of every reduction (and so its
+# rounding) is the same on every machine and for every thread count; 32 lanes are 2 or 4
+# of AVX-512's registers, enough independent chains to hide the adder's latency.
+FOLD_LANES = 32
+_LOG_LANES = FOLD_LANES.bit_length() - 1
+
+
+def splat(b: ir.IRBuilder, x: ir.Value, lanes: int = FOLD_LANES) -> ir.Value:
+    """A vector of ``lanes`` copies of the scalar ``x``."""
+    if isinstance(x, ir.Constant):
+        return ir.Constant(ir.VectorType(x.type, lanes), x.constant)
+    vty = ir.VectorType(x.type, lanes)
+    v = b.insert_element(ir.Constant(vty, ir.Undefined), x, T.I32(0))
+    return b.shuffle_vector(
+        v, ir.Constant(vty, ir.Undefined), ir.Constant(ir.VectorType(T.I32, lanes), [0] * lanes)
+    )
+
+
+def vector_load(k: Kernel, arg: Arg, offset: ir.Value, lanes: int = FOLD_LANES) -> ir.Value:
+    """Elements ``[offset, offset + lanes)`` of ``arg`` (a float or integer array) as a vector."""
+    ety = T.mem_type(arg.dtype)
+    ptr = k.b.bitcast(k.gep(arg, offset), ir.VectorType(ety, lanes).as_pointer())
+    return k.b.load(ptr, align=arg.dtype.itemsize)
+
+
+def vector_cast(b: ir.IRBuilder, v: ir.Value, src: np.dtype, dst: np.dtype) -> ir.Value:
+    """A float vector from ``src`` to ``dst`` (what scalars.cast does to each element)."""
+    src, dst = np.dtype(src), np.dtype(dst)
+    if src == dst:
+        return v
+    if src.kind != "f" or dst.kind != "f":
+        raise NotImplementedError(f"vector cast {src} -> {dst}")
+    vty = ir.VectorType(T.reg_type(dst), v.type.count)
+    return b.fpext(v, vty) if src.itemsize < dst.itemsize else b.fptrunc(v, vty)
+
+
+def vectorisable(dtype: np.dtype) -> bool:
+    """Element types a fold keeps in vector lanes (the register type is the memory type)."""
+    dtype = np.dtype(dtype)
+    return dtype.kind in "iu" or (dtype.kind == "f" and dtype.itemsize in (4, 8))
+
+
+class LaneFold:
+    """A reduction in FOLD_LANES lanes with one fixed order: element ``j`` of the row is
+    combined into lane ``j mod FOLD_LANES`` (in increasing ``j``), and the lanes are then
+    combined pairwise, halving (lane ``i`` with lane ``i + h``, ``h`` = 16, 8, 4, 2, 1).
+
+    The order depends only on the row length, so results are the same whatever the machine's
+    vector width or the thread count (threads split rows, never a row). Whole blocks of
+    FOLD_LANES elements are combined as one vector operation (a load, a widening, a combine:
+    LLVM keeps the lanes in registers); the row's last ``n mod FOLD_LANES`` elements go to
+    their lanes one at a time."""
+
+    def __init__(
+        self, k: Kernel, identity: ir.Constant, combine: Callable[[ir.Value, ir.Value], ir.Value]
+    ) -> None:
+        self.k = k
+        self.combine = combine
+        self.vty = ir.VectorType(identity.type, FOLD_LANES)
+        self.slot = k.alloca(self.vty)
+        k.b.store(ir.Constant(self.vty, identity.constant), self.slot)
+
+    def blocks(self, count: ir.Value, block: Callable[[ir.Value], ir.Value]) -> None:
+        """Combine ``block(first)``, the vector of elements ``[first, first + FOLD_LANES)``, for
+        ``first = 0, FOLD_LANES, ...`` (``count`` blocks)."""
+        b = self.k.b
+
+        def one(j: ir.Value) -> None:
+            v = block(b.shl(j, T.I64(_LOG_LANES), flags=["nsw", "nuw"]))
+            b.store(self.combine(b.load(self.slot), v), self.slot)
+
+        self.k.loop(count, one, name="fold")
+
+    def tail(self, count: ir.Value, element: Callable[[ir.Value], ir.Value]) -> None:
+        """Combine ``element(t)`` into lane ``t`` for ``t < count <= FOLD_LANES`` (elements
+        after the last whole block, which starts at a multiple of FOLD_LANES)."""
+        b = self.k.b
+
+        def one(t: ir.Value) -> None:
+            acc = b.load(self.slot)
+            lane = b.extract_element(acc, t)
+            b.store(b.insert_element(acc, self.combine(lane, element(t)), t), self.slot)
+
+        self.k.loop(count, one, name="foldtail")
+
+    def row(
+        self, n: ir.Value, block: Callable[[ir.Value], ir.Value], element: Callable[[ir.Value], ir.Value]
+    ) -> None:
+        """The elements ``[0, n)`` (``n >= 0``): ``block(j)`` loads ``[j, j + FOLD_LANES)``,
+        ``element(j)`` element ``j``."""
+        b = self.k.b
+        count = b.lshr(n, T.I64(_LOG_LANES))
+        self.blocks(count, block)
+        done = b.shl(count, T.I64(_LOG_LANES))
+        self.tail(b.sub(n, done), lambda t: element(b.add(done, t, flags=["nsw"])))
+
+    def result(self) -> ir.Value:
+        """The lanes combined by the fixed tree: the reduction's value."""
+        b = self.k.b
+        v = b.load(self.slot)
+        width = FOLD_LANES
+        while width > 1:
+            half = width // 2
+            undef = ir.Constant(ir.VectorType(self.vty.element, width), ir.Undefined)
+            lo = b.shuffle_vector(v, undef, ir.Constant(ir.VectorType(T.I32, half), list(range(half))))
+            hi = b.shuffle_vector(v, undef, ir.Constant(ir.VectorType(T.I32, half), list(range(half, width))))
+            v = self.combine(lo, hi)
+            width = half
+        return b.extract_element(v, T.I32(0))
 
 
 def _contiguous_strides(shape: Sequence[sym.Dim]) -> list[sym.Dim]:
@@ -170,11 +287,16 @@ def emit_fused(k: Kernel, attrs: dict[str, Any], inputs: Sequence[Arg], out: Arg
                 if st == 0:
                     continue
                 term = i if st == 1 else b.mul(i, k.dim(st), flags=["nsw"])
-                off = term if (isinstance(off, ir.Constant) and off.constant == 0) else b.add(off, term, flags=["nsw"])
+                off = (
+                    term
+                    if (isinstance(off, ir.Constant) and off.constant == 0)
+                    else b.add(off, term, flags=["nsw"])
+                )
             offs.append(off)
         return offs
 
     if not red:
+
         def body(idx: list[ir.Value]) -> None:
             offs = offsets_of(idx, [*g_in, g_out])
             k.store(out, offs[-1], element(offs[:-1]))
@@ -197,7 +319,9 @@ def emit_fused(k: Kernel, attrs: dict[str, Any], inputs: Sequence[Arg], out: Arg
         return scalars.cast(b, acc, acc_dtype, out_dtype)
 
     n_out = k.dim(sym.product([shape[a] for a in kept]))
-    register = bool(g_red and g_red[-1]) or acc_dtype != out_dtype or "count" in attrs and acc_dtype != out_dtype
+    register = (
+        bool(g_red and g_red[-1]) or acc_dtype != out_dtype or "count" in attrs and acc_dtype != out_dtype
+    )
     if not register:
         # Natural order, accumulating in the output (which has the accumulator's dtype).
         k.loop(n_out, lambda i: k.store(out, i, identity), name="init")
@@ -310,7 +434,10 @@ def _const(k: Kernel) -> None:
 # ---------------------------------------------------------------------------
 # Matrix products: the BLAS.
 
-_GEMM = {np.dtype(np.float32): ("scipy_cblas_sgemm", T.F32), np.dtype(np.float64): ("scipy_cblas_dgemm", T.F64)}
+_GEMM = {
+    np.dtype(np.float32): ("scipy_cblas_sgemm", T.F32),
+    np.dtype(np.float64): ("scipy_cblas_dgemm", T.F64),
+}
 CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS = 101, 111, 112
 _INT32_MAX = 2**31 - 1
 
@@ -355,7 +482,10 @@ def _matmul(k: Kernel) -> None:
         return off
 
     if gemm is not None:
-        too_big = b.or_(b.or_(b.icmp_signed(">", M, T.I64(_INT32_MAX)), b.icmp_signed(">", N, T.I64(_INT32_MAX))), b.icmp_signed(">", K, T.I64(_INT32_MAX)))
+        too_big = b.or_(
+            b.or_(b.icmp_signed(">", M, T.I64(_INT32_MAX)), b.icmp_signed(">", N, T.I64(_INT32_MAX))),
+            b.icmp_signed(">", K, T.I64(_INT32_MAX)),
+        )
         k.fail_if(too_big, 3, b.select(b.icmp_signed(">", M, N), M, N), T.I64(_INT32_MAX))
     # K == 0: the product is all zeros (the BLAS refuses a leading dimension of 0).
     n_out = k.size(out.shape)
@@ -372,7 +502,26 @@ def _matmul(k: Kernel) -> None:
         if gemm is not None:
             name, fty = gemm
             i32 = T.I32
-            fn = k.extern(name, T.VOID, [i32, i32, i32, i32, i32, i32, fty, a.ptr.type, i32, bb.ptr.type, i32, fty, out.ptr.type, i32])
+            fn = k.extern(
+                name,
+                T.VOID,
+                [
+                    i32,
+                    i32,
+                    i32,
+                    i32,
+                    i32,
+                    i32,
+                    fty,
+                    a.ptr.type,
+                    i32,
+                    bb.ptr.type,
+                    i32,
+                    fty,
+                    out.ptr.type,
+                    i32,
+                ],
+            )
             lda = b.trunc(M if ta else K, i32)
             ldb = b.trunc(K if tb else N, i32)
             b.call(
@@ -402,8 +551,18 @@ def _matmul(k: Kernel) -> None:
 
 
 def _naive_matmul(
-    k: Kernel, a: Arg, bb: Arg, out: Arg, pa: ir.Value, pb: ir.Value, pc: ir.Value,
-    M: ir.Value, N: ir.Value, K: ir.Value, ta: bool, tb: bool,
+    k: Kernel,
+    a: Arg,
+    bb: Arg,
+    out: Arg,
+    pa: ir.Value,
+    pb: ir.Value,
+    pc: ir.Value,
+    M: ir.Value,
+    N: ir.Value,
+    K: ir.Value,
+    ta: bool,
+    tb: bool,
 ) -> None:
     """c[i, j] = sum_p a[i, p] * b[p, j] in the dtype's arithmetic (integers wrap)."""
     b = k.b

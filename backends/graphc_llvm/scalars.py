@@ -26,12 +26,16 @@ Leaf = Callable[[int], ir.Value]
 
 
 def _suffix(ty: ir.Type) -> str:
+    if isinstance(ty, ir.VectorType):
+        return f"v{ty.count}{_suffix(ty.element)}"
     if isinstance(ty, ir.IntType):
         return f"i{ty.width}"
     return {T.F16: "f16", T.F32: "f32", T.F64: "f64"}[ty]
 
 
-def intrinsic(module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type], overloads: Sequence[ir.Type]) -> ir.Function:
+def intrinsic(
+    module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type], overloads: Sequence[ir.Type]
+) -> ir.Function:
     """An LLVM intrinsic, declared once per module under its mangled name."""
     full = ".".join([name, *(_suffix(t) for t in overloads)])
     fn = module.globals.get(full)
@@ -108,8 +112,15 @@ _MATH = {"exp", "expm1", "log", "log1p", "sin", "cos", "tanh", "erf", "pow"}
 _INTRINSIC_1 = {"sqrt": "llvm.sqrt", "floor": "llvm.floor", "ceil": "llvm.ceil", "round": "llvm.roundeven"}
 
 
+def _lane_type(dt: np.dtype, args: list[ir.Value]) -> ir.Type:
+    """The register type of ``dt``, or the vector type of ``args`` when they are vectors (a
+    reduction's lanes, graphc_llvm.lowerings.LaneFold: the same primitive on each lane)."""
+    ty = args[0].type if args else None
+    return ty if isinstance(ty, ir.VectorType) else T.reg_type(dt)
+
+
 def _float_op(b: ir.IRBuilder, op: str, dt: np.dtype, args: list[ir.Value]) -> ir.Value:
-    ty = T.reg_type(dt)
+    ty = _lane_type(dt, args)
     if op == "add":
         return b.fadd(*args)
     if op == "sub":
@@ -159,12 +170,14 @@ def _float_divmod(b: ir.IRBuilder, op: str, ty: ir.Type, a: ir.Value, d: ir.Valu
         return m_adj
     fl = _intrinsic(b, "llvm.floor", ty, [q])
     fl = b.select(b.fcmp_ordered(">", b.fsub(q, fl), ir.Constant(ty, 0.5)), b.fadd(fl, one), fl)
-    fl = b.select(b.fcmp_unordered("!=", q, zero), fl, _intrinsic(b, "llvm.copysign", ty, [zero, b.fdiv(a, d)]))
+    fl = b.select(
+        b.fcmp_unordered("!=", q, zero), fl, _intrinsic(b, "llvm.copysign", ty, [zero, b.fdiv(a, d)])
+    )
     return b.select(b.fcmp_ordered("==", d, zero), b.fdiv(a, d), fl)
 
 
 def _int_op(b: ir.IRBuilder, op: str, dt: np.dtype, args: list[ir.Value]) -> ir.Value:
-    ty = T.reg_type(dt)
+    ty = _lane_type(dt, args)
     signed = _signed(dt)
     zero = ir.Constant(ty, 0)
     if op == "add":
@@ -213,7 +226,9 @@ def _int_divmod(b: ir.IRBuilder, op: str, ty: ir.Type, signed: bool, a: ir.Value
     q = b.sdiv(a, safe)
     r = b.srem(a, safe)
     # Truncated -> floored: when the remainder is not 0 and its sign differs from d's.
-    adjust = b.and_(b.icmp_signed("!=", r, zero), b.xor(b.icmp_signed("<", r, zero), b.icmp_signed("<", d, zero)))
+    adjust = b.and_(
+        b.icmp_signed("!=", r, zero), b.xor(b.icmp_signed("<", r, zero), b.icmp_signed("<", d, zero))
+    )
     if op == "floordiv":
         q = b.select(adjust, b.sub(q, one), q)
         q = b.select(minus_one, b.sub(zero, a), q)
@@ -275,7 +290,8 @@ def cast(b: ir.IRBuilder, x: ir.Value, src: np.dtype, dst: np.dtype) -> ir.Value
 
 
 def combine(b: ir.IRBuilder, combiner: str, dtype: np.dtype, acc: ir.Value, x: ir.Value) -> ir.Value:
-    """A reduction's combiner (``add``, ``mul``, ``max``, ``min``) as the scalar primitive."""
+    """A reduction's combiner (``add``, ``mul``, ``max``, ``min``) as the scalar primitive (on
+    each lane when ``acc`` and ``x`` are vectors)."""
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
         return _float_op(b, combiner, dtype, [acc, x])
