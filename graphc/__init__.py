@@ -268,6 +268,7 @@ from graphc.metrics import confusion_matrix  # noqa: E402
 from graphc import summary  # noqa: E402
 from graphc.summary import Summary  # noqa: E402
 from graphc import layers, keras  # noqa: E402
+from graphc import contrib  # noqa: E402  (tf.contrib: a few aliases; any other name raises with advice)
 
 # ``graphc.compat.v1`` is this module itself (TF1's namespace already), registered so
 # that ``import graphc.compat.v1 as tf`` finds it without graphc.compat importing graphc.
@@ -277,5 +278,11 @@ from graphc import compat  # noqa: E402
 
 compat.v1 = _sys.modules[__name__]
 _sys.modules["graphc.compat.v1"] = _sys.modules[__name__]
+
+# A TF1 name graphc lacks (tf.X, tf.nn.X, tf.train.X, ...) raises an AttributeError that says
+# so, instead of Python's "Did you mean" (graphc/compat/tf1_names.py).
+from graphc.compat import tf1_names as _tf1_names  # noqa: E402
+
+_tf1_names.install_all(_sys.modules[__name__])
 
 __version__ = "0.1.0"

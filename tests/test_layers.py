@@ -49,6 +49,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "graphc",
             "graphc.compat",
+            "graphc.contrib",
             "graphc.api_scopes",
             "graphc.nn",
             "graphc.losses",

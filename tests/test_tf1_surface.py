@@ -7,6 +7,7 @@ for TF1 names graphc does not provide."""
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import numpy as np
@@ -349,3 +350,232 @@ def test_default_sampler_is_log_uniform_unique() -> None:
     (sampled, tc, sc), got = _run([sv, loss])
     logits, z = _np_sampled_logits(d["w"], d["b"], d["labels"], d["x"], sampled, tc, sc, True)
     np.testing.assert_allclose(got, _np_sampled_softmax(logits, z), rtol=1e-6)
+
+
+# -- tf.contrib ---------------------------------------------------------------------------------
+def test_contrib_flatten() -> None:
+    x = np.arange(24.0).reshape(2, 3, 4)
+    y = tf.contrib.layers.flatten(tf.constant(x))
+    assert y.shape.as_list() == [2, 12]
+    np.testing.assert_array_equal(_run(y), x.reshape(2, 12))
+
+
+@pytest.mark.parametrize("uniform", [True, False])
+def test_xavier_initializer(uniform: bool) -> None:
+    fan_in, fan_out = 300, 200
+    init = tf.contrib.layers.xavier_initializer(uniform=uniform, seed=3)
+    w = _run(init([fan_in, fan_out]))
+    n = (fan_in + fan_out) / 2.0
+    if uniform:
+        # Glorot uniform: U(-sqrt(6 / (fan_in + fan_out)), +...), variance limit^2 / 3.
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        assert np.abs(w).max() <= limit
+        np.testing.assert_allclose(w.std(), limit / np.sqrt(3.0), rtol=0.02)
+    else:
+        # contrib: truncated normal of stddev sqrt(1.3 / n), cut at two stddevs (std x 0.8796).
+        sigma = np.sqrt(1.3 / n)
+        assert np.abs(w).max() <= 2 * sigma * (1 + 1e-6)
+        np.testing.assert_allclose(w.std(), sigma * 0.87962566, rtol=0.02)
+    # conv2d: the receptive field multiplies both fans.
+    wc = _run(tf.contrib.layers.xavier_initializer_conv2d(seed=1)([5, 5, 16, 32]))
+    assert np.abs(wc).max() <= np.sqrt(6.0 / (25 * 16 + 25 * 32))
+
+
+def test_contrib_regularizers() -> None:
+    w0 = np.array([[1.0, -2.0], [3.0, -0.5]])
+    w = tf.constant(w0)
+    l2 = tf.contrib.layers.l2_regularizer(0.1)(w)
+    l1 = tf.contrib.layers.l1_regularizer(0.3)(w)
+    both = tf.contrib.layers.l1_l2_regularizer(0.3, 0.1)(w)
+    got = _run([l2, l1, both])
+    # TF1: l2 is scale * l2_loss(w) = scale * sum(w ** 2) / 2; l1 is scale * sum(|w|).
+    want_l2, want_l1 = 0.1 * (w0**2).sum() / 2, 0.3 * np.abs(w0).sum()
+    np.testing.assert_allclose(got, [want_l2, want_l1, want_l1 + want_l2], rtol=1e-12)
+    assert tf.contrib.layers.l2_regularizer(0.0)(w) is None
+    with pytest.raises(ValueError, match="integer"):
+        tf.contrib.layers.l2_regularizer(1)
+    with pytest.raises(ValueError, match="less than 0"):
+        tf.contrib.layers.l1_regularizer(-0.5)
+    total = tf.contrib.layers.apply_regularization(tf.contrib.layers.l1_regularizer(0.3), [w, 2 * w])
+    np.testing.assert_allclose(_run(total), 3 * want_l1, rtol=1e-12)
+    assert total in tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
+
+
+def test_contrib_fully_connected() -> None:
+    x0 = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    x = tf.constant(x0)
+    y = tf.contrib.layers.fully_connected(x, 5, weights_regularizer=tf.contrib.layers.l2_regularizer(0.01))
+    y2 = tf.contrib.layers.fully_connected(
+        y, 2, activation_fn=None, biases_initializer=tf.constant_initializer(0.5)
+    )
+    names = [v.op.name for v in tf.global_variables()]
+    assert names == [
+        "fully_connected/weights",
+        "fully_connected/biases",
+        "fully_connected_1/weights",
+        "fully_connected_1/biases",
+    ]
+    assert [v.op.name for v in tf.model_variables()] == names
+    (reg,) = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
+    w1, b1, w2, b2 = tf.global_variables()
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        vals = sess.run([y, y2, reg, w1, b1, w2, b2])
+    got_y, got_y2, got_reg, w1v, b1v, w2v, b2v = vals
+    np.testing.assert_array_equal(b1v, 0.0)
+    np.testing.assert_array_equal(b2v, 0.5)
+    want_y = np.maximum(x0 @ w1v + b1v, 0)
+    np.testing.assert_allclose(got_y, want_y, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_y2, want_y @ w2v + b2v, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_reg, 0.01 * (w1v.astype(np.float64) ** 2).sum() / 2, rtol=1e-5)
+    # A named scope is reused as TF1 reuses it.
+    a = tf.contrib.layers.fully_connected(x, 3, scope="fc")
+    b = tf.contrib.layers.fully_connected(x, 3, scope="fc", reuse=True)
+    assert len([v for v in tf.global_variables() if v.op.name.startswith("fc/")]) == 2
+    va, vb = _run([a, b])
+    np.testing.assert_array_equal(va, vb)
+
+
+def _np_conv_same(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    kh, kw = w.shape[:2]
+    ph, pw = (kh - 1) // 2, (kw - 1) // 2
+    xp = np.pad(x, ((0, 0), (ph, kh - 1 - ph), (pw, kw - 1 - pw), (0, 0)))
+    out = np.zeros((*x.shape[:3], w.shape[3]))
+    for i in range(x.shape[1]):
+        for j in range(x.shape[2]):
+            out[:, i, j, :] = np.einsum("bhwc,hwco->bo", xp[:, i : i + kh, j : j + kw, :], w)
+    return out
+
+
+def test_contrib_conv_pool_dropout() -> None:
+    x0 = np.random.default_rng(1).normal(size=(2, 6, 6, 3))
+    x = tf.constant(x0)
+    y = tf.contrib.layers.conv2d(x, 4, 3)
+    pooled = tf.contrib.layers.max_pool2d(y, 2)
+    avg = tf.contrib.layers.avg_pool2d(tf.constant(x0), [2, 2], stride=2)
+    assert [v.op.name for v in tf.global_variables()] == ["Conv/weights", "Conv/biases"]
+    w = tf.global_variables()[0]
+    got_y, got_pool, got_avg, wv = _run([y, pooled, avg, w])
+    want_y = np.maximum(_np_conv_same(x0, wv), 0)
+    np.testing.assert_allclose(got_y, want_y, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got_pool, want_y.reshape(2, 3, 2, 3, 2, 4).max(axis=(2, 4)), rtol=1e-12)
+    np.testing.assert_allclose(got_avg, x0.reshape(2, 3, 2, 3, 2, 3).mean(axis=(2, 4)), rtol=1e-12)
+    ones = tf.ones([1000])
+    assert tf.contrib.layers.dropout(ones, 0.5, is_training=False) is not None
+    np.testing.assert_array_equal(_run(tf.contrib.layers.dropout(ones, 0.5, is_training=False)), 1.0)
+    dropped = _run(tf.contrib.layers.dropout(ones, 0.25, seed=1))
+    assert set(np.unique(dropped).tolist()) <= {0.0, 4.0} and 0.15 < (dropped > 0).mean() < 0.35
+    hot = tf.contrib.layers.one_hot_encoding(tf.constant([2, 0]), 3)
+    np.testing.assert_array_equal(_run(hot), [[0, 0, 1], [1, 0, 0]])
+
+
+def test_contrib_framework_variables() -> None:
+    with tf.variable_scope("enc"):
+        w = tf.get_variable("weights", [2])
+        b = tf.get_variable("biases", [2], trainable=False)
+    with tf.variable_scope("dec"):
+        w2 = tf.get_variable("weights", [2])
+    fw = tf.contrib.framework
+    assert fw.get_variables() == [w, b, w2]
+    assert fw.get_variables("enc") == [w, b]
+    assert fw.get_variables(suffix="weights") == [w, w2]
+    assert fw.get_variables_by_name("weights") == [w, w2]
+    assert fw.get_variables_by_name("weights", scope="dec") == [w2]
+    assert fw.get_trainable_variables("enc") == [w]
+    assert fw.get_variables_to_restore(exclude=["dec"]) == [w, b]
+    assert fw.get_variables_to_restore(include=["dec", "enc"], exclude=["enc/biases"]) == [w2, w]
+    step = fw.get_or_create_global_step()
+    assert fw.get_global_step() is step
+
+
+@pytest.mark.parametrize(
+    ("expr", "advice"),
+    [
+        ("tf.contrib.rnn", "tf.nn.rnn_cell"),
+        ("tf.contrib.slim", "tf.layers"),
+        ("tf.contrib.learn", "tf.Session"),
+        ("tf.contrib.not_a_package", ""),
+        ("tf.contrib.layers.batch_norm", "tf.layers.batch_normalization"),
+        ("tf.contrib.layers.embed_sequence", "tf.nn.embedding_lookup"),
+        ("tf.contrib.framework.arg_scope", "pass the arguments"),
+    ],
+)
+def test_contrib_names_not_provided(expr: str, advice: str) -> None:
+    with pytest.raises(AttributeError) as info:
+        eval(expr, {"tf": tf})
+    text = str(info.value)
+    assert text.startswith(f"{expr} is TF1's contrib, which graphc does not provide")
+    assert advice in text and "Left out of TF1" in text
+    assert not hasattr(tf.contrib, "not_a_package")
+
+
+# -- TF1 names graphc does not provide -----------------------------------------------------------
+from graphc.compat import tf1_names  # noqa: E402
+
+
+def _module_for(path: str) -> Any:
+    mod: Any = tf
+    for part in path.split(".")[1:]:
+        mod = getattr(mod, part)
+    return mod
+
+
+@pytest.mark.parametrize("path", sorted(tf1_names.TF1_NAMES))
+def test_every_listed_tf1_name_is_there_or_explained(path: str) -> None:
+    mod = _module_for(path)
+    for name in sorted(tf1_names.TF1_NAMES[path]):
+        if name in mod.__dict__:
+            assert hasattr(mod, name)
+            continue
+        with pytest.raises(AttributeError) as info:
+            getattr(mod, name)
+        text = str(info.value)
+        assert text.startswith(f"{path}.{name} is a TF1 name that graphc does not provide"), text
+        assert "README" in text and "Left out of TF1" in text
+        assert info.value.name is None  # so Python adds no "Did you mean" guess
+
+
+def test_graphc_names_and_other_names_unchanged() -> None:
+    for mod, name in [(tf, "placeholder"), (tf.nn, "nce_loss"), (tf.train, "Saver"), (tf.layers, "dense")]:
+        assert hasattr(mod, name)
+    assert hasattr(tf, "contrib") and hasattr(tf.compat.v1.nn, "sampled_softmax_loss")
+    with pytest.raises(AttributeError) as info:
+        tf.nn.l2_los  # noqa: B018  (a typo, not a TF1 name)
+    assert str(info.value) == "module 'graphc.nn' has no attribute 'l2_los'"
+    assert info.value.name == "l2_los" and info.value.obj is tf.nn
+    assert not hasattr(tf, "definitely_not_tf1")
+
+
+def test_tf1_name_error_has_no_did_you_mean(capsys: Any) -> None:
+    import sys  # a test of how Python's own hook prints the error
+
+    for expr in ["tf.nn.ctc_loss", "tf.nn.l2_los"]:
+        try:
+            eval(expr, {"tf": tf})
+        except AttributeError as exc:
+            sys.__excepthook__(type(exc), exc, None)
+    err = capsys.readouterr().err
+    first, second = [line for line in err.splitlines() if line.startswith("AttributeError:")]
+    assert "tf.nn.ctc_loss is a TF1 name" in first and "Did you mean" not in first
+    assert "Did you mean: 'l2_loss'?" in second  # an ordinary typo keeps Python's guess
+
+
+def test_getattr_hook_is_safe_for_tools() -> None:
+    for mod in (tf, tf.nn, tf.train, tf.layers, tf.losses, tf.image, tf.math):
+        assert getattr(mod.__getattr__, "_tf1_path", None) is not None
+        for dunder in ("__path__", "__wrapped__", "__test__", "__reduce_ex_nonexistent__"):
+            if dunder not in mod.__dict__:
+                assert not hasattr(mod, dunder)
+    namespace: dict[str, Any] = {}
+    exec("from graphc import *", namespace)
+    assert namespace["placeholder"] is tf.placeholder
+    exec("from graphc.nn import *", namespace)
+    assert namespace["nce_loss"] is tf.nn.nce_loss
+    assert pickle.loads(pickle.dumps(tf.nn.nce_loss)) is tf.nn.nce_loss
+    assert pickle.loads(pickle.dumps(tf.train.AdamOptimizer)) is tf.train.AdamOptimizer
+    import inspect  # introspection over the whole module must not trip the hook
+
+    assert dict(inspect.getmembers(tf.nn))["nce_loss"] is tf.nn.nce_loss
+    tf1_names.install(tf.nn, "tf.nn")  # installing again keeps the one hook
+    with pytest.raises(AttributeError, match="TF1 name"):
+        tf.nn.ctc_loss  # noqa: B018
