@@ -219,6 +219,7 @@ from graphc.ops.misc_ops import (
     to_int32,
     to_int64,
 )
+from graphc.ops.control_flow_ops import case, cond, foldl, foldr, map_fn, scan, while_loop
 from graphc.ops.unsupported import (  # TF1 names that raise NotImplementedError with advice
     Assert,
     Print,
@@ -236,19 +237,12 @@ from graphc.ops.unsupported import (  # TF1 names that raise NotImplementedError
     assert_positive,
     assert_rank,
     assert_type,
-    case,
-    cond,
-    foldl,
-    foldr,
-    map_fn,
     numpy_function,
     print,  # noqa: A004  (TF's name)
     py_func,
-    scan,
     scatter_add,
     scatter_sub,
     scatter_update,
-    while_loop,
 )
 from graphc.ops.dynamic_shape_ops import (  # data-dependent shapes (where, slice: all forms)
     boolean_mask,

@@ -25,35 +25,6 @@ _WHOLE_VARIABLES = "graphc assigns variables whole. Build the new value densely 
 _SCATTERED = "tf.scatter_nd(tf.expand_dims(indices, -1), updates, tf.shape(ref))"
 
 _REASONS: dict[str, str] = {
-    "cond": (
-        f"{_NO_CONTROL_FLOW}. Compute both branches and pick with tf.where(pred, true_value, "
-        "false_value) (both branches run), or decide in Python when pred is known while building"
-    ),
-    "case": (
-        f"{_NO_CONTROL_FLOW}. Compute every branch and pick with nested tf.where, or decide in "
-        "Python when the predicates are known while building"
-    ),
-    "while_loop": (
-        f"{_NO_CONTROL_FLOW}. Unroll the loop in Python when the trip count is known while "
-        "building (for i in range(n): ...), or run one step per Session.run from a Python loop"
-    ),
-    "map_fn": (
-        f"{_NO_CONTROL_FLOW}. Apply the function to the whole batch at once (graphc ops "
-        "broadcast over leading dims), or unroll it over tf.unstack(elems) and tf.stack the "
-        "results when the length is known while building"
-    ),
-    "scan": (
-        f"{_NO_CONTROL_FLOW}. For running sums or products use tf.cumsum / tf.cumprod; "
-        "otherwise unroll over tf.unstack(elems) in Python and tf.stack the results"
-    ),
-    "foldl": (
-        f"{_NO_CONTROL_FLOW}. Use a reduction (tf.reduce_sum, tf.reduce_prod, ...), or unroll "
-        "over tf.unstack(elems) in Python"
-    ),
-    "foldr": (
-        f"{_NO_CONTROL_FLOW}. Use a reduction (tf.reduce_sum, tf.reduce_prod, ...), or unroll "
-        "over reversed(tf.unstack(elems)) in Python"
-    ),
     "scatter_update": (
         f"tf.scatter_update is not supported: {_WHOLE_VARIABLES}, e.g. with hit = "
         "tf.scatter_nd(tf.expand_dims(indices, -1), tf.ones_like(updates), tf.shape(ref)) > 0: "
@@ -118,13 +89,6 @@ def _unsupported(name: str) -> Callable[..., NoReturn]:
     return fn
 
 
-cond = _unsupported("cond")
-case = _unsupported("case")
-while_loop = _unsupported("while_loop")
-map_fn = _unsupported("map_fn")
-scan = _unsupported("scan")
-foldl = _unsupported("foldl")
-foldr = _unsupported("foldr")
 scatter_update = _unsupported("scatter_update")
 scatter_add = _unsupported("scatter_add")
 scatter_sub = _unsupported("scatter_sub")
