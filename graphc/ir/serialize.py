@@ -677,10 +677,14 @@ class _Reader:
             np_dtype = _ARRAY_DTYPES[name].np
             shape = self.shape(rec["shape"], f"{what} shape")
             size = 1
-            for d in shape:
+            # An empty array needs no bytes whatever its other dims; otherwise the running
+            # product is checked at each step (no huge number is ever built).
+            for d in () if 0 in shape else shape:
                 size *= d
                 if size * np_dtype.itemsize > available:  # checked before anything is allocated
                     raise self.fail(f"{what}: shape {list(shape)} needs more bytes than the data holds")
+            if 0 in shape:
+                size = 0
             length = size * np_dtype.itemsize
             if rec["offset"] != end or type(rec["offset"]) is not int:
                 raise self.fail(f"{what}: offset {rec['offset']!r}, the previous blob ends at {end}")
