@@ -410,8 +410,9 @@ def test_embedding_lookup() -> None:
     clipped = _run(tf.nn.embedding_lookup(params, ids, max_norm=5.0))
     norms = np.linalg.norm(params[ids], axis=-1, keepdims=True)
     np.testing.assert_allclose(clipped, params[ids] * 5.0 / np.maximum(norms, 5.0))
-    with pytest.raises(NotImplementedError, match="sharded"):
-        tf.nn.embedding_lookup([params, params], ids)
+    # Two shards, "mod" strategy (TF1's default): id i lives in shard i % 2, row i // 2.
+    shards = [params[0::2], params[1::2]]
+    np.testing.assert_allclose(_run(tf.nn.embedding_lookup(shards, ids)), params[ids])
     p = tf.constant(params)
     (gp,) = tf.gradients(tf.reduce_sum(tf.nn.embedding_lookup(p, ids)), [p])
     np.testing.assert_allclose(
