@@ -160,6 +160,7 @@ class LaneFold:
         self.combine = combine
         self.vty = ir.VectorType(identity.type, FOLD_LANES)
         self.slot = k.alloca(self.vty)
+        self.spill = k.alloca(self.vty)  # the lanes in memory, for the tail (aligned as a vector)
         k.b.store(ir.Constant(self.vty, identity.constant), self.slot)
 
     def blocks(self, count: ir.Value, block: Callable[[ir.Value], ir.Value]) -> None:
@@ -175,15 +176,19 @@ class LaneFold:
 
     def tail(self, count: ir.Value, element: Callable[[ir.Value], ir.Value]) -> None:
         """Combine ``element(t)`` into lane ``t`` for ``t < count <= FOLD_LANES`` (elements
-        after the last whole block, which starts at a multiple of FOLD_LANES)."""
+        after the last whole block, which starts at a multiple of FOLD_LANES). The lanes go
+        through a stack array for this (one vector store and load, scalar updates between):
+        a vector element at a variable index would cost a spill per element."""
         b = self.k.b
+        b.store(b.load(self.slot), self.spill)
+        lanes = b.bitcast(self.spill, self.vty.element.as_pointer())
 
         def one(t: ir.Value) -> None:
-            acc = b.load(self.slot)
-            lane = b.extract_element(acc, t)
-            b.store(b.insert_element(acc, self.combine(lane, element(t)), t), self.slot)
+            at = b.gep(lanes, [t], inbounds=True)  # t < FOLD_LANES
+            b.store(self.combine(b.load(at), element(t)), at)
 
         self.k.loop(count, one, name="foldtail")
+        b.store(b.load(self.spill), self.slot)
 
     def row(
         self, n: ir.Value, block: Callable[[ir.Value], ir.Value], element: Callable[[ir.Value], ir.Value]
@@ -342,6 +347,7 @@ def emit_fused(k: Kernel, attrs: dict[str, Any], inputs: Sequence[Arg], out: Arg
     # NaNs as the table's.
     outer = [g for g, r in enumerate(g_red) if not r]
     inner = [g for g, r in enumerate(g_red) if r]
+    narrow = acc_dtype  # the dtype each term is rounded to before it is accumulated
     if combiner == "add" and acc_dtype == np.float32 and out_dtype == np.float32:
         wide = np.dtype(np.float64)
         narrow = acc_dtype
@@ -352,28 +358,80 @@ def emit_fused(k: Kernel, attrs: dict[str, Any], inputs: Sequence[Arg], out: Arg
             x = scalars.cast(b, scalars.cast(b, x, expr_dtype, narrow), narrow, wide)
             return scalars.combine(b, "add", wide, acc, x)
 
+    # The innermost axis reduced alone (a row reduction: sums, means, maxima over the last
+    # axes) of lane-able types: the row's terms are computed a chunk at a time into a stack
+    # buffer (a loop LLVM vectorises like any elementwise loop) and folded from there in
+    # LaneFold's fixed order (the chunks start at multiples of FOLD_LANES, so that order
+    # is the row's). Each output element's value depends only on its row.
+    stage_dtype = narrow
+    laned = (
+        inner == [len(groups) - 1]
+        and combiner in ("add", "mul", "max", "min")
+        and vectorisable(acc_dtype)
+        and vectorisable(stage_dtype)
+        and all(row[-1] in (0, 1) for row in g_in)
+    )
     acc_slot = k.alloca(T.reg_type(acc_dtype))
 
+    def full_index(oidx: list[ir.Value], iidx: list[ir.Value]) -> list[ir.Value]:
+        idx: list[ir.Value] = [T.I64(0)] * len(groups)
+        for g, i in zip(outer, oidx):
+            idx[g] = i
+        for g, i in zip(inner, iidx):
+            idx[g] = i
+        return idx
+
+    def laned_fold(oidx: list[ir.Value]) -> ir.Value:
+        buf = k.alloca(ir.ArrayType(T.reg_type(stage_dtype), _CHUNK))
+        fold = LaneFold(k, identity, lambda a, v: scalars.combine(b, combiner, acc_dtype, a, v))
+
+        def at(t: ir.Value) -> ir.Value:
+            return b.gep(buf, [T.I64(0), t], inbounds=True)  # t < _CHUNK by the loops' bounds
+
+        def staged(t: ir.Value, vec: bool) -> ir.Value:
+            if vec:
+                ptr = b.bitcast(at(t), ir.VectorType(T.reg_type(stage_dtype), FOLD_LANES).as_pointer())
+                return vector_cast(b, b.load(ptr, align=stage_dtype.itemsize), stage_dtype, acc_dtype)
+            return scalars.cast(b, b.load(at(t)), stage_dtype, acc_dtype)
+
+        def chunk(first: ir.Value, count: ir.Value) -> None:
+            def stage(t: ir.Value) -> None:
+                x = element(offsets_of(full_index(oidx, [b.add(first, t, flags=["nsw"])]), g_in))
+                b.store(scalars.cast(b, x, expr_dtype, stage_dtype), at(t))
+
+            k.loop(count, stage, name="stage")
+            fold.row(count, lambda j: staged(j, True), lambda j: staged(j, False))
+
+        n = k.dim(extents[-1])
+        log_chunk = T.I64(_CHUNK.bit_length() - 1)
+        chunks = b.lshr(n, log_chunk)  # n >= 0 (the entry check)
+        k.loop(chunks, lambda c: chunk(b.shl(c, log_chunk), T.I64(_CHUNK)), name="chunk")
+        done = b.shl(chunks, log_chunk)
+        chunk(done, b.sub(n, done))
+        return fold.result()
+
     def body_outer(oidx: list[ir.Value]) -> None:
-        b.store(identity, acc_slot)
+        if laned:
+            acc = laned_fold(oidx)
+        else:
+            b.store(identity, acc_slot)
 
-        def body_inner(iidx: list[ir.Value]) -> None:
-            idx: list[ir.Value] = [T.I64(0)] * len(groups)
-            for g, i in zip(outer, oidx):
-                idx[g] = i
-            for g, i in zip(inner, iidx):
-                idx[g] = i
-            offs = offsets_of(idx, g_in)
-            b.store(combine(b.load(acc_slot), element(offs)), acc_slot)
+            def body_inner(iidx: list[ir.Value]) -> None:
+                offs = offsets_of(full_index(oidx, iidx), g_in)
+                b.store(combine(b.load(acc_slot), element(offs)), acc_slot)
 
-        k.loop_nest([k.dim(extents[g]) for g in inner], body_inner)
+            k.loop_nest([k.dim(extents[g]) for g in inner], body_inner)
+            acc = b.load(acc_slot)
         oidx_full: list[ir.Value] = [T.I64(0)] * len(groups)
         for g, i in zip(outer, oidx):
             oidx_full[g] = i
         o = offsets_of(oidx_full, [g_out])[0]
-        k.store(out, o, finish(b.load(acc_slot)))
+        k.store(out, o, finish(acc))
 
     k.loop_nest([k.dim(extents[g]) for g in outer], body_outer, split_cost=k.dim(sym.product(shape)))
+
+
+_CHUNK = 256  # a row reduction's terms staged on the stack at a time (a multiple of FOLD_LANES)
 
 
 def _mean(b: ir.IRBuilder, acc: ir.Value, dtype: np.dtype, count: ir.Value) -> ir.Value:
