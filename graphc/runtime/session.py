@@ -423,12 +423,8 @@ class Session:
         return feeds
 
     def _compile(self, targets: list[Tensor | Operation], feeds: dict[Tensor, np.ndarray]) -> _Compiled:
-        unknown_ranks = tuple(v.ndim for t, v in feeds.items() if t.shape.ndims is None)
-        key = (
-            tuple(id(t) for t in targets),
-            tuple(sorted(id(t) for t in feeds)),
-            unknown_ranks,
-        )
+        unknown_ranks = tuple([v.ndim for t, v in feeds.items() if t.shape.ndims is None])
+        key = (tuple(map(id, targets)), tuple(sorted(map(id, feeds))), unknown_ranks)
         hit = self._cache.get(key)
         if hit is not None:
             return hit
@@ -592,19 +588,39 @@ def _to_python(arr: np.ndarray) -> Any:
     return arr
 
 
+# The NumPy scalar types _check_feed takes directly when they are the tensor's own.
+_NUMPY_SCALARS = frozenset(
+    np.dtype(name).type
+    for name in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+    + ("float16", "float32", "float64")
+)
+
+
 def _is_int(x: Any) -> bool:
     return isinstance(x, int | np.integer) and not isinstance(x, bool)
 
 
 def _check_feed(t: Tensor, value: Any) -> np.ndarray:
     """Convert a fed value to the tensor's dtype; wrong dtype or shape raises, naming the tensor."""
-    if type(value) is np.ndarray and value.dtype == t.dtype.np and not t.dtype.is_string:
-        # The common case, checked without conversions: an array of the tensor's dtype.
-        dims = t.shape.as_tuple()
-        if dims is None or (
-            len(dims) == value.ndim and all(d is None or d == n for d, n in zip(dims, value.shape))
-        ):
-            return value
+    kind = type(value)
+    if kind is np.ndarray or kind is float or kind in _NUMPY_SCALARS:
+        # The common cases, checked without the general conversion: an array of the
+        # tensor's dtype (taken as it is), a NumPy scalar of that dtype, or a Python float
+        # fed to a float tensor (each made a 0-d array, as np.asarray(value).astype would).
+        np_dtype = t.dtype.np
+        if np_dtype.kind != "O":
+            dims = t.shape.as_tuple()
+            if kind is np.ndarray:
+                if value.dtype == np_dtype and (
+                    dims is None
+                    or (
+                        len(dims) == value.ndim
+                        and all(d is None or d == n for d, n in zip(dims, value.shape))
+                    )
+                ):
+                    return value
+            elif not dims and (kind is np_dtype.type or (kind is float and np_dtype.kind == "f")):
+                return np.array(value, dtype=np_dtype)
     where = f" (created at {t.op.location})"
     if isinstance(value, Tensor | Operation):
         raise TypeError(
