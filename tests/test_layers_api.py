@@ -379,13 +379,26 @@ def test_dropout_rate_scaling_with_seed() -> None:
     np.testing.assert_array_equal(kept, uv >= 0.3)
 
 
-def test_training_as_a_tensor_needs_cond() -> None:
+def test_training_as_a_tensor_checks_and_constants() -> None:
+    # A bool scalar tensor is accepted (tests/test_training_tensor.py checks its values);
+    # a non-bool or non-scalar one is refused when the graph is built, as TF1's cond.
     x = tf.placeholder(tf.float32, [None, 3])
-    is_training = tf.placeholder(tf.bool, [])
-    with pytest.raises(NotImplementedError, match="Python bool"):
-        tf.layers.dropout(x, 0.5, training=is_training)
-    with pytest.raises(NotImplementedError, match="tf.cond"):
-        tf.layers.batch_normalization(x, training=is_training)
+    with pytest.raises(TypeError, match="must be bool"):
+        tf.layers.dropout(x, 0.5, training=tf.placeholder(tf.float32, []))
+    with pytest.raises(ValueError, match="must be a scalar"):
+        tf.layers.batch_normalization(x, training=tf.placeholder(tf.bool, [2]))
+    with pytest.raises(TypeError, match="Python bool, or 1 or 0"):
+        tf.layers.dropout(x, 0.5, training="yes")
+    # A constant predicate picks its branch when the graph is built (TF1's smart_cond):
+    # no select, and with False no random op and no update.
+    off = tf.layers.dropout(x, 0.5, training=tf.constant(False))
+    tf.layers.batch_normalization(x, training=tf.constant(False))
+    assert tf.get_collection(tf.GraphKeys.UPDATE_OPS) == []
+    types = {op.type for op in tf.get_default_graph().get_operations()}
+    assert "Select" not in types and not any("Random" in t for t in types)
+    xv = RNG.normal(size=(4, 3)).astype(np.float32)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(off, {x: xv}), xv)
 
 
 # -- batch normalization ---------------------------------------------------------------------------

@@ -8,8 +8,9 @@ graph variables: :func:`get_value` / :func:`set_value` read and write them in th
 session.
 
 Differs from TF1: ``learning_phase()`` is a Python bool (the innermost
-``learning_phase_scope``), not a placeholder: graphc has no ``tf.cond``, so models build
-separate training and inference graphs instead of feeding the phase.
+``learning_phase_scope``), not a placeholder: models build separate training and
+inference graphs instead of feeding the phase. A layer's ``training`` argument may still
+be a bool tensor the program feeds (``layer(x, training=is_training)``).
 """
 
 from __future__ import annotations
@@ -168,4 +169,3 @@ def _graph_of(x: Any) -> Graph:
     if isinstance(x, Variable | Tensor):
         return x.graph
     return get_default_graph()
-

@@ -354,7 +354,9 @@ class AveragePooling2D(_Pool2DConfig, Layer, pooling.AveragePooling2D):
 
 class Dropout(Layer, core.Dropout):
     """tf.keras.layers.Dropout(rate, noise_shape=None, seed=None): active in the
-    training graph only (``training`` from the learning phase, or a Python bool)."""
+    training graph only (``training`` from the learning phase, or a Python bool), or,
+    with ``training`` a scalar bool tensor, in the runs that feed it True (a select each
+    run: see :class:`graphc.layers.Dropout`)."""
 
     def __init__(self, rate: float, noise_shape: Any = None, seed: int | None = None, **kwargs: Any) -> None:
         core.Dropout.__init__(self, rate, noise_shape=noise_shape, seed=seed, **kwargs)
@@ -378,7 +380,10 @@ class BatchNormalization(Layer, normalization.BatchNormalization):
     """tf.keras.layers.BatchNormalization(axis=-1, momentum=0.99, epsilon=1e-3, ...):
     tf.layers' batch normalization, Keras style: the moving-average updates stay on the
     layer (``layer.updates``); a model runs those of its training graph with each
-    training step (not through ``UPDATE_OPS``, as TF1's Keras)."""
+    training step (not through ``UPDATE_OPS``, as TF1's Keras). ``training`` may be a
+    scalar bool tensor: batch or moving moments selected each run, and updates that leave
+    the moving statistics unchanged in runs feeding False (see
+    :class:`graphc.layers.BatchNormalization`)."""
 
     def __init__(
         self,

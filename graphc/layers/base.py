@@ -20,9 +20,12 @@ Two ways of making weights, as in TF1:
 
 Layer names are unique per graph (``dense``, ``dense_1``, ...), from the class name in
 snake case, as in TF1. The training mode of layers that have one (dropout, batch
-normalization) is a Python bool: a tensor would need ``tf.cond``, which graphc lacks,
-and raises NotImplementedError. Keras layers called with ``training=None`` take it from
-the innermost :func:`learning_phase_scope` (False outside any).
+normalization) is a Python bool (or 0 / 1), which picks the branch when the graph is
+built, or a scalar bool tensor (``training=is_training`` with ``is_training =
+tf.placeholder(tf.bool, [])``), which selects between both branches each run
+(:func:`graphc.layers.utils.select_training`; TF1 uses ``smart_cond``). Keras layers
+called with ``training=None`` take it from the innermost :func:`learning_phase_scope`
+(False outside any).
 """
 
 from __future__ import annotations
@@ -533,7 +536,9 @@ class Layer:
         params = inspect.signature(self.call).parameters
         return arg in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
-    def _resolve_training(self, training: Any) -> bool:
+    def _resolve_training(self, training: Any) -> bool | Tensor:
+        """``training`` as a Python bool or a scalar bool tensor (see
+        :func:`graphc.layers.utils.check_training`); None is the layer's default."""
         if training is None:
             return learning_phase() if self._keras_style else False
         return check_training(training, f"layer {self.name!r}")

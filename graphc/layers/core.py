@@ -12,7 +12,7 @@ from graphc.layers import activations
 from graphc.layers import initializers as _inits
 from graphc.layers import regularizers as _regs
 from graphc.layers.base import InputSpec, Layer
-from graphc.layers.utils import normalize_data_format
+from graphc.layers.utils import normalize_data_format, select_training
 from graphc.ops.array_ops import stack
 from graphc.ops.core_ops import identity, shape
 from graphc.ops.init_ops import Zeros
@@ -161,8 +161,16 @@ def dense(
 class Dropout(Layer):
     """tf.layers.Dropout(rate=0.5, noise_shape=None, seed=None): in training,
     ``tf.nn.dropout(inputs, rate=rate)`` (kept units scaled by ``1 / (1 - rate)``); else
-    the inputs unchanged. ``training`` defaults to False (tf.layers) and must be a Python
-    bool: a tensor would need tf.cond (NotImplementedError)."""
+    the inputs unchanged. ``training`` defaults to False (tf.layers); it is a Python bool
+    (or 0 / 1), or a scalar bool tensor such as ``tf.placeholder(tf.bool, [])``.
+
+    With a tensor, the output is ``tf.where(training, dropped, inputs)`` (TF1:
+    ``smart_cond(training, dropped_inputs, identity)``). The values are TF1's, but the mask
+    is drawn in every run, inference runs too, so the random op's counter advances in
+    each run where TF1's advances only in training runs: after an inference run, the next
+    training run's mask differs from the one TF1 would draw. The random op is the one a
+    Python ``True`` builds: with the same seeds, the n-th run draws the mask the n-th run
+    of the graph built with ``training=True`` draws."""
 
     def __init__(
         self,
@@ -183,9 +191,15 @@ class Dropout(Layer):
     def call(self, inputs: Tensor, training: Any = None) -> Tensor:
         if training is None:
             training = self._call_training_default if not self._keras_style else None
-        if not self._resolve_training(training) or self.rate == 0:
+        training = self._resolve_training(training)
+        if training is False or self.rate == 0:
             return identity(inputs)
-        return _nn_dropout(inputs, noise_shape=self.noise_shape, seed=self.seed, rate=self.rate)
+        dropped = _nn_dropout(inputs, noise_shape=self.noise_shape, seed=self.seed, rate=self.rate)
+        if training is True:
+            return dropped
+        out = select_training(training, dropped, identity(inputs))
+        out.set_shape(inputs.shape)
+        return out
 
     def compute_output_shape(self, input_shape: Any) -> TensorShape:
         return TensorShape(input_shape)
@@ -200,7 +214,8 @@ def dropout(
     name: str | None = None,
 ) -> Tensor:
     """tf.layers.dropout: :class:`Dropout` applied to ``inputs``; ``training`` is a Python
-    bool (default False: the inputs unchanged)."""
+    bool (default False: the inputs unchanged) or a scalar bool tensor (a select between
+    the dropped and the unchanged inputs each run: see :class:`Dropout`)."""
     layer = Dropout(rate, noise_shape=noise_shape, seed=seed, name=name)
     return layer.apply(inputs, training=training)
 

@@ -10,13 +10,14 @@ from graphc.frontend.tensor_shape import TensorShape
 from graphc.layers import initializers as _inits
 from graphc.layers import regularizers as _regs
 from graphc.layers.base import InputSpec, Layer
+from graphc.layers.utils import select_training
 from graphc.ops.common import convert_to_tensor
 from graphc.ops.init_ops import Ones, Zeros
 from graphc.ops.layout_ops import reshape
 from graphc.ops.math_ops import cast
 from graphc.ops.nn_ops import batch_normalization as _nn_batch_normalization
 from graphc.ops.nn_ops import moments
-from graphc.ops.state_ops import assign_sub
+from graphc.ops.state_ops import assign, assign_sub
 
 __all__ = ["BatchNormalization", "batch_normalization"]
 
@@ -31,7 +32,14 @@ class BatchNormalization(Layer):
     biased variance), and the updates ``moving = moving - (moving - batch) * (1 -
     momentum)`` (``AssignMovingAvg`` ops, added to ``tf.GraphKeys.UPDATE_OPS`` by
     tf.layers; run them with the train op). ``training=False``: the moving statistics.
-    ``training`` must be a Python bool (a tensor needs tf.cond: NotImplementedError).
+
+    ``training`` may be a scalar bool tensor (``tf.placeholder(tf.bool, [])``), as TF1's
+    ``smart_cond``: the moments are ``tf.where(training, batch moments, moving
+    statistics)``, and each update assigns ``tf.where(training, moving - (moving - batch) *
+    (1 - momentum), moving)``, so an update run with ``training`` False writes the moving
+    statistics back unchanged, bit for bit (TF1: the momentum becomes ``cond(training,
+    momentum, 1.0)``). The batch's moments are computed in inference runs too, and
+    discarded.
 
     Differs from TF1: ``fused`` is accepted and ignored (always the non-fused formula, so
     moving_variance tracks the biased batch variance, where TF1's fused kernel tracks the
@@ -150,12 +158,19 @@ class BatchNormalization(Layer):
         )
         self.built = True
 
-    def _assign_moving_average(self, variable: Any, value: Tensor) -> Any:
+    def _assign_moving_average(self, variable: Any, value: Tensor, training: bool | Tensor) -> Any:
+        # TF1's assign_moving_average: moving -= (moving - value) * (1 - momentum). With a
+        # tensor ``training`` the new value is selected: an inference run writes the old
+        # value back unchanged (TF1 makes the momentum cond(training, momentum, 1.0) or
+        # runs the update in a cond; a select also keeps NaN batch moments out).
         graph = get_default_graph()
         with graph.name_scope("AssignMovingAvg"):
             decay = convert_to_tensor(1.0 - self.momentum, dtype=variable.dtype, name="decay")
             update_delta = (variable - cast(value, variable.dtype)) * decay
-            return assign_sub(variable, update_delta)
+            if training is True:
+                return assign_sub(variable, update_delta)
+            current = convert_to_tensor(variable)
+            return assign(variable, select_training(training, current - update_delta, current))
 
     def call(self, inputs: Tensor, training: Any = None) -> Tensor:
         if training is None:
@@ -173,17 +188,25 @@ class BatchNormalization(Layer):
                 return v
             return reshape(v, bshape)
 
-        if training:
+        if training is False:
+            mean, variance = self.moving_mean, self.moving_variance
+        else:
             mean, variance = moments(inputs, reduction_axes, keep_dims=False)
             if len(self._axes) > 1:
                 mean, variance = (
                     reshape(mean, self.moving_mean.shape.as_list()),
                     reshape(variance, self.moving_variance.shape.as_list()),
                 )
-            self.add_update(self._assign_moving_average(self.moving_mean, mean), inputs)
-            self.add_update(self._assign_moving_average(self.moving_variance, variance), inputs)
-        else:
-            mean, variance = self.moving_mean, self.moving_variance
+            self.add_update(self._assign_moving_average(self.moving_mean, mean, training), inputs)
+            self.add_update(self._assign_moving_average(self.moving_variance, variance, training), inputs)
+            if training is not True:
+                # TF1: mean = smart_cond(training, batch mean, moving mean), the same for
+                # the variance, then one normalization with the selected moments.
+                pdt = self.moving_mean.dtype
+                mean = select_training(training, cast(mean, pdt), convert_to_tensor(self.moving_mean))
+                variance = select_training(
+                    training, cast(variance, pdt), convert_to_tensor(self.moving_variance)
+                )
         pdt = self.moving_mean.dtype
         return _nn_batch_normalization(
             inputs,
@@ -229,7 +252,8 @@ def batch_normalization(
     """tf.layers.batch_normalization: :class:`BatchNormalization` applied to ``inputs``;
     variables ``<scope>/gamma``, ``beta``, ``moving_mean``, ``moving_variance`` with the
     scope ``name`` or ``batch_normalization``, ``batch_normalization_1``, ... With
-    ``training=True`` the moving-average updates go to ``tf.GraphKeys.UPDATE_OPS``:
+    ``training=True`` or a bool tensor (see :class:`BatchNormalization`) the moving-average
+    updates go to ``tf.GraphKeys.UPDATE_OPS``:
 
         with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
             train_op = optimizer.minimize(loss)

@@ -1,6 +1,7 @@
 """Argument helpers shared by tf.layers and tf.keras.layers: TF1's ``conv_utils`` forms of
 sizes, strides, padding and data format, output lengths of (transposed) convolutions,
-and the check of ``training`` arguments.
+and ``training`` arguments (a Python bool or a scalar bool tensor) with the select that
+applies a tensor one.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from graphc.frontend.graph import Tensor
+from graphc import dtypes as _dt
+from graphc.frontend.graph import Tensor, get_default_graph
+from graphc.ops.common import convert_to_tensor
+from graphc.ops.layout_ops import reshape
+from graphc.ops.math_ops import where
 from graphc.ops.variables import Variable
 
 __all__ = [
@@ -21,6 +26,7 @@ __all__ = [
     "normalize_data_format",
     "normalize_padding",
     "normalize_tuple",
+    "select_training",
     "to_snake_case",
 ]
 
@@ -108,22 +114,58 @@ def deconv_output_length(input_length: Any, filter_size: int, padding: str, stri
     return length
 
 
-def check_training(training: Any, layer: str) -> bool:
-    """``training`` as a Python bool. A tensor (e.g. a bool placeholder) would need tf.cond,
-    which graphc does not have: NotImplementedError saying what to do instead."""
-    if isinstance(training, Tensor | Variable):
-        raise NotImplementedError(
-            f"{layer}: `training` given as a tensor ({training.name}) needs tf.cond, which graphc "
-            "does not support yet. Pass a Python bool instead, and build the training and the "
-            "inference branch separately (call the layer, or your model function, once with "
-            "training=True and once with training=False, sharing variables through "
-            "variable_scope reuse), then run the branch you need"
-        )
+def check_training(training: Any, layer: str) -> bool | Tensor:
+    """``training`` as TF1's layers take it (``tf_utils.smart_cond``'s predicate): a Python
+    bool, or 0 / 1, is that bool; a tensor (a ``tf.placeholder(tf.bool, [])``, a
+    ``tf.placeholder_with_default(False, [])``, a bool variable) is returned as a scalar bool
+    tensor, and the layer selects between its training and inference results with
+    :func:`select_training` when the graph runs. A constant tensor is its value, as TF1's
+    ``smart_cond`` folds a predicate whose value is known when the graph is built.
+
+    A tensor must be bool (TypeError otherwise, as TF1's ``cond``) and a scalar: a known
+    rank other than 0 is a ValueError (TF1's ``Switch`` shape check); an unknown shape is
+    reshaped to ``[]``, so a fed value of any other size is an InvalidArgumentError when the
+    graph runs."""
+    if isinstance(training, Tensor | Variable) or hasattr(training, "_as_graph_element"):
+        pred = convert_to_tensor(training)
+        if pred.dtype != _dt.bool_:
+            raise TypeError(
+                f"{layer}: `training` given as a tensor must be bool, got {pred.name} of dtype {pred.dtype.name}"
+            )
+        ndims = pred.shape.ndims
+        if ndims is not None and ndims != 0:
+            raise ValueError(
+                f"{layer}: `training` given as a tensor must be a scalar, got {pred.name} of shape {pred.shape}"
+            )
+        if pred.op.type == "Const":
+            # TF1's smart_cond: a predicate known when the graph is built picks its branch then.
+            return bool(np.asarray(pred.op.attrs["value"]).reshape(()))
+        if ndims is None:
+            pred = reshape(pred, [])
+        return pred
     if isinstance(training, bool | np.bool_):
         return bool(training)
     if isinstance(training, numbers.Integral) and training in (0, 1):
         return bool(training)
-    raise TypeError(f"{layer}: `training` must be a Python bool, got {training!r}")
+    raise TypeError(f"{layer}: `training` must be a Tensor, or a Python bool, or 1 or 0, got {training!r}")
+
+
+def select_training(
+    training: bool | Tensor, on_true: Any, on_false: Any, name: str = "training_select"
+) -> Any:
+    """``on_true`` if ``training`` else ``on_false``: for a Python bool the chosen value
+    itself (no op in the graph); for a scalar bool tensor (from :func:`check_training`)
+    ``tf.where(training, on_true, on_false)``, the scalar broadcast over both values.
+
+    This stands for TF1's ``smart_cond(training, true_fn, false_fn)``. The values are the
+    same, but both sides are computed in every run (a select, not a cond): an inference
+    run also computes the training side (dropout draws its mask, advancing its random
+    counter; batch normalization computes the batch's moments), and its result is
+    discarded. Both sides must have the same dtype; their shapes broadcast."""
+    if isinstance(training, bool):
+        return on_true if training else on_false
+    with get_default_graph().name_scope(name):
+        return where(training, on_true, on_false)
 
 
 def to_snake_case(name: str) -> str:
