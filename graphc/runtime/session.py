@@ -298,8 +298,10 @@ class Session:
         kind = type(fetches)
         if kind is list or kind is tuple:
             leaves = list(fetches)
-            if any(isinstance(x, list | tuple | dict) for x in leaves):
-                leaves, kind = nest.flatten(fetches), None
+            for x in leaves:
+                if isinstance(x, list | tuple | dict):
+                    leaves, kind = nest.flatten(fetches), None
+                    break
         elif isinstance(fetches, list | tuple | dict):
             leaves, kind = nest.flatten(fetches), None
         else:
@@ -356,7 +358,8 @@ class Session:
         fixed = not providers and all(t.shape.ndims is not None for t in feed_tensors)
         # The last position feeding each tensor (a dict keeps the last value for a key).
         position = {t: i for i, t in enumerate(feed_tensors)}
-        short: list[Any] = []  # [compiled, argument position of each feed param] once known
+        # [compiled, the argument position of each feed param (short path) or None], once known.
+        known: list[Any] = []
 
         def call(*args: Any, **kwargs: Any) -> Any:
             if kwargs and not (accept_options and set(kwargs) <= {"options", "run_metadata"}):
@@ -366,17 +369,22 @@ class Session:
             if self._closed:
                 raise RuntimeError("Attempted to use a closed Session.")
             checked = [_check_feed(t, v) for t, v in zip(feed_tensors, args)]
-            if short:
-                compiled, order = short
-                values = self._run_fast(compiled, [checked[i] for i in order])
+            if known:
+                compiled, order = known
+                if order is not None:
+                    values = self._run_fast(compiled, [checked[i] for i in order])
+                else:
+                    values = self._execute(compiled, dict(zip(feed_tensors, checked)))
             else:
                 feeds = dict(zip(feed_tensors, checked))
                 for provide in providers:
                     for t, value in provide(self, targets, feeds).items():
                         feeds[t] = _check_feed(t, value)
                 compiled = self._compile(targets, feeds)
-                if fixed and compiled.fast:
-                    short[:] = [compiled, [position[t] for t in compiled.feed_params]]
+                if fixed:
+                    order = [position[t] for t in compiled.feed_params] if compiled.fast else None
+                    known[:] = [compiled, order]
+                if compiled.fast:
                     values = self._run_fast(compiled, [feeds[t] for t in compiled.feed_params])
                 else:
                     values = self._execute(compiled, feeds)
