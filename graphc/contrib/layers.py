@@ -14,6 +14,7 @@ from graphc import dtypes as _dt
 from graphc.contrib._missing import contrib_error
 from graphc.frontend.graph import GraphKeys, Tensor, get_default_graph
 from graphc.layers.core import flatten as _layers_flatten
+from graphc.layers.utils import check_training, select_training
 from graphc.ops.activation_ops import relu
 from graphc.ops.common import convert_to_tensor
 from graphc.ops.conv_ops import conv2d as _nn_conv2d
@@ -402,15 +403,16 @@ def dropout(
     seed: int | None = None,
 ) -> Tensor:
     """tf.contrib.layers.dropout (TF1): tf.nn.dropout(inputs, keep_prob) when ``is_training``
-    (a Python bool here: a tensor would need tf.cond), the inputs unchanged otherwise."""
-    if not isinstance(is_training, bool):
-        raise TypeError(
-            "tf.contrib.layers.dropout: graphc needs is_training as a Python bool (a tensor would "
-            "need tf.cond); build the training and inference graphs apart"
-        )
+    (a Python bool, or a scalar bool tensor selecting per run, as tf.layers.dropout does),
+    the inputs unchanged otherwise."""
+    training = check_training(is_training, "tf.contrib.layers.dropout")
     x = convert_to_tensor(inputs)
     with get_default_graph().name_scope(scope or "Dropout"):
-        y = _nn_dropout(x, keep_prob=keep_prob, noise_shape=noise_shape, seed=seed) if is_training else x
+        if training is False:
+            y = x
+        else:
+            dropped = _nn_dropout(x, keep_prob=keep_prob, noise_shape=noise_shape, seed=seed)
+            y = select_training(training, dropped, x)
     return _add_collections(y, outputs_collections)
 
 
