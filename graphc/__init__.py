@@ -220,6 +220,7 @@ from graphc.ops.misc_ops import (
     to_int64,
 )
 from graphc.ops.control_flow_ops import case, cond, foldl, foldr, map_fn, scan, while_loop
+from graphc.ops.tensor_array_ops import TensorArray
 from graphc.ops.unsupported import (  # TF1 names that raise NotImplementedError with advice
     Assert,
     Print,

@@ -137,6 +137,11 @@ class _Lowering:
         self.device = ""  # the device of the op being lowered
         # Control-flow nodes whose sub-programs are made in finish(), once every dim is final.
         self.pending_regions: list[tuple[Node, list[_PendingBody]]] = []
+        self.rng_params: dict[int, Value] = {}  # random op id -> its run counter param
+        # Inside a body being lowered: random op id -> the counter param threaded into it
+        # (None at the top level, where counters are the program's rng params).
+        self.body_rng: dict[int, Value] | None = None
+        self._randoms_memo: dict[int, list[Operation]] = {}
 
     # -- which ops run --------------------------------------------------------------
     def needed_ops(self) -> dict[int, Operation]:
@@ -323,14 +328,44 @@ class _Lowering:
             return
         attrs = dict(op.attrs)
         if reg.get(op.type).has("random"):
-            counter = Value(_uint64(), ())
-            self.params.append(Param(counter, "rng", op.name))
-            self.rng_ops.append(op)
-            inputs = [*inputs, counter]
+            inputs = [*inputs, self.counter_value(op)]
         outs = self.make_node(op.type, inputs, attrs, origin, n_frontend_inputs=len(op.inputs))
         for t, v in zip(op.outputs, outs):
             if id(t) not in self.fed_ids:
                 self.values[id(t)] = v
+
+    def counter_value(self, op: Operation) -> Value:
+        """The run counter of the random op ``op`` where it is being lowered: at the top
+        level its rng param (one per op, however many sub-programs run it: a gradient
+        that recomputes a branch or an iteration draws the forward's numbers again),
+        inside a body the param that carries it in."""
+        if self.body_rng is not None:
+            try:
+                return self.body_rng[op._id]
+            except KeyError:
+                raise errors.InternalError(
+                    None, op, f"the run counter of {op.name} was not threaded into its control-flow body"
+                ) from None
+        if op._id not in self.rng_params:
+            counter = Value(_uint64(), ())
+            self.params.append(Param(counter, "rng", op.name))
+            self.rng_ops.append(op)
+            self.rng_params[op._id] = counter
+        return self.rng_params[op._id]
+
+    def randoms_in(self, op: Operation) -> list[Operation]:
+        """The random ops an If or While op runs, in its bodies and the bodies of control
+        flow nested in them, by op id: their counters become extra captures."""
+        if op._id not in self._randoms_memo:
+            found: dict[int, Operation] = {}
+            for b in cf_ops.control_flow_of(op).bodies:
+                for o in cf_ops.body_ops(b):
+                    if o.type in _CONTROL_FLOW_OPS:
+                        found.update((r._id, r) for r in self.randoms_in(o))
+                    elif reg.get(o.type).has("random"):
+                        found[o._id] = o
+            self._randoms_memo[op._id] = [found[k] for k in sorted(found)]
+        return self._randoms_memo[op._id]
 
     def assigned_value(self, op: Operation, val: Value) -> Value:
         var = op.inputs[0].op
@@ -407,8 +442,10 @@ class _Lowering:
                 for o in cf_ops.body_ops(taken):
                     self.lower_body_op(o, taken, values)
                 return [self.body_value(taken.substitute(t), taken, values) for t in taken.outputs]
+            randoms = self.randoms_in(op)
+            inputs = [*inputs, *(self.counter_value(r) for r in randoms)]
             types = [(v.dtype, v.shape) for v in inputs[1:]]
-            subs = [self.lower_body(b, types) for b in cf.bodies]
+            subs = [self.lower_body(b, types, randoms) for b in cf.bodies]
             shapes = []
             for k, (x, y) in enumerate(zip(subs[0].outputs, subs[1].outputs)):
                 a = [self.dims.resolve(d) for d in x.shape]
@@ -424,6 +461,8 @@ class _Lowering:
             return self.cf_node("If", inputs, dtypes, tuple(shapes), subs, origin)
         n = cf.n_vars
         cond_b, body_b = cf.bodies
+        randoms = self.randoms_in(op)
+        inputs = [*inputs, *(self.counter_value(r) for r in randoms)]
         varying = {
             (k, axis)
             for k, shp in enumerate(op.attrs["shapes"])
@@ -445,7 +484,7 @@ class _Lowering:
                 else:
                     shape = v.shape
                 types.append((v.dtype, shape))
-            subs = [self.lower_body(cond_b, types), self.lower_body(body_b, types)]
+            subs = [self.lower_body(cond_b, types, randoms), self.lower_body(body_b, types, randoms)]
             changed = {
                 (k, axis)
                 for k, out in enumerate(subs[1].outputs)
@@ -495,25 +534,37 @@ class _Lowering:
         del self.defined[snap[4] :]
         del self.pending_regions[snap[5] :]
 
-    def lower_body(self, body: cf_ops.Body, types: list[tuple[Any, tuple[Dim, ...]]]) -> _PendingBody:
-        """``body`` as a sub-program: params for its args then its captures (of ``types``),
-        its ops lowered in their own node list and value map."""
+    def lower_body(
+        self,
+        body: cf_ops.Body,
+        types: list[tuple[Any, tuple[Dim, ...]]],
+        randoms: Sequence[Operation] = (),
+    ) -> _PendingBody:
+        """``body`` as a sub-program: params for its args, its captures, then the run
+        counters of ``randoms`` (of ``types``), its ops lowered in their own node list and
+        value map."""
         params: list[Param] = []
         values: dict[int, Value] = {}
+        n_named = len(body.args) + len(body.captures)
         for k, (t, (dtype, shape)) in enumerate(zip([*body.args, *body.captures], types)):
             v = Value(dtype, shape)
             params.append(Param(v, "feed", f"arg{k}"))
             values[id(t)] = v
-        saved_nodes, saved_device = self.nodes, self.device
+        rng: dict[int, Value] = {}
+        for k, (r, (dtype, shape)) in enumerate(zip(randoms, types[n_named:]), start=n_named):
+            v = Value(dtype, shape)
+            params.append(Param(v, "feed", f"arg{k}"))
+            rng[r._id] = v
+        saved_nodes, saved_device, saved_rng = self.nodes, self.device, self.body_rng
         n_assert, n_defined = len(self.dims.assertions), len(self.defined)
-        self.nodes = []
+        self.nodes, self.body_rng = [], rng
         try:
             for o in cf_ops.body_ops(body):
                 self.lower_body_op(o, body, values)
             outs = [self.body_value(body.substitute(t), body, values) for t in body.outputs]
             nodes = self.nodes
         finally:
-            self.nodes, self.device = saved_nodes, saved_device
+            self.nodes, self.device, self.body_rng = saved_nodes, saved_device, saved_rng
         assertions = self.dims.assertions[n_assert:]
         del self.dims.assertions[n_assert:]
         defined = self.defined[n_defined:]
@@ -538,10 +589,6 @@ class _Lowering:
             raise errors.UnimplementedError(
                 None, origin, f"{op.type} inside a tf.cond branch or tf.while_loop body is not supported"
             )
-        if reg.get(op.type).has("random"):
-            raise errors.UnimplementedError(
-                None, origin, "random ops inside tf.cond branches or tf.while_loop bodies are not supported"
-            )
         self.device = op.device
         inputs = [self.body_value(body.substitute(t), body, values) for t in op.inputs]
         if op.type == "PlaceholderWithDefault":
@@ -549,6 +596,16 @@ class _Lowering:
             return
         if op.type in _CONTROL_FLOW_OPS:
             outs = self.lower_control_flow(op, inputs, origin)
+        elif reg.get(op.type).has("random"):
+            # Its counter here: the run's, stepped by each enclosing loop's iteration index
+            # (control_flow_ops.loop_counter), outermost first.
+            counter = self.counter_value(op)
+            for it in cf_ops.loop_indices(op):
+                index = self.body_value(body.substitute(it), body, values)
+                (counter,) = self.make_node("RandomLoopCounter", [counter, index], {}, origin)
+            outs = self.make_node(
+                op.type, [*inputs, counter], dict(op.attrs), origin, n_frontend_inputs=len(op.inputs)
+            )
         else:
             outs = self.make_node(op.type, inputs, dict(op.attrs), origin, n_frontend_inputs=len(op.inputs))
         for t, v in zip(op.outputs, outs):

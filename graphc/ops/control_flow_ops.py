@@ -12,7 +12,18 @@ and they become explicit inputs of the control-flow op: ``If(pred, *captures)`` 
 the variable, so the op reads its value as an input (the lowering's ordering rules
 apply to it as to any reader). Loop variables inside ``cond``/``body`` are
 ``ControlFlowArg`` ops, one per variable. Assignments inside a branch or loop are not
-supported (NotImplementedError names the construct), nor random ops inside a loop.
+supported (NotImplementedError names the construct).
+
+Random ops (``tf.nn.dropout`` in a branch, ``tf.random_uniform`` in a loop body) draw
+from the op's run counter like any random op: lowering threads each random op's counter
+param into every sub-program that runs it. Inside a loop each iteration must draw other
+numbers, so a loop whose functions build a random op carries one more variable, its
+iteration index ``j`` (0, 1, ...; hidden from the caller), and a random op nested in loops
+draws with the counter ``RandomLoopCounter(... RandomLoopCounter(k, j_1) ..., j_d)``
+(``j_1`` the outermost loop's index; :func:`loop_counter` gives the formula). The
+stream is thus a function of (the op's seeds, the run's counter k, the iteration
+indices): a gradient loop that recomputes an iteration with the forward iteration's
+saved index draws the same numbers as the forward loop did.
 
 Lowering (graphc.ir.lower) turns each body into a sub-program: a Program whose params
 are the body's arguments (a loop's variables, then the captures) and whose fetches are
@@ -134,6 +145,69 @@ ARG = reg.register(
 )
 
 
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def loop_counter(counter: Any, index: Any) -> np.ndarray:
+    """The run counter a random op uses in iteration ``index`` of a loop, given the counter
+    ``counter`` it uses outside that loop: ``mix(counter XOR ((index + 1) << 32))`` in
+    wrapping uint64 arithmetic, ``mix`` being SplitMix64's finalizer (a bijection of
+    uint64: ``z ^= z >> 30; z *= 0xBF58476D1CE4E5B9; z ^= z >> 27; z *= 0x94D049BB133111EB;
+    z ^= z >> 31``). For a top-level counter below 2**32 (a session's runs of one op) and
+    0 <= index < 2**32 - 1 the map is one to one, so no two (run, iteration) pairs of one
+    loop draw the same numbers, nor any iteration the numbers the op would draw outside
+    the loop; in nested loops the outer counter is already mixed and distinct pairs meet
+    only by chance (as for two random 64-bit counters)."""
+    c = np.asarray(counter, dtype=np.uint64)
+    j = np.asarray(index).astype(np.int64)
+    if np.any(j < 0):
+        raise ValueError(f"a loop's iteration index must be non-negative, got {j}")
+    with np.errstate(over="ignore"):
+        z = c ^ ((j.astype(np.uint64) + np.uint64(1)) << np.uint64(32))
+        z = z ^ (z >> np.uint64(30))
+        z = z * _MIX1
+        z = z ^ (z >> np.uint64(27))
+        z = z * _MIX2
+        z = z ^ (z >> np.uint64(31))
+    return np.asarray(z, dtype=np.uint64)
+
+
+def _loop_counter_samples(rng: np.random.Generator) -> list[reg.Sample]:
+    return [
+        reg.Sample([np.array(0, np.uint64), np.array(0, np.int32)], grad=False),
+        reg.Sample([np.array(7, np.uint64), np.array(3, np.int32)], grad=False),
+        reg.Sample([np.array(2**63 + 5, np.uint64), np.array(2**31 - 1, np.int32)], grad=False),
+    ]
+
+
+def _loop_counter_dtype(ctx: reg.InferenceContext) -> list[_dt.DType]:
+    if ctx.dtypes[0] != _dt.uint64 or not ctx.dtypes[1].is_integer:
+        raise TypeError(f"RandomLoopCounter takes a uint64 counter and an integer index, got {ctx.dtypes}")
+    return [_dt.uint64]
+
+
+def _loop_counter_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
+    if ctx.shapes[0] != () or ctx.shapes[1] != ():
+        raise reg.ShapeError(f"RandomLoopCounter takes two scalars, got {ctx.shapes}")
+    return [()]
+
+
+LOOP_COUNTER = reg.register(
+    reg.OpDef(
+        name="RandomLoopCounter",
+        attrs={},
+        shape=_loop_counter_shape,
+        dtype=_loop_counter_dtype,
+        reference=lambda ins, attrs: [loop_counter(ins[0], ins[1])],
+        grad=reg.NotDifferentiable("a random op's run counter: an integer"),
+        samples=_loop_counter_samples,
+        doc="RandomLoopCounter(counter: uint64[], index: int[]) -> uint64[]: a random op's "
+        "counter in loop iteration index (control_flow_ops.loop_counter)",
+    )
+)
+
+
 # -- bodies -------------------------------------------------------------------------------
 @dataclasses.dataclass(eq=False)
 class Body:
@@ -147,6 +221,8 @@ class Body:
     # forward body's tensors with the forward body's arguments replaced by saved values).
     substitutions: dict[int, Tensor] = dataclasses.field(default_factory=dict)
     kind: str = "branch"  # "branch" | "loop" (a loop's cond or body)
+    # A loop's cond or body whose functions build random ops: its iteration index arg.
+    iteration: Tensor | None = None
 
     def substitute(self, t: Tensor) -> Tensor:
         """``t`` as this body sees it (its own and enclosing bodies' substitutions)."""
@@ -194,6 +270,26 @@ def current_body() -> Body | None:
     return _stack[-1] if _stack else None
 
 
+def loop_indices(op: Operation) -> list[Tensor]:
+    """The iteration indices of the loops a random op was built in, outermost first (what
+    its counter inside them is derived from; empty for any other op)."""
+    if not reg.get(op.type).has("random"):
+        return []
+    out = []
+    b = body_of(op)
+    while b is not None:
+        if b.iteration is not None:
+            out.append(b.iteration)
+        b = b.parent
+    return out[::-1]
+
+
+def _reads(op: Operation) -> list[Tensor]:
+    """What ``op`` reads inside a body: its inputs, and for a random op in a loop the loops'
+    iteration indices (its counter depends on them)."""
+    return [*op.inputs, *loop_indices(op)]
+
+
 def _encloses(outer: Body | None, inner: Body | None) -> bool:
     """Whether ``outer`` is ``inner`` or a body ``inner`` was built in (None: the top)."""
     if outer is None:
@@ -230,7 +326,7 @@ def body_ops(body: Body) -> list[Operation]:
             continue
         state[op._id] = False
         stack.append((op, True))
-        for x in reversed(op.inputs):
+        for x in reversed(_reads(op)):
             x = body.substitute(x)
             if id(x) not in stop and x.op._id not in state:
                 stack.append((x.op, False))
@@ -264,11 +360,7 @@ def _find_captures(body: Body) -> list[Tensor]:
             )
         if op.type == "Placeholder":
             raise ValueError(f"placeholder {op.name!r} created inside control flow (at {op.location})")
-        if reg.get(op.type).has("random") and body.in_loop():
-            raise NotImplementedError(
-                f"random op {op.name!r} (at {op.location}) inside a tf.while_loop is not supported"
-            )
-        stack.extend(body.substitute(x) for x in reversed(op.inputs))
+        stack.extend(body.substitute(x) for x in reversed(_reads(op)))
     return list(caps.values())
 
 
@@ -283,7 +375,7 @@ def _build(fn: Callable[..., Any], body: Body, args: Sequence[Any]) -> Any:
         for op in reversed(graph._ops):
             if op._id <= start:
                 break
-            if body_of(op) is None:
+            if not hasattr(op, "_cf_body"):  # _outside tags its ops itself
                 op._cf_body = body  # type: ignore[attr-defined]
     return result
 
@@ -302,13 +394,21 @@ def _tensor_in(body: Body, x: Any, dtype: Any = None) -> Tensor:
         for op in reversed(graph._ops):
             if op._id <= start:
                 break
-            if body_of(op) is None:
+            if not hasattr(op, "_cf_body"):  # _outside tags its ops itself
                 op._cf_body = body  # type: ignore[attr-defined]
     return t
 
 
 # -- nested structures (lists, tuples, dicts, namedtuples) -----------------------------------
+# A value with ``_cf_flat``/``_cf_rebuild``/``_cf_signature`` (a TensorArray,
+# graphc.ops.tensor_array_ops) flattens into the tensors it is made of.
+def _is_composite(x: Any) -> bool:
+    return hasattr(x, "_cf_flat") and not isinstance(x, type)
+
+
 def _flatten(x: Any) -> list[Any]:
+    if _is_composite(x):
+        return list(x._cf_flat())
     if isinstance(x, dict):
         return [y for k in sorted(x) for y in _flatten(x[k])]
     if isinstance(x, list | tuple):
@@ -320,6 +420,8 @@ def _pack(like: Any, flat: Sequence[Any]) -> Any:
     it = iter(flat)
 
     def rec(s: Any) -> Any:
+        if _is_composite(s):
+            return s._cf_rebuild([next(it) for _ in s._cf_flat()])
         if isinstance(s, dict):
             return {k: rec(s[k]) for k in sorted(s)}
         if isinstance(s, list | tuple):
@@ -332,7 +434,51 @@ def _pack(like: Any, flat: Sequence[Any]) -> Any:
     return rec(like)
 
 
+def _leaves(x: Any) -> list[Any]:
+    """The leaves of a nest in flattening order, a composite value as one leaf."""
+    if _is_composite(x):
+        return [x]
+    if isinstance(x, dict):
+        return [y for k in sorted(x) for y in _leaves(x[k])]
+    if isinstance(x, list | tuple):
+        return [y for e in x for y in _leaves(e)]
+    return [x]
+
+
+def _with_leaves(like: Any, leaves: Sequence[Any]) -> Any:
+    """``like``'s structure with its leaves replaced by ``leaves`` (in flattening order)."""
+    it = iter(leaves)
+
+    def rec(s: Any) -> Any:
+        if _is_composite(s):
+            return next(it)
+        if isinstance(s, dict):
+            return {k: rec(s[k]) for k in sorted(s)}
+        if isinstance(s, list | tuple):
+            items = [rec(e) for e in s]
+            if isinstance(s, tuple) and hasattr(s, "_fields"):
+                return type(s)(*items)
+            return type(s)(items) if isinstance(s, tuple) else items
+        return next(it)
+
+    return rec(like)
+
+
+def _outside(body: Body | None, fn: Callable[[], Tensor]) -> Tensor:
+    """``fn()``'s ops made in ``body`` (a loop's parent) while a body inside it is built."""
+    graph = get_default_graph()
+    start = graph._last_id
+    t = fn()
+    for op in reversed(graph._ops):
+        if op._id <= start:
+            break
+        op._cf_body = body  # type: ignore[attr-defined]
+    return t
+
+
 def _structure(x: Any) -> Any:
+    if _is_composite(x):
+        return x._cf_signature()
     if isinstance(x, dict):
         return ("dict", tuple((k, _structure(x[k])) for k in sorted(x)))
     if isinstance(x, list | tuple):
@@ -506,7 +652,7 @@ def while_loop(
     single = not isinstance(loop_vars, list | tuple | dict)
     structure = [loop_vars] if single else loop_vars
     flat = [convert_to_tensor(x) for x in _flatten(structure)]
-    if not flat:
+    if not _leaves(structure):
         raise ValueError("No loop variables provided")
     if shape_invariants is not None:
         inv_flat = _flatten([shape_invariants] if single else shape_invariants)
@@ -531,24 +677,70 @@ def while_loop(
     cond_b, body_b = Body(parent, kind="loop"), Body(parent, kind="loop")
     cond_args = [_arg(cond_b, t, s, k) for k, (t, s) in enumerate(zip(flat, invariants))]
     body_args = [_arg(body_b, t, s, k) for k, (t, s) in enumerate(zip(flat, invariants))]
+    # The iteration index, a loop variable only if the functions build a random op (see
+    # the module's docstring). Made before they are built: a loop nested in them captures
+    # it when a random op inside reads it.
+    graph = get_default_graph()
+    iteration0 = constant(0, dtype=_dt.int32, name="iteration")
+    cond_b.iteration = _arg(cond_b, iteration0, TensorShape([]), len(flat))
+    body_b.iteration = _arg(body_b, iteration0, TensorShape([]), len(flat))
+    built_from = graph._last_id
     user_c = cond_args[1:] if counted else cond_args
     user_b = body_args[1:] if counted else body_args
 
+    # A TensorArray without a buffer (its element shape not known yet) carries nothing
+    # into the loop; its first write in the body makes its buffer a loop variable, inserted
+    # at its place among the loop variables (``late``: position -> initial value, shape).
+    leaves = _leaves(structure)
+    counts = [len(_flatten(x)) for x in leaves]
+    offset = 1 if counted else 0
+    late: dict[int, tuple[Tensor, TensorShape]] = {}
+
+    def materializer(leaf: int) -> Callable[[Any, TensorShape], Tensor]:
+        def materialize(ta: Any, elem: TensorShape) -> Tensor:
+            pos = offset + sum(counts[:leaf])
+            initial = _outside(parent, lambda: ta._cf_initial(elem))
+            inv = TensorShape([None if ta._cf_size() is None else ta._cf_size(), *elem.as_list()])
+            arg = _arg(body_b, initial, inv, pos)
+            flat.insert(pos, initial)
+            invariants.insert(pos, inv)
+            body_args.insert(pos, arg)
+            for p in sorted(late, reverse=True):
+                if p >= pos:
+                    late[p + 1] = late.pop(p)
+            late[pos] = (initial, inv)
+            counts[leaf] = 1
+            ta._materialize = None
+            return arg
+
+        return materialize
+
+    def unflatten(vs: Sequence[Tensor], with_materialize: bool) -> Any:
+        packed = _pack(structure, vs)
+        if with_materialize:
+            for k, x in enumerate(_leaves(packed)):
+                if _is_composite(x) and not x._cf_flat():
+                    x._materialize = materializer(k)
+        return packed
+
+    holder: dict[str, Any] = {}
+
     def cond_fn(*vs: Tensor) -> Any:
-        c = cond(*_pack(structure, vs)) if not single else cond(vs[0])
+        c = cond(*unflatten(vs, False)) if not single else cond(unflatten(vs, False)[0])
         c = convert_to_tensor(c, dtype=_dt.bool_)
         if counted:
             c = compare_ops.logical_and(compare_ops.less(cond_args[0], max_t), c)
         return c
 
     def body_fn(*vs: Tensor) -> Any:
-        r = body(*_pack(structure, vs)) if not single else body(vs[0])
+        r = body(*unflatten(vs, True)) if not single else body(unflatten(vs, True)[0])
         if single and isinstance(r, list | tuple) and len(r) == 1:
             r = r[0]
         if not single and not isinstance(r, list | tuple | dict) and len(structure) == 1:
             r = [r]  # TF1: a one-variable body may return the bare tensor
         if _structure(r if not single else [r]) != _structure(structure):
             raise ValueError(f"body must return the same structure as loop_vars: {structure} and {r}")
+        holder["leaves"] = _leaves([r] if single else r)
         out = _flatten([r] if single else r)
         if counted:
             out = [math_ops.add(body_args[0], constant(1, dtype=max_t.dtype)), *out]
@@ -556,6 +748,14 @@ def while_loop(
 
     c_out = _build(cond_fn, cond_b, user_c)
     b_out = _build(body_fn, body_b, user_b)
+    for pos in sorted(late):
+        initial, inv = late[pos]
+        cond_args.insert(pos, _arg(cond_b, initial, inv, pos))
+    if len(b_out) != len(flat):
+        raise ValueError(
+            "body must return the same structure as loop_vars: a TensorArray entering the loop unwritten "
+            "must be written in the body (or be given element_shape=)"
+        )
     c_t = _tensor_in(cond_b, c_out, _dt.bool_)
     if c_t.dtype != _dt.bool_ or c_t.shape.ndims not in (None, 0):
         raise ValueError(f"cond must return a boolean scalar tensor, got {c_t}")
@@ -572,6 +772,15 @@ def while_loop(
                 "one iteration. To allow the shape to vary across iterations, use the `shape_invariants` "
                 "argument of tf.while_loop to specify a less-specific shape."
             )
+    if _builds_random(graph, built_from):
+        flat, invariants = [*flat, iteration0], [*invariants, TensorShape([])]
+        cond_args, body_args = [*cond_args, cond_b.iteration], [*body_args, body_b.iteration]
+        it = body_b.iteration
+        b_ts = [*b_ts, _build(lambda: math_ops.add(it, constant(1, dtype=_dt.int32)), body_b, ())]
+        n_hidden = 1
+    else:
+        cond_b.iteration = body_b.iteration = None
+        n_hidden = 0
     cond_b.args, cond_b.outputs = cond_args, [c_t]
     body_b.args, body_b.outputs = body_args, b_ts
     caps = _union(_find_captures(cond_b), _find_captures(body_b))
@@ -585,15 +794,29 @@ def while_loop(
         invariants,
         name or "while",
     )
-    outs = list(op.outputs)
+    outs = list(op.outputs)[: len(flat) - n_hidden]
     if counted:
         outs = outs[1:]
+    # The results have the loop variables' structure and the body results' leaves (a
+    # TensorArray's element shape as the body left it).
+    like = _with_leaves(structure, holder["leaves"])
     if single:
-        return [outs[0]] if return_same_structure else outs[0]
-    packed = _pack(structure, outs)
+        v = _pack(like, outs)[0]
+        return [v] if return_same_structure else v
+    packed = _pack(like, outs)
     if not return_same_structure and isinstance(packed, list | tuple) and len(packed) == 1:
         return packed[0]
     return packed
+
+
+def _builds_random(graph: Any, after: int) -> bool:
+    """Whether an op made after op id ``after`` draws random numbers."""
+    for op in reversed(graph._ops):
+        if op._id <= after:
+            return False
+        if reg.get(op.type).has("random"):
+            return True
+    return False
 
 
 # -- map_fn, scan, foldl, foldr (TF1's, as while loops) ------------------------------------------
