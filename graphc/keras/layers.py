@@ -717,6 +717,11 @@ _CLASSES: dict[str, type] = {
         Reshape,
     )
 }
+# The recurrent layers (graphc/keras/recurrent.py builds on graphc.layers.base, not on this module).
+from graphc.keras.recurrent import GRU, LSTM, SimpleRNN  # noqa: E402
+
+_CLASSES.update({c.__name__: c for c in (GRU, LSTM, SimpleRNN)})
+__all__ += ["GRU", "LSTM", "SimpleRNN"]
 # Keras's aliases.
 Convolution2D = Conv2D
 Convolution2DTranspose = Deconvolution2D = Conv2DTranspose

@@ -188,7 +188,7 @@ class RNNCell:
         """Zeros in the structure of ``state_size``, each ``[batch_size, *size]``."""
         dt = _dt.as_dtype(dtype)
         graph = get_default_graph()
-        with graph.name_scope(type(self).__name__ + "ZeroState"):
+        with graph.name_scope(type(self).__name__.lstrip("_") + "ZeroState"):
             return map_state(lambda s: zeros([batch_size, *_size_dims(s)], dtype=dt), self.state_size)
 
     def get_initial_state(self, inputs: Any = None, batch_size: Any = None, dtype: Any = None) -> Any:
