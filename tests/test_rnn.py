@@ -415,3 +415,94 @@ def test_dropout_wrapper_keeps_names_and_draws_masks_outside_the_loop() -> None:
     so = np.stack(so, 1)
     assert not np.all((so != 0) == (so != 0)[:, :1, :])
     np.testing.assert_allclose(so[so != 0], 2 * p[so != 0], rtol=1e-6)
+
+
+# -- Keras layers ------------------------------------------------------------------------------------
+def _hard_sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.clip(0.2 * x + 0.5, 0.0, 1.0)
+
+
+def np_keras(kind: str, x: np.ndarray, w: list[np.ndarray], units: int, reset_after: bool = False) -> tuple:
+    """Keras's SimpleRNN / LSTM (gates i, f, c, o) / GRU (gates z, r, h) over x [B, T, D]."""
+    k, u, b = w
+    h = np.zeros((x.shape[0], units))
+    c = np.zeros_like(h)
+    outs = []
+    for t in range(x.shape[1]):
+        if kind == "SimpleRNN":
+            h = np.tanh(x[:, t] @ k + h @ u + b)
+        elif kind == "LSTM":
+            zi, zf, zc, zo = np.split(x[:, t] @ k + h @ u + b, 4, axis=1)
+            c = _hard_sigmoid(zf) * c + _hard_sigmoid(zi) * np.tanh(zc)
+            h = _hard_sigmoid(zo) * np.tanh(c)
+        else:
+            xz, xr, xh = np.split(x[:, t] @ k + (b[0] if reset_after else b), 3, axis=1)
+            if reset_after:
+                hz, hr, hh = np.split(h @ u + b[1], 3, axis=1)
+                z, r = _hard_sigmoid(xz + hz), _hard_sigmoid(xr + hr)
+                cand = np.tanh(xh + r * hh)
+            else:
+                z = _hard_sigmoid(xz + h @ u[:, :units])
+                r = _hard_sigmoid(xr + h @ u[:, units : 2 * units])
+                cand = np.tanh(xh + (r * h) @ u[:, 2 * units :])
+            h = z * h + (1 - z) * cand
+        outs.append(h)
+    return np.stack(outs, 1), h, c
+
+
+@pytest.mark.parametrize(
+    ("kind", "kwargs"),
+    [
+        ("SimpleRNN", {}),
+        ("LSTM", {}),
+        ("GRU", {}),
+        ("GRU", {"reset_after": True}),
+        ("LSTM", {"go_backwards": True}),
+    ],
+)
+def test_keras_recurrent_layers_shapes_and_values(kind: str, kwargs: dict) -> None:
+    xs = _x()
+    x = tf.placeholder(tf.float32, [None, T, D])
+    layer = getattr(tf.keras.layers, kind)(H, return_sequences=True, return_state=True, **kwargs)
+    outs = layer(x)
+    assert [o.shape.as_list() for o in outs] == [[None, T, H]] + [[None, H]] * (2 if kind == "LSTM" else 1)
+    last = getattr(tf.keras.layers, kind)(H, **kwargs)
+    y = last(x)
+    assert y.shape.as_list() == [None, H]
+    assert [v.name for v in layer.weights] == [
+        f"{layer.name}/{n}:0" for n in ("kernel", "recurrent_kernel", "bias")
+    ]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        w = sess.run(layer.weights)
+        if kind == "LSTM":  # unit_forget_bias: the f gate's bias starts at 1
+            np.testing.assert_array_equal(w[2], np.r_[np.zeros(H), np.ones(H), np.zeros(2 * H)])
+        w[2] = RNG.standard_normal(w[2].shape).astype(np.float32)
+        for v, value in zip(last.weights, w):
+            v.load(value, sess)
+        layer.variables[2].load(w[2], sess)
+        got, y_last = sess.run([outs, y], {x: xs})
+    seq = xs[:, ::-1] if kwargs.get("go_backwards") else xs
+    ref_seq, ref_h, ref_c = np_keras(kind, seq, w, H, kwargs.get("reset_after", False))
+    np.testing.assert_allclose(got[0], ref_seq, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got[1], ref_h, rtol=1e-5, atol=1e-5)
+    if kind == "LSTM":
+        np.testing.assert_allclose(got[2], ref_c, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y_last, ref_h, rtol=1e-5, atol=1e-5)
+
+
+def test_keras_lstm_in_a_sequential_model_trains_and_round_trips_its_config() -> None:
+    rng = np.random.default_rng(0)
+    xs = rng.standard_normal((64, 6, 2)).astype(np.float32)
+    ys = (xs[:, :, 0].sum(1) > 0).astype(np.int32)
+    model = tf.keras.Sequential(
+        [tf.keras.layers.LSTM(8, input_shape=(6, 2)), tf.keras.layers.Dense(2, activation="softmax")]
+    )
+    model.compile(tf.keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    first = model.evaluate(xs, ys, verbose=0)[0]
+    model.fit(xs, ys, epochs=15, batch_size=32, verbose=0)
+    assert model.evaluate(xs, ys, verbose=0)[0] < first
+    assert model.predict(xs[:3]).shape == (3, 2)
+    cfg = tf.keras.layers.serialize(model.layers[0])
+    again = tf.keras.layers.deserialize(cfg)
+    assert type(again).__name__ == "LSTM" and again.units == 8 and again.unit_forget_bias
