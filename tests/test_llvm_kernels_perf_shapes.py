@@ -110,6 +110,22 @@ def test_row_reductions(n: int, dtype: type) -> None:
             np.testing.assert_array_equal(g, r.astype(dtype), err_msg=op.__name__)
 
 
+@pytest.mark.parametrize("n", (0, 1, 33, 257, 1000))
+def test_float16_rows(n: int) -> None:
+    """float16 rows (sums accumulate in float16, graphc's accumulator for them, one element
+    at a time; maxima are exact) and float16 softmax rows (sums in float32) against float64
+    formulas."""
+    x = RNG.standard_normal((3, n)).astype(np.float16)
+    s, m = _run(lambda p: [tf.reduce_sum(p, 1), tf.reduce_max(p, 1)], x)
+    x64 = x.astype(np.float64)
+    bound = 2.0**-9 * np.abs(x64).sum(1) + 2.0**-10  # a few float16 roundings of the partial sums
+    assert np.all(np.abs(s.astype(np.float64) - x64.sum(1)) <= bound)
+    np.testing.assert_array_equal(m, x.max(1) if n else np.full(3, -np.inf, np.float16))
+    if n:
+        sm = _run(lambda p: tf.nn.softmax(p), x)
+        np.testing.assert_allclose(sm.astype(np.float64), _softmax64(x), rtol=2e-3, atol=2e-4)
+
+
 def test_row_product_and_expression_terms() -> None:
     """A fused term (x * y + 1) reduced over rows, and products (order-fixed, within rounding)."""
     x = RNG.uniform(0.9, 1.1, (5, 257)).astype(np.float32)

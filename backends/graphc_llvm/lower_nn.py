@@ -9,10 +9,12 @@ element dtype: the subtraction, ``exp`` and ``log`` (graphc_llvm.mathlib through
 graphc_llvm.scalars), the division; only a sum is accumulated wider (float16 in float32,
 float32 in float64) and rounded to the dtype once, so its error is below NumPy's own
 pairwise sum's. Rows holding an inf or a NaN give what the reference's IEEE steps give
-(inf - inf is NaN, exp(-inf) is 0, 0 * -inf is NaN). A contiguous row is folded in a
-fixed interleaved order (:func:`_fold`), and its exps go first to the output of the
-input's shape (Softmax's and LogSoftmax's output, the cross-entropies' backprop) in a
-loop of their own, so both loops vectorise. That output is never the input's buffer:
+(inf - inf is NaN, exp(-inf) is 0, 0 * -inf is NaN). A contiguous row of float32 or
+float64 is folded in graphc_llvm.lowerings.LaneFold's fixed order (32 lanes as vectors,
+then a pairwise tree: the same on every machine and thread count), and its exps go first
+to the output of the input's shape (Softmax's and LogSoftmax's output, the
+cross-entropies' backprop; a stack buffer when nothing reads the backprop) in a loop of
+their own, so both loops vectorise. That output is never the input's buffer:
 the memory plan (graphc/passes/memory.py) writes in place only for elementwise and view
 ops.
 

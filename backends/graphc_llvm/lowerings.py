@@ -235,7 +235,8 @@ def emit_fused(k: Kernel, attrs: dict[str, Any], inputs: Sequence[Arg], out: Arg
     into the output in iteration order (one fixed order per element, whatever the vector
     width or thread count); when the innermost axis is reduced, or the accumulator's dtype
     is not the output's, the output's axes go outermost and each element accumulates in a
-    register."""
+    register, or, when the innermost axis is the only one reduced, in :class:`LaneFold`'s
+    vector lanes (its fixed order) from terms staged a chunk at a time."""
     expr: S.SExpr = attrs["expr"]
     shape = tuple(attrs["shape"])
     rank = len(shape)
