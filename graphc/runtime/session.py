@@ -619,12 +619,11 @@ def _check_feed(t: Tensor, value: Any) -> np.ndarray:
         if np_dtype.kind != "O":
             dims = t.shape.as_tuple()
             if kind is np.ndarray:
+                shape = value.shape
                 if value.dtype == np_dtype and (
                     dims is None
-                    or (
-                        len(dims) == value.ndim
-                        and all(d is None or d == n for d, n in zip(dims, value.shape))
-                    )
+                    or shape == dims  # a fully known shape (a None never equals a size)
+                    or (len(dims) == len(shape) and all(d is None or d == n for d, n in zip(dims, shape)))
                 ):
                     return value
             elif not dims and (kind is np_dtype.type or (kind is float and np_dtype.kind == "f")):
