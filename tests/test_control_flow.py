@@ -14,6 +14,7 @@ import graphc as tf
 from graphc.ir import lower as ir_lower
 from graphc.ir import serialize
 from graphc.ir.verify import verify
+from graphc.kernels import philox
 from graphc.ops import control_flow_ops as cf
 from graphc.runtime.backend import available_backends
 
@@ -262,3 +263,173 @@ def test_llvm_runs_a_loop_through_the_numpy_fallback() -> None:
         got_y, got_z = sess.run([y, z], {x: xs, n: 3})
     np.testing.assert_allclose(got_y, s, rtol=1e-6)
     np.testing.assert_allclose(got_z, np.exp(s * 0.1).sum(), rtol=1e-5)
+
+
+# -- random ops inside branches and loops ---------------------------------------------------
+_BACKENDS = ["numpy"] + (["llvm"] if "llvm" in available_backends() else [])
+
+
+def _session(backend: str) -> tf.Session:
+    return tf.Session() if backend == "numpy" else tf.Session(backend=backend)
+
+
+def _uniform_of(op: tf.Operation, counter: int, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    """What a RandomUniform op draws with run counter ``counter`` (graphc.kernels.philox)."""
+    key = philox.key_from_seeds(op.get_attr("seed"), op.get_attr("seed2"))
+    return philox.uniform(key, int(counter), shape, np.dtype(dtype))
+
+
+def _random_ops(kind: str = "RandomUniform") -> list[tf.Operation]:
+    return [op for op in tf.get_default_graph().get_operations() if op.type == kind]
+
+
+def test_loop_counter_is_the_documented_splitmix_step() -> None:
+    def mix(z: int) -> int:
+        m = 2**64 - 1
+        z ^= z >> 30
+        z = (z * 0xBF58476D1CE4E5B9) & m
+        z ^= z >> 27
+        z = (z * 0x94D049BB133111EB) & m
+        return z ^ (z >> 31)
+
+    for k, j in [(0, 0), (5, 0), (5, 1), (2**32 - 1, 2**31 - 1), (2**63 + 3, 7)]:
+        assert int(cf.loop_counter(k, j)) == mix(k ^ ((j + 1) << 32))
+    got = {int(cf.loop_counter(k, j)) for k in range(20) for j in range(50)}
+    assert len(got) == 20 * 50  # one to one on (run, iteration)
+
+
+@pytest.mark.parametrize("backend", _BACKENDS)
+def test_dropout_in_cond_training_graph(backend: str) -> None:
+    tf.set_random_seed(11)
+    x = tf.placeholder(tf.float32, [None, 4])
+    training = tf.placeholder(tf.bool, [])
+    w0 = np.linspace(-1.0, 1.0, 8, dtype=np.float32).reshape(4, 2)
+    w = tf.Variable(w0)
+    h = tf.matmul(x, w)
+    hd = cf.cond(training, lambda: tf.nn.dropout(h, keep_prob=0.5), lambda: h)
+    loss = tf.reduce_mean(tf.square(hd))
+    lr = 0.1
+    train = tf.train.GradientDescentOptimizer(lr).minimize(loss)
+    (rnd,) = _random_ops()
+    xs = np.arange(24, dtype=np.float32).reshape(6, 4) / 10 - 1
+
+    def mask(k: int) -> np.ndarray:
+        return np.floor(np.float32(0.5) + _uniform_of(rnd, k, (6, 2), np.float32))
+
+    def step(wv: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        hv = xs.astype(np.float64) @ wv
+        d = hv / 0.5 * m
+        grad_h = 2 * d / d.size * m / 0.5
+        return d, wv - lr * (xs.astype(np.float64).T @ grad_h)
+
+    def training_runs(sess: tf.Session, wv: np.ndarray, counters: list[int]) -> np.ndarray:
+        for k in counters:
+            got, _ = sess.run([hd, train], {x: xs, training: True})
+            want, wv = step(wv, mask(k))
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(sess.run(w), wv, rtol=1e-5, atol=1e-6)
+        return wv
+
+    assert not np.array_equal(mask(0), mask(1))
+    with _session(backend) as sess:
+        sess.run(tf.global_variables_initializer())
+        wv = training_runs(sess, w0.astype(np.float64), [0, 1])
+        # The eval branch: no dropout (its run still takes the op's next counter).
+        np.testing.assert_allclose(sess.run(hd, {x: xs, training: False}), xs @ wv, rtol=1e-5, atol=1e-6)
+        wv = training_runs(sess, wv, [3])
+    # A new session with the same seeds draws the same masks again.
+    with _session(backend) as sess:
+        sess.run(tf.global_variables_initializer())
+        training_runs(sess, w0.astype(np.float64), [0, 1])
+
+
+@pytest.mark.parametrize("backend", _BACKENDS)
+def test_random_in_a_loop_body_draws_per_iteration(backend: str) -> None:
+    tf.set_random_seed(3)
+    n = tf.placeholder(tf.int32, [])
+
+    def body(i: tf.Tensor, acc: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return i + 1, tf.concat([acc, tf.random_uniform([1, 3])], 0)
+
+    _, rows = cf.while_loop(
+        lambda i, a: i < n,
+        body,
+        [tf.constant(0), tf.zeros([0, 3])],
+        shape_invariants=[tf.TensorShape([]), tf.TensorShape([None, 3])],
+    )
+    (rnd,) = _random_ops()
+    with _session(backend) as sess:
+        for k, count in enumerate([4, 2]):
+            got = sess.run(rows, {n: count})
+            want = [_uniform_of(rnd, cf.loop_counter(k, j), (1, 3), np.float32) for j in range(count)]
+            np.testing.assert_array_equal(got, np.concatenate(want))
+        assert len({tuple(r) for r in sess.run(rows, {n: 5})}) == 5
+
+
+def test_random_in_a_cond_inside_a_loop_and_nested_loops() -> None:
+    tf.set_random_seed(4)
+
+    def inner(j: tf.Tensor, s: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return j + 1, s + tf.random_uniform([], dtype=tf.float64)
+
+    def outer(i: tf.Tensor, acc: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        _, s = cf.while_loop(lambda j, s: j < 2, inner, [tf.constant(0), tf.constant(0.0, tf.float64)])
+        noisy = cf.cond(tf.equal(tf.mod(i, 2), 0), lambda: tf.random_normal([], dtype=tf.float64), lambda: s)
+        return i + 1, tf.concat([acc, tf.reshape(noisy, [1]), tf.reshape(s, [1])], 0)
+
+    _, out = cf.while_loop(
+        lambda i, a: i < 3,
+        outer,
+        [tf.constant(0), tf.zeros([0], tf.float64)],
+        shape_invariants=[tf.TensorShape([]), tf.TensorShape([None])],
+    )
+    (uni,) = _random_ops()
+    (nor,) = _random_ops("RandomStandardNormal")
+    nkey = philox.key_from_seeds(nor.get_attr("seed"), nor.get_attr("seed2"))
+    with tf.Session() as sess:
+        for k in range(2):
+            want = []
+            for i in range(3):
+                outer_c = cf.loop_counter(k, i)
+                s = sum(
+                    float(_uniform_of(uni, cf.loop_counter(outer_c, j), (), np.float64)) for j in range(2)
+                )
+                noisy = float(philox.normal(nkey, int(outer_c), (), np.float64)) if i % 2 == 0 else s
+                want += [noisy, s]
+            np.testing.assert_allclose(sess.run(out), want, rtol=1e-12)
+
+
+def test_gradient_through_dropout_in_a_loop_uses_the_forward_masks() -> None:
+    tf.set_random_seed(3)
+    x = tf.placeholder(tf.float64, [3])
+
+    def body(i: tf.Tensor, s: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return i + 1, tf.nn.dropout(tf.sin(s * x) + 1.0, keep_prob=0.6)
+
+    _, y = cf.while_loop(lambda i, s: i < 3, body, [tf.constant(0), tf.ones_like(x)])
+    f_t = tf.reduce_sum(y * y)
+    (g,) = tf.gradients(f_t, x)
+    xs = np.array([0.4, -1.1, 0.9])
+
+    def f(v: np.ndarray) -> float:
+        with tf.Session() as sess:  # a new session: the run counters start again at 0
+            return float(sess.run(f_t, {x: v}))
+
+    with tf.Session() as sess:
+        got = sess.run(g, {x: xs})
+    assert np.count_nonzero(got) == 2  # these seeds keep two elements through every iteration
+    np.testing.assert_allclose(got, _central(f, xs), rtol=1e-6, atol=1e-8)
+
+
+def test_a_failed_run_does_not_advance_the_counters_of_a_branch() -> None:
+    tf.set_random_seed(2)
+    p = tf.placeholder(tf.bool, [])
+    k = tf.placeholder(tf.int32, [])
+    u = cf.cond(p, lambda: tf.random_uniform([4]), lambda: tf.zeros([4]))
+    picked = tf.gather(u, k)
+    (rnd,) = _random_ops()
+    with tf.Session() as sess:
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            sess.run(picked, {p: True, k: 7})
+        np.testing.assert_array_equal(sess.run(u, {p: True}), _uniform_of(rnd, 0, (4,), np.float32))
+        np.testing.assert_array_equal(sess.run(u, {p: True}), _uniform_of(rnd, 1, (4,), np.float32))

@@ -577,7 +577,7 @@ def cond(
     outs = list(op.outputs)
     if not strict and isinstance(res_t, list | tuple) and len(res_t) == 1 and not hasattr(res_t, "_fields"):
         return outs[0] if len(outs) == 1 else _pack(res_t[0], outs)
-    return _pack(res_t, outs) if isinstance(res_t, list | tuple | dict) else outs[0]
+    return _pack(res_t, outs) if isinstance(res_t, list | tuple | dict) or _is_composite(res_t) else outs[0]
 
 
 def case(

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 from graphc import dtypes as _dt
+from graphc import errors
 from graphc.frontend.graph import Tensor
 from graphc.frontend.tensor_shape import TensorShape, as_shape
 from graphc.ops import (
@@ -135,9 +136,14 @@ class TensorArray:
         return self._element_shape.merge_with(shape)
 
     def _value_in(self, value: Any, what: str) -> Tensor:
-        v = convert_to_tensor(value, dtype=self._dtype)
+        v = value if isinstance(value, Tensor) else convert_to_tensor(value, dtype=self._dtype)
         if v.dtype != self._dtype:
-            raise TypeError(f"TensorArray dtype is {self._dtype.name} but {what} is of type {v.dtype.name}")
+            # TF1 raises InvalidArgumentError when the op is built.
+            raise errors.InvalidArgumentError(
+                None,
+                None,
+                f"TensorArray dtype is {self._dtype.name} but Op is trying to write dtype {v.dtype.name}",
+            )
         return v
 
     def _base(self, elem: TensorShape, dynamic_elem: Tensor | None) -> Tensor:

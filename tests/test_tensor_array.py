@@ -1,0 +1,235 @@
+"""tf.TensorArray (graphc.ops.tensor_array_ops): a dense [size, *element_shape] tensor.
+Reads, writes, stack, unstack, gather, scatter, concat and size against NumPy, as a
+while_loop variable (element shape given, or learnt from the first write in the body),
+as a cond result, gradients through write/read/stack in loops by central differences
+(float64), the errors TF1 gives, and the LLVM backend (control flow in a NumPy segment)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import graphc as tf
+from graphc.runtime.backend import available_backends
+
+_BACKENDS = ["numpy"] + (["llvm"] if "llvm" in available_backends() else [])
+
+
+@pytest.fixture(autouse=True)
+def _graph() -> None:
+    tf.reset_default_graph()
+
+
+def _session(backend: str = "numpy") -> tf.Session:
+    return tf.Session() if backend == "numpy" else tf.Session(backend=backend)
+
+
+def _central(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        d = np.zeros_like(x)
+        d[i] = eps
+        g[i] = (f(x + d) - f(x - d)) / (2 * eps)
+    return g
+
+
+_XS = np.random.default_rng(0).normal(size=(4, 3))
+
+
+# -- outside loops ---------------------------------------------------------------------------
+def test_write_read_stack_gather_concat_size() -> None:
+    x = tf.placeholder(tf.float64, [4, 3])
+    ta = tf.TensorArray(tf.float64, size=5)
+    ta = ta.write(3, x[0]).write(0, x[1] * 2.0)
+    assert ta.element_shape.as_list() == [3]
+    stacked = ta.stack()
+    assert stacked.shape.as_list() == [5, 3]
+    want = np.zeros((5, 3))
+    want[3], want[0] = _XS[0], _XS[1] * 2
+    with tf.Session() as sess:
+        got = sess.run(
+            [stacked, ta.read(3), ta.read(1), ta.gather([3, 0, 3]), ta.concat(), ta.size()], {x: _XS}
+        )
+    np.testing.assert_array_equal(got[0], want)
+    np.testing.assert_array_equal(got[1], _XS[0])
+    np.testing.assert_array_equal(got[2], np.zeros(3))  # never written: zeros
+    np.testing.assert_array_equal(got[3], want[[3, 0, 3]])
+    np.testing.assert_array_equal(got[4], want.reshape(-1))
+    assert got[5] == 5
+
+
+def test_write_keeps_inf_and_nan_in_their_rows() -> None:
+    ta = tf.TensorArray(tf.float32, size=3, element_shape=[2])
+    ta = ta.write(1, tf.constant([np.inf, np.nan], tf.float32))
+    with tf.Session() as sess:
+        got = sess.run(ta.stack())
+    np.testing.assert_array_equal(got, np.array([[0, 0], [np.inf, np.nan], [0, 0]], np.float32))
+
+
+def test_unstack_scatter_and_identity() -> None:
+    x = tf.placeholder(tf.float64, [4, 3])
+    un = tf.TensorArray(tf.float64, size=4).unstack(x)
+    sc = tf.TensorArray(tf.float64, size=5, element_shape=[3]).scatter([4, 1, 4], x[:3])
+    same = sc.identity()
+    want = np.zeros((5, 3))
+    want[1], want[4] = _XS[1], _XS[2]  # a repeated index takes the last value
+    with tf.Session() as sess:
+        got = sess.run([un.stack(), un.read(2), sc.stack(), same.read(4)], {x: _XS})
+    np.testing.assert_array_equal(got[0], _XS)
+    np.testing.assert_array_equal(got[1], _XS[2])
+    np.testing.assert_array_equal(got[2], want)
+    np.testing.assert_array_equal(got[3], _XS[2])
+
+
+def test_a_size_known_only_at_run_time() -> None:
+    x = tf.placeholder(tf.float32, [None, 2])
+    n = tf.shape(x)[0]
+    ta = tf.TensorArray(tf.float32, size=n).unstack(x * 3.0)
+    back = tf.TensorArray(tf.float32, size=n, element_shape=[2]).write(0, ta.read(n - 1))
+    with tf.Session() as sess:
+        for rows in (1, 3):
+            xs = np.arange(2 * rows, dtype=np.float32).reshape(rows, 2)
+            got_size, got = sess.run([ta.size(), back.stack()], {x: xs})
+            assert got_size == rows
+            want = np.zeros_like(xs)
+            want[0] = xs[-1] * 3
+            np.testing.assert_array_equal(got, want)
+
+
+def test_errors_as_tf1() -> None:
+    ta = tf.TensorArray(tf.float32, size=3, element_shape=[2])
+    with pytest.raises(ValueError, match="Inconsistent shapes"):
+        ta.write(0, tf.zeros([3]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="dtype"):
+        ta.write(0, tf.zeros([2], tf.int32))
+    with pytest.raises(ValueError, match="size 3"):
+        ta.unstack(tf.zeros([4, 2]))
+    with pytest.raises(NotImplementedError, match="dynamic_size"):
+        tf.TensorArray(tf.float32, size=tf.placeholder(tf.int32, []), dynamic_size=True)
+    with pytest.raises(ValueError, match="not been written"):
+        tf.TensorArray(tf.float32, size=3).stack()
+    i = tf.placeholder(tf.int32, [])
+    bad = ta.write(i, tf.ones([2]))
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(bad.read(2), {i: 2}), np.ones(2, np.float32))
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            sess.run(bad.stack(), {i: 3})
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            sess.run(ta.read(i), {i: -1})
+
+
+# -- in loops and conds ----------------------------------------------------------------------
+@pytest.mark.parametrize("backend", _BACKENDS)
+def test_accumulate_per_iteration_outputs_in_a_loop(backend: str) -> None:
+    x = tf.placeholder(tf.float64, [4, 3])
+    n = tf.placeholder(tf.int32, [])
+    # No element_shape: the first write inside the body tells it.
+    ta = tf.TensorArray(tf.float64, size=4)
+
+    def body(i: tf.Tensor, acc: tf.Tensor, out: tf.TensorArray) -> tuple:
+        acc = acc + tf.gather(x, i)
+        return i + 1, acc, out.write(i, tf.sin(acc))
+
+    _, total, out = tf.while_loop(
+        lambda i, a, o: i < n, body, [tf.constant(0), tf.zeros([3], tf.float64), ta]
+    )
+    assert isinstance(out, tf.TensorArray)
+    assert out.stack().shape.as_list() == [4, 3]
+    with _session(backend) as sess:
+        for count in (4, 2, 0):
+            got_total, got = sess.run([total, out.stack()], {x: _XS, n: count})
+            want = np.zeros((4, 3))
+            want[:count] = np.sin(np.cumsum(_XS, 0)[:count])
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+            np.testing.assert_allclose(got_total, _XS[:count].sum(0), rtol=1e-12)
+
+
+def test_unstacked_input_read_in_a_loop_with_element_shape() -> None:
+    x = tf.placeholder(tf.float64, [4, 3])
+    inp = tf.TensorArray(tf.float64, size=4).unstack(x)
+    out = tf.TensorArray(tf.float64, size=4, element_shape=[3])
+
+    def body(i: tf.Tensor, o: tf.TensorArray) -> tuple:
+        return i + 1, o.write(i, inp.read(3 - i) * tf.cast(i, tf.float64))
+
+    _, o = tf.while_loop(lambda i, o: i < 4, body, [0, out])
+    with tf.Session() as sess:
+        got = sess.run(o.stack(), {x: _XS})
+    np.testing.assert_allclose(got, _XS[::-1] * np.arange(4)[:, None], rtol=1e-12)
+
+
+def test_a_tensor_array_as_the_only_loop_variable_and_a_cond_result() -> None:
+    p = tf.placeholder(tf.bool, [])
+    ta = tf.TensorArray(tf.float32, size=2, element_shape=[])
+    picked = tf.cond(p, lambda: ta.write(0, 5.0), lambda: ta.write(1, 7.0))
+    assert isinstance(picked, tf.TensorArray)
+    looped = tf.while_loop(lambda t: t.read(0) < 3.0, lambda t: t.write(0, t.read(0) + 1.0), ta)
+    assert isinstance(looped, tf.TensorArray)
+    with tf.Session() as sess:
+        assert sess.run(picked.stack(), {p: True}).tolist() == [5, 0]
+        assert sess.run(picked.stack(), {p: False}).tolist() == [0, 7]
+        assert sess.run(looped.stack()).tolist() == [3, 0]
+
+
+def test_loop_errors_for_a_tensor_array_without_an_element_shape() -> None:
+    ta = tf.TensorArray(tf.float32, size=2)
+
+    def replaced(i: tf.Tensor, t: tf.TensorArray) -> tuple:
+        return i + 1, tf.TensorArray(tf.float32, size=2, element_shape=[3])
+
+    with pytest.raises(ValueError, match="written in the body"):
+        tf.while_loop(lambda i, t: i < 2, replaced, [0, ta])
+    v = tf.placeholder(tf.float32, [None])
+    with pytest.raises(ValueError, match="fully known"):
+        tf.while_loop(lambda i, t: i < 2, lambda i, t: (i + 1, t.write(i, v)), [0, ta])
+
+
+# -- gradients -------------------------------------------------------------------------------
+def test_gradient_through_write_read_and_stack_in_loops() -> None:
+    x = tf.placeholder(tf.float64, [4, 3])
+    w = tf.placeholder(tf.float64, [3])
+    inp = tf.TensorArray(tf.float64, size=4).unstack(x)
+    out = tf.TensorArray(tf.float64, size=4, element_shape=[3])
+
+    def body(i: tf.Tensor, h: tf.Tensor, o: tf.TensorArray) -> tuple:
+        h = tf.tanh(h * w + inp.read(i))
+        return i + 1, h, o.write(i, h * h)
+
+    _, h, o = tf.while_loop(lambda i, h, o: i < 4, body, [tf.constant(0), tf.zeros([3], tf.float64), out])
+    coef = np.arange(12, dtype=np.float64).reshape(4, 3) / 7 - 0.5
+    loss = tf.reduce_sum(o.stack() * coef) + tf.reduce_sum(o.read(1)) + tf.reduce_sum(h)
+    gx, gw = tf.gradients(loss, [x, w])
+    ws = np.array([0.5, -0.8, 1.2])
+
+    def ref(xv: np.ndarray, wv: np.ndarray) -> float:
+        hv, rows = np.zeros(3), []
+        for i in range(4):
+            hv = np.tanh(hv * wv + xv[i])
+            rows.append(hv * hv)
+        stacked = np.array(rows)
+        return float((stacked * coef).sum() + stacked[1].sum() + hv.sum())
+
+    with tf.Session() as sess:
+        got_loss, got_x, got_w = sess.run([loss, gx, gw], {x: _XS, w: ws})
+    np.testing.assert_allclose(got_loss, ref(_XS, ws), rtol=1e-12)
+    np.testing.assert_allclose(got_x, _central(lambda v: ref(v, ws), _XS), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(got_w, _central(lambda v: ref(_XS, v), ws), rtol=1e-6, atol=1e-8)
+
+
+def test_gradient_through_scatter_and_gather() -> None:
+    x = tf.placeholder(tf.float64, [3, 2])
+    ta = tf.TensorArray(tf.float64, size=4, element_shape=[2]).scatter([2, 0, 2], tf.sin(x))
+    y = tf.reduce_sum(ta.gather([2, 2, 0]) * tf.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], tf.float64))
+    (g,) = tf.gradients(y, x)
+    xs = _XS[:3, :2]
+
+    def ref(v: np.ndarray) -> float:
+        buf = np.zeros((4, 2))
+        buf[0], buf[2] = np.sin(v[1]), np.sin(v[2])
+        return float((buf[[2, 2, 0]] * np.array([[1, 2], [3, 4], [5, 6]])).sum())
+
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(y, {x: xs}), ref(xs), rtol=1e-12)
+        np.testing.assert_allclose(sess.run(g, {x: xs}), _central(ref, xs), rtol=1e-6, atol=1e-8)
