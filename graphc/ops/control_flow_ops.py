@@ -25,6 +25,13 @@ stream is thus a function of (the op's seeds, the run's counter k, the iteration
 indices): a gradient loop that recomputes an iteration with the forward iteration's
 saved index draws the same numbers as the forward loop did.
 
+A ``tf.TensorArray`` (graphc.ops.tensor_array_ops) is a loop variable or a branch
+result through its buffer, a dense ``[size, *element_shape]`` tensor: nests flatten any
+value with ``_cf_flat``/``_cf_rebuild``/``_cf_signature`` into its tensors. One that
+enters a loop without a buffer (its element shape unknown) carries nothing until the
+body's first write, which makes its buffer a loop variable in its place (zeros made
+outside the loop, in the loop's parent).
+
 Lowering (graphc.ir.lower) turns each body into a sub-program: a Program whose params
 are the body's arguments (a loop's variables, then the captures) and whose fetches are
 its results. The IR nodes ``If`` (regions: then, else) and ``While`` (regions: cond,
