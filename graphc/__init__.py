@@ -221,7 +221,7 @@ from graphc.ops.misc_ops import (
 )
 from graphc.ops.control_flow_ops import case, cond, foldl, foldr, map_fn, scan, while_loop
 from graphc.ops.tensor_array_ops import TensorArray
-from graphc.ops.unsupported import (  # TF1 names that raise NotImplementedError with advice
+from graphc.ops.host_ops import (  # host callbacks: run on the host (NumPy) as segments of their own
     Assert,
     Print,
     assert_equal,
@@ -241,6 +241,8 @@ from graphc.ops.unsupported import (  # TF1 names that raise NotImplementedError
     numpy_function,
     print,  # noqa: A004  (TF's name)
     py_func,
+)
+from graphc.ops.unsupported import (  # TF1 names that raise NotImplementedError with advice
     scatter_add,
     scatter_sub,
     scatter_update,

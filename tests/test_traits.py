@@ -1,7 +1,7 @@
 """The traits that passes rely on hold for every op that declares them, checked on the
 ops' own samples: "commutative" (CSE merges swapped inputs), "view" (memory planning
 lets the output take the input's buffer), "fusable_reduction" (fusion ends a group with
-it, passing on only axis and keepdims)."""
+it, passing on only axis and keepdims), "host" (a host op's last output is its token)."""
 
 from __future__ import annotations
 
@@ -57,3 +57,13 @@ def test_fusable_reductions_take_one_input_and_only_axis_and_keepdims(opdef: reg
     for s in _samples(opdef):
         assert len(s.inputs) == 1, opdef.name
         assert set(s.attrs) <= {"axis", "keepdims"}, (opdef.name, s.attrs)
+
+
+@pytest.mark.parametrize("opdef", _with("host"), ids=lambda o: o.name)
+def test_host_ops_end_with_a_true_scalar_bool_token(opdef: reg.OpDef) -> None:
+    # Lowering keeps a host op by fetching its last output; segments run it on NumPy.
+    for s in _samples(opdef):
+        out = opdef.reference(list(s.inputs), dict(s.attrs))
+        assert len(out) >= 1, opdef.name
+        token = np.asarray(out[-1])
+        assert token.dtype == np.bool_ and token.shape == () and bool(token), opdef.name

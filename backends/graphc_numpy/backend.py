@@ -13,7 +13,7 @@ from graphc import registry as reg
 from graphc import symbolic as sym
 from graphc.ir.entry import DimState
 from graphc.ir.program import Node, Program
-from graphc.ops import fused_ops
+from graphc.ops import fused_ops, host_ops
 from graphc.runtime.backend import CompileOptions
 
 # Ops this backend runs differently from the op's reference, in one visible table.
@@ -40,6 +40,17 @@ def _fused(node: Node) -> Kernel:
     epilogue worked out, so a run only makes the calls."""
     fn = fused_ops.kernel(node.attrs, len(node.inputs))
     return lambda ins: [fn(ins)]
+
+
+def _host(node: Node) -> Kernel:
+    """A host op (graphc/ops/host_ops.py: py_func, Print, print, Assert): its reference,
+    with errors naming the node's user op and line (a failed assertion, the user
+    function's exception as TF1's error class)."""
+    return host_ops.kernel(node.op, node.attrs, node.origin)
+
+
+for _op in sorted(host_ops.HOST_OPS):
+    LOWERINGS[_op] = _host
 
 
 class _Region:

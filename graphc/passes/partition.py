@@ -43,6 +43,11 @@ entry dims alone were checked when the run started. A symbol that the input prog
 itself never binds (a data-defined size no formula can be solved from) stays unbound.
 
 Every segment gets its own memory plan (``meta["memory_plan"]``).
+
+Host ops (the "host" trait: py_func, Print, print, Assert) need nothing of their own
+here: the caller's ``backend_of`` gives them the NumPy backend (graphc/runtime/segments.py),
+their outputs' data-defined dims reach later segments as above, and ``describe`` names
+them as a segment's host callbacks.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from typing import Any
 
 from graphc import dtypes as _dt
 from graphc import errors
+from graphc import registry as reg
 from graphc import symbolic as sym
 from graphc.ir import devices
 from graphc.ir.program import (
@@ -179,11 +185,15 @@ class Partition:
         for seg in self.segments:
             n = len(seg.program.nodes)
             where = f"device {devices.describe(seg.device)}, backend {seg.backend}"
+            host = sorted(op for op in seg.ops if reg.get(op).has("host"))
             if main_backend is not None and seg.backend != main_backend:
-                missing = sorted(op for op in seg.ops if op in lacking)
-                where += (
-                    f" (fallback{': ' + main_backend + ' lacks ' + ', '.join(missing) if missing else ''})"
-                )
+                missing = sorted(op for op in seg.ops if op in lacking and op not in host)
+                if missing or not host:
+                    where += f" (fallback{': ' + main_backend + ' lacks ' + ', '.join(missing) if missing else ''})"
+            if host:
+                # Host ops (py_func, Print, Assert, ...) call back into Python: a segment's
+                # boundary is where native code hands over to them.
+                where += f" (host callbacks: {', '.join(host)})"
             lines.append(f"segment {seg.index}: {where}: {n} node{'s' if n != 1 else ''}")
             lines.append(f"    ops: {_ops_summary(seg.ops)}")
             recv = [t for t in self.transfers if t.destination == seg.index]

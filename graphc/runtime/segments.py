@@ -15,6 +15,12 @@ from inside its code). Each segment is compiled by its backend, and
   as it is) and the ``dims`` of its bindings, from the run's entry dims and the
   data-defined dims earlier segments' outputs showed;
 - outputs come back as the caller's backend's arrays;
+- host ops (the "host" trait: py_func, Print, print, Assert) call back into Python, so
+  whatever the backend they run on the NumPy backend: on another backend they go to a
+  NumPy segment as the ops it lacks do (the segment boundary is the callback; native
+  code never calls Python), on the NumPy backend they stay in the program it runs. A
+  unit that holds a host op is compiled without the on-disk cache (outcome "off"): its
+  key could not tell two Python functions apart in another process;
 - a run that raises changes no input: a donated variable buffer goes only to the last
   segment, when it runs on the caller's backend and makes that variable's update, and
   only when no value that reaches it, or the caller, from an earlier segment without a
@@ -30,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from graphc import registry as reg
 from graphc.ir.program import Node, Program
 from graphc.passes.partition import Partition, Segment, node_device, partition
 from graphc.runtime.backend import Backend, CompileOptions, Executable, get_backend
@@ -43,6 +50,25 @@ def node_supported(node: Node, supported: frozenset[str] | None) -> bool:
     supports the fused op renders every scalar primitive (the protocol asks it to), so a
     fused node needs nothing more; the op types it replaced are provenance only."""
     return supported is None or node.op in supported
+
+
+def is_host(node: Node) -> bool:
+    """Whether ``node`` calls back into Python when it runs (the "host" trait)."""
+    return reg.get(node.op).has("host")
+
+
+def has_host_ops(program: Program) -> bool:
+    """Whether ``program`` holds a host op (its control-flow regions included): such a
+    program refers to Python functions of this process, so it is neither cached on disk
+    nor saved as an artifact."""
+    stack = [program]
+    while stack:
+        p = stack.pop()
+        for n in p.nodes:
+            if is_host(n):
+                return True
+            stack.extend(n.regions)
+    return False
 
 
 def lacking_ops(program: Program, backend: Backend) -> list[str]:
@@ -61,15 +87,20 @@ def plan(program: Program, backend: Backend) -> Partition | None:
     """How ``program`` runs on ``backend``: None when the backend compiles it as a whole
     (every op supported, one device), else its partition into segments."""
     supported = backend.supported_ops()
-    lacks = any(not node_supported(n, supported) for n in program.nodes)
-    places = {node_device(n) for n in program.nodes} - {""}
-    if not lacks and len(places) <= 1:
-        return None
     main = backend.name
     fallback = FALLBACK_BACKEND if main != FALLBACK_BACKEND else main
 
+    def on_main(node: Node) -> bool:
+        # A host op runs on the NumPy backend whatever the backend supports (module docstring).
+        return node_supported(node, supported) and (main == FALLBACK_BACKEND or not is_host(node))
+
+    lacks = any(not on_main(n) for n in program.nodes)
+    places = {node_device(n) for n in program.nodes} - {""}
+    if not lacks and len(places) <= 1:
+        return None
+
     def backend_of(node: Node) -> str:
-        return main if node_supported(node, supported) else fallback
+        return main if on_main(node) else fallback
 
     part = partition(program, backend_of)
     if len(part.segments) == 1 and part.segments[0].backend == main:
@@ -92,17 +123,24 @@ def compile_program(
     sink = outcomes if outcomes is not None else []
     part = plan(program, backend)
     if part is None:
-        exe, outcome = compile_cached(backend, program, options)
+        exe, outcome = _compile_unit(backend, program, options)
         sink.append(outcome)
         return exe
     fallback = backend if backend.name == FALLBACK_BACKEND else get_backend(FALLBACK_BACKEND)
     backends = [backend if seg.backend == backend.name else fallback for seg in part.segments]
     exes = []
     for b, seg in zip(backends, part.segments, strict=True):
-        exe, outcome = compile_cached(b, seg.program, options)
+        exe, outcome = _compile_unit(b, seg.program, options)
         sink.append(outcome)
         exes.append(exe)
     return SegmentedExecutable(program, part, backend, backends, exes)
+
+
+def _compile_unit(backend: Backend, program: Program, options: CompileOptions) -> tuple[Executable, str]:
+    """One unit through the on-disk cache, except a unit with a host op (module docstring)."""
+    if has_host_ops(program):
+        return backend.compile(program, options), "off"
+    return compile_cached(backend, program, options)
 
 
 class SegmentedExecutable:
