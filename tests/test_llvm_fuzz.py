@@ -793,13 +793,7 @@ def compare_values(
 
 def known_bug(want: Outcome, got: Outcome) -> str | None:
     """A discrepancy reported and not fixed yet (each has a strict xfail test below, which
-    starts failing, and so must go with this entry, when it is fixed)."""
-    if want.error is not None and got.error is None:
-        msg = str(want.error)
-        if "attempt to get arg" in msg:
-            return "argmax over an empty axis with an empty result: llvm does not raise"
-        if "zero-size array" in msg and ("(Softmax)" in msg or "(LogSoftmax)" in msg):
-            return "softmax of an empty tensor: the NumPy reference raises"
+    starts failing, and so must go with this entry, when it is fixed). None are open."""
     return None
 
 
@@ -966,15 +960,12 @@ def test_thread_count_does_not_change_results(data: st.DataObject) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Discrepancies the fuzzing found, reduced (strict: each passes once it is fixed).
+# Discrepancies the fuzzing found, reduced (fixed; kept as regression tests).
 
 
-@pytest.mark.xfail(
-    strict=True, reason="llvm ArgMax/ArgMin skip TF's empty-axis check when the result is empty"
-)
 def test_argmax_over_an_empty_axis_raises_with_an_empty_result() -> None:
     """TF1 raises InvalidArgumentError ("Reduction axis 0 is empty") whatever the other
-    dims; the NumPy backend does, and llvm does when the result is not empty."""
+    dims, the result empty or not."""
     x = tf.placeholder(tf.float32, [None, None])
     y = tf.argmax(x, axis=0)
     with tf.Session(backend="llvm") as sess:
@@ -984,13 +975,9 @@ def test_argmax_over_an_empty_axis_raises_with_an_empty_result() -> None:
             sess.run(y, {x: np.zeros((0, 0), np.float32)})
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the Softmax/LogSoftmax NumPy reference takes the max of an empty array"
-)
 @pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
 def test_softmax_of_an_empty_tensor_is_empty(fn: str) -> None:
-    """TF1's Softmax of a tensor with no elements is that empty tensor (the llvm backend
-    gives it); the NumPy backend raises."""
+    """TF1's Softmax of a tensor with no elements is that empty tensor, on every backend."""
     x = tf.placeholder(tf.float32, [None, None])
     y = getattr(tf.nn, fn)(x)
     for backend in ("llvm", "numpy"):
@@ -1000,11 +987,9 @@ def test_softmax_of_an_empty_tensor_is_empty(fn: str) -> None:
                 assert got.shape == shape and got.dtype == np.float32
 
 
-@pytest.mark.xfail(strict=True, reason="the inferred value of a constant of shape (0, 1) loses its shape")
 def test_gather_nd_of_no_indices() -> None:
-    """indices of shape [0, 1] gather nothing: the result has shape [0] (TF1). The graph
-    is refused when built: GatherNd's shape rule gets the constant's value back with
-    shape (0,) (graphc/registry.py InferenceContext.value) and reads index 0 of it."""
+    """indices of shape [0, 1] gather nothing: the result has shape [0] (TF1); the shape
+    rule reads the constant's value in its own shape [0, 1]."""
     p = tf.placeholder(tf.float32, [5])
     y = tf.gather_nd(p, tf.constant(np.zeros((0, 1), np.int32)))
     with tf.Session(backend="llvm") as sess:
@@ -1012,13 +997,9 @@ def test_gather_nd_of_no_indices() -> None:
     assert got.shape == (0,)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the integer Mean NumPy reference takes np.abs of an int64 sum of INT64_MIN"
-)
 def test_int64_mean_of_a_sum_of_int64_min() -> None:
     """TF's integer mean is the sum divided by the count, truncated toward zero:
-    INT64_MIN / 3 = -3074457345618258602 (llvm gives it; NumPy's np.abs(INT64_MIN) wraps and
-    the NumPy backend gives +3074457345618258603)."""
+    INT64_MIN / 3 = -3074457345618258602 on every backend (np.abs of INT64_MIN would wrap)."""
     x = tf.placeholder(tf.int64, [None])
     y = tf.reduce_mean(x)
     lo = np.iinfo(np.int64).min

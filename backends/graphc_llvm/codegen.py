@@ -56,6 +56,7 @@ ERROR_MESSAGES = {
     5: "cannot allocate {value} bytes of scratch memory",
     6: "Received a label value of {value} which is outside the valid range of [0, {bound})",
     7: "an index {value} does not index into [0, {bound})",
+    8: "Reduction axis {value} is empty (it has {bound} elements)",
 }
 RESOURCE_ERRORS = frozenset({5})
 

@@ -36,6 +36,7 @@ from graphc_llvm.lowerings import emit_fused, lowering
 
 # Failure codes (graphc_llvm.codegen.ERROR_MESSAGES).
 BAD_INDEX = 1  # an index read from data: "indices[{value}] is not in [0, {bound})"
+EMPTY_AXIS = 8  # an index reduction over an empty axis: "Reduction axis {value} is empty"
 BAD_ND_INDEX = 7  # an entry of a gather_nd/scatter_nd index tuple: "... does not index into ..."
 BAD_SIZE = 2  # a size the shape rule could not prove: "index {value} is out of range [0, {bound})"
 
@@ -852,7 +853,7 @@ def _scan(k: Kernel) -> None:
 @lowering("ArgMax", "ArgMin")
 def _arg_extreme(k: Kernel) -> None:
     """np.argmax/argmin along the axis: the first of tied extrema; for floats the first NaN
-    (NumPy treats NaN as the extreme). An empty axis fails (code 2), as NumPy raises."""
+    (NumPy treats NaN as the extreme). An empty axis fails (code 8), as NumPy and TF1 raise."""
     x, out = k.inputs[0], k.outputs[0]
     ax = _axis(k.attrs["axis"], x.rank)
     is_max = k.node.op == "ArgMax"
@@ -860,9 +861,8 @@ def _arg_extreme(k: Kernel) -> None:
     outer, d, inner = _outer_axis_inner(k, x.shape, ax)
     n_out = b.mul(outer, inner)
     _check_equal(k, sym.product(out.shape), n_out)
-    k.fail_if(
-        b.and_(b.icmp_signed(">", n_out, T.I64(0)), b.icmp_signed("<=", d, T.I64(0))), BAD_SIZE, T.I64(0), d
-    )
+    # An empty axis fails whatever the output's size (TF1 and NumPy raise for it).
+    k.fail_if(b.icmp_signed("<=", d, T.I64(0)), EMPTY_AXIS, T.I64(ax), d)
     ty = T.reg_type(x.dtype)
     best_v = k.alloca(ty)
     best_i = k.alloca(T.I64)

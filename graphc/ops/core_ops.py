@@ -32,7 +32,9 @@ def _no_inputs_grad(op: Operation, *grads: Any) -> list[Any]:
 def _const_value(ctx: reg.InferenceContext) -> list[Any] | None:
     v = ctx.attrs["value"]
     if v.dtype.kind in "iu" and v.size <= _MAX_CONST_VALUE:
-        return [np.array(v.tolist(), dtype=object)]
+        # Python ints (exact), in the constant's shape (tolist() of an empty [0, 1] array
+        # is [], which would otherwise come back with shape (0,)).
+        return [np.array(v.tolist(), dtype=object).reshape(v.shape)]
     return None
 
 

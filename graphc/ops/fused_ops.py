@@ -373,7 +373,9 @@ def _mean_of(total: np.ndarray, count: int, out: np.dtype) -> np.ndarray:
     if total.dtype.kind in "iu":
         if count == 0:
             return np.zeros(np.shape(total), dtype=out)
-        return np.asarray(np.sign(total) * (np.abs(total) // count)).astype(out)
+        # Truncated toward zero without np.abs (which wraps at the type's minimum).
+        q = np.floor_divide(total, count)
+        return np.asarray(np.where((q < 0) & (q * count != total), q + 1, q)).astype(out)
     return np.true_divide(total, total.dtype.type(count))
 
 

@@ -138,7 +138,9 @@ def _mean_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
         count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
         if count == 0:
             return [np.zeros(np.shape(total), dtype=x.dtype)]
-        mean = np.sign(total) * (np.abs(total) // count)
+        # Truncated toward zero without np.abs (which wraps at the type's minimum).
+        q = np.floor_divide(total, count)
+        mean = np.where((q < 0) & (q * count != total), q + 1, q)
         return [np.asarray(mean).astype(x.dtype)]
     with warnings.catch_warnings():  # the mean of nothing is NaN, as TF gives
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -40,6 +40,8 @@ from graphc.ops.reduction_ops import reduce_sum
 # =============================================================================
 def _softmax_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
     x, axis = ins[0], attrs["axis"]
+    if x.size == 0:
+        return [x.copy()]  # an empty tensor's softmax is empty (TF1); np.max would raise
     # Shifting by the max keeps exp() from overflowing for large logits.
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return [(e / np.sum(e, axis=axis, keepdims=True)).astype(x.dtype, copy=False)]
@@ -47,6 +49,8 @@ def _softmax_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarra
 
 def _log_softmax_ref(ins: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
     x, axis = ins[0], attrs["axis"]
+    if x.size == 0:
+        return [x.copy()]  # empty in, empty out (TF1); np.max would raise
     shifted = x - np.max(x, axis=axis, keepdims=True)
     out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
     return [out.astype(x.dtype, copy=False)]
