@@ -367,6 +367,7 @@ class Session:
             if len(args) != n_feeds:
                 raise TypeError(f"the callable takes {n_feeds} feed values, got {len(args)}")
             if self._closed:
+                known.clear()  # the closed session's program is not kept alive by its callables
                 raise RuntimeError("Attempted to use a closed Session.")
             checked = [_check_feed(t, v) for t, v in zip(feed_tensors, args)]
             if known:
