@@ -328,7 +328,6 @@ _HINTS: dict[str, str] = {
     **dict.fromkeys(
         ["segment_sum", "unsorted_segment_sum", "segment_mean", "unsorted_segment_mean"], _SEGMENTS
     ),
-    "TensorArray": "control flow is left out: unroll in Python and tf.stack the results",
     "contrib": "tf.contrib is left out, but for a few tf.contrib.layers and tf.contrib.framework names",
     "estimator": "write the training loop with tf.Session and tf.train's optimizers",
     "enable_eager_execution": "graphc builds graphs and runs them in a tf.Session (TF1's default mode)",
