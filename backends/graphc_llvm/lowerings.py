@@ -382,7 +382,27 @@ def emit_fused(k: Kernel, attrs: dict[str, Any], inputs: Sequence[Arg], out: Arg
             idx[g] = i
         return idx
 
+    # A row of one input's contiguous elements (reduce_sum(x), reduce_max(x)) is folded from
+    # the input itself: nothing to stage.
+    leaf = expr.op == "in" and g_in[expr.attr][-1] == 1 and expr_dtype == stage_dtype
+    leaf = leaf and (acc_dtype == stage_dtype or acc_dtype.kind == stage_dtype.kind == "f")
+
+    def leaf_fold(oidx: list[ir.Value]) -> ir.Value:
+        arg = inputs[expr.attr]
+        base = offsets_of(full_index(oidx, [T.I64(0)]), g_in)[expr.attr]
+        fold = LaneFold(k, identity, lambda a, v: scalars.combine(b, combiner, acc_dtype, a, v))
+        fold.row(
+            k.dim(extents[-1]),
+            lambda j: vector_cast(
+                b, vector_load(k, arg, b.add(base, j, flags=["nsw"])), stage_dtype, acc_dtype
+            ),
+            lambda j: scalars.cast(b, k.load(arg, b.add(base, j, flags=["nsw"])), stage_dtype, acc_dtype),
+        )
+        return fold.result()
+
     def laned_fold(oidx: list[ir.Value]) -> ir.Value:
+        if leaf:
+            return leaf_fold(oidx)
         buf = k.alloca(ir.ArrayType(T.reg_type(stage_dtype), _CHUNK))
         fold = LaneFold(k, identity, lambda a, v: scalars.combine(b, combiner, acc_dtype, a, v))
 
