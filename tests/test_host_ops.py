@@ -433,3 +433,17 @@ def test_numpy_backend_compiles_host_programs_without_the_cache() -> None:
     outcomes: list[str] = []
     compile_program(pipeline.optimize(low.program), get_backend("numpy"), outcomes=outcomes)
     assert outcomes == ["off"]
+
+
+@pytest.mark.xfail(
+    reason="graphc/runtime/artifact.py does not yet refuse programs with host ops "
+    "(segments.has_host_ops); drop this marker when it does",
+    strict=True,
+)
+def test_artifact_with_a_host_op_cannot_be_saved(tmp_path: object) -> None:
+    x = tf.placeholder(tf.float32, [None])
+    y = tf.py_func(lambda a: a + 1, [x], tf.float32, shapes=[None])
+    compiled = tf.compile(y * 2.0, [x])
+    np.testing.assert_allclose(compiled(np.array([1.0, 2.0], np.float32)), [4.0, 6.0])
+    with pytest.raises(ValueError, match="host"):
+        compiled.save(f"{tmp_path}/host.graphc")

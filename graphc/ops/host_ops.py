@@ -84,14 +84,14 @@ def register_function(fn: Any, what: str = "function") -> int:
     return token
 
 
-def lookup(token: int) -> HostFunction:
-    """The table entry of ``token``; FailedPreconditionError when this process has none
-    (a program with host callbacks moved to another process)."""
+def lookup(token: int, origin: Any = None) -> HostFunction:
+    """The table entry of ``token``; FailedPreconditionError naming ``origin`` (the node's
+    user op) when this process has none (a program with host callbacks moved elsewhere)."""
     entry = _TABLE.get(token)
     if entry is None:
         raise errors.FailedPreconditionError(
             None,
-            None,
+            origin,
             f"host function {token} is not registered in this process: a program with tf.py_func, "
             "tf.Print, tf.print or other host callbacks holds only a reference to its Python "
             "function, so it cannot be saved and run elsewhere",
@@ -256,7 +256,7 @@ def _python_error(exc: BaseException, what: str, origin: Any) -> errors.OpError:
 
 def run_py_func(ins: Sequence[Any], attrs: dict[str, Any], origin: Any = None) -> list[np.ndarray]:
     """PyFunc / PyFuncStateless: ``func(*inputs)`` -> one array per ``Tout``, then the token."""
-    entry = lookup(attrs["token"])
+    entry = lookup(attrs["token"], origin)
     what = entry.what
     tout: tuple[_dt.DType, ...] = attrs["Tout"]
     try:
@@ -305,7 +305,7 @@ def run_print(ins: Sequence[Any], attrs: dict[str, Any], origin: Any = None) -> 
     """Print(input, *data): writes ``message`` then ``[value]`` per data tensor (TF1's v1
     layout, at most ``summarize`` elements each) and a newline to stderr, at most
     ``first_n`` times (always when negative); returns input unchanged, then the token."""
-    entry = lookup(attrs["token"])
+    entry = lookup(attrs["token"], origin)
     first_n = attrs["first_n"]
     with entry.lock:
         if first_n >= 0 and entry.calls >= first_n:
@@ -322,7 +322,7 @@ def run_print(ins: Sequence[Any], attrs: dict[str, Any], origin: Any = None) -> 
 def run_print_v2(ins: Sequence[Any], attrs: dict[str, Any], origin: Any = None) -> list[np.ndarray]:
     """PrintV2(*tensors): the template's literal pieces and each tensor (TF2's layout),
     joined by ``sep``, then ``end``, written to the stream of its token."""
-    entry = lookup(attrs["token"])
+    entry = lookup(attrs["token"], origin)
     values = iter(ins)
     pieces = [summarize_v2(next(values), attrs["summarize"]) if p is None else p for p in attrs["template"]]
     text = "".join(pieces) + attrs["end"]
