@@ -189,18 +189,20 @@ def _fold(
     combine: Callable[[ir.Value, ir.Value], ir.Value],
     identity: ir.Constant,
     dtype: np.dtype,
+    exact: bool = False,
 ) -> ir.Value:
     """``combine`` over ``term`` for the row's elements, from ``identity``. A contiguous row
     of a vectorisable ``dtype`` (the terms' element dtype) is folded in
     graphc_llvm.lowerings.LaneFold's fixed order (blocks of FOLD_LANES as vectors); any
-    other row in row-major order in one accumulator."""
+    other row in row-major order in one accumulator. ``exact``: LaneFold's for an exactly
+    associative ``combine`` (maximum)."""
     b = k.b
     if not (rows.contiguous and vectorisable(dtype)):
         slot = k.alloca(identity.type)
         b.store(identity, slot)
         rows.each(base, lambda o: b.store(combine(b.load(slot), term(o, False)), slot))
         return b.load(slot)
-    fold = LaneFold(k, identity, combine)
+    fold = LaneFold(k, identity, combine, exact)
     fold.row(
         k.dim(rows.row_length),
         lambda j: term(b.add(base, j, flags=["nsw"]), True),
@@ -221,6 +223,7 @@ def _row_max(k: Kernel, rows: _Rows, x: Arg, base: ir.Value, dtype: np.dtype) ->
         lambda a, v: scalars.combine(b, "max", dtype, a, v),
         T.constant(dtype, -np.inf),
         dtype,
+        exact=True,
     )
 
 

@@ -105,6 +105,7 @@ def _reduction(k: Kernel) -> None:
 # of AVX-512's registers, enough independent chains to hide the adder's latency.
 FOLD_LANES = 32
 _LOG_LANES = FOLD_LANES.bit_length() - 1
+_EXACT_WAYS = 4  # vector accumulators of an exact fold (a power of two)
 
 
 def splat(b: ir.IRBuilder, x: ir.Value, lanes: int = FOLD_LANES) -> ir.Value:
@@ -154,13 +155,22 @@ class LaneFold:
     their lanes one at a time."""
 
     def __init__(
-        self, k: Kernel, identity: ir.Constant, combine: Callable[[ir.Value, ir.Value], ir.Value]
+        self,
+        k: Kernel,
+        identity: ir.Constant,
+        combine: Callable[[ir.Value, ir.Value], ir.Value],
+        exact: bool = False,
     ) -> None:
+        """``exact``: ``combine`` is exactly associative and commutative (IEEE maximum and
+        minimum): blocks then go round _EXACT_WAYS vector accumulators, whose latency chains
+        overlap, and the result is the same bits as the one-accumulator order's."""
         self.k = k
         self.combine = combine
+        self.identity = identity
         self.vty = ir.VectorType(identity.type, FOLD_LANES)
         self.slot = k.alloca(self.vty)
         self.spill = k.alloca(self.vty)  # the lanes in memory, for the tail (aligned as a vector)
+        self.extra = [k.alloca(self.vty) for _ in range(_EXACT_WAYS - 1)] if exact else []
         k.b.store(ir.Constant(self.vty, identity.constant), self.slot)
 
     def blocks(self, count: ir.Value, block: Callable[[ir.Value], ir.Value]) -> None:
@@ -168,11 +178,33 @@ class LaneFold:
         ``first = 0, FOLD_LANES, ...`` (``count`` blocks)."""
         b = self.k.b
 
-        def one(j: ir.Value) -> None:
+        def into(slot: ir.Value, j: ir.Value) -> None:
             v = block(b.shl(j, T.I64(_LOG_LANES), flags=["nsw", "nuw"]))
-            b.store(self.combine(b.load(self.slot), v), self.slot)
+            b.store(self.combine(b.load(slot), v), slot)
 
-        self.k.loop(count, one, name="fold")
+        if not self.extra:
+            self.k.loop(count, lambda j: into(self.slot, j), name="fold")
+            return
+        slots = [self.slot, *self.extra]
+        for slot in self.extra:
+            b.store(ir.Constant(self.vty, self.identity.constant), slot)
+        log_ways = T.I64(_EXACT_WAYS.bit_length() - 1)
+        rounds = b.lshr(count, log_ways)
+
+        def one_round(r: ir.Value) -> None:
+            first = b.shl(r, log_ways, flags=["nsw", "nuw"])
+            for w, slot in enumerate(slots):
+                into(slot, b.add(first, T.I64(w), flags=["nsw", "nuw"]))
+
+        self.k.loop(rounds, one_round, name="fold")
+        done = b.shl(rounds, log_ways)
+        self.k.loop(
+            b.sub(count, done), lambda j: into(self.slot, b.add(done, j, flags=["nsw"])), name="foldrest"
+        )
+        acc = b.load(self.slot)
+        for slot in self.extra:
+            acc = self.combine(acc, b.load(slot))
+        b.store(acc, self.slot)
 
     def tail(self, count: ir.Value, element: Callable[[ir.Value], ir.Value]) -> None:
         """Combine ``element(t)`` into lane ``t`` for ``t < count <= FOLD_LANES`` (elements
@@ -384,13 +416,14 @@ def emit_fused(k: Kernel, attrs: dict[str, Any], inputs: Sequence[Arg], out: Arg
 
     # A row of one input's contiguous elements (reduce_sum(x), reduce_max(x)) is folded from
     # the input itself: nothing to stage.
+    exact = combiner in ("max", "min")  # IEEE maximum/minimum and integer max/min: any order
     leaf = expr.op == "in" and g_in[expr.attr][-1] == 1 and expr_dtype == stage_dtype
     leaf = leaf and (acc_dtype == stage_dtype or acc_dtype.kind == stage_dtype.kind == "f")
 
     def leaf_fold(oidx: list[ir.Value]) -> ir.Value:
         arg = inputs[expr.attr]
         base = offsets_of(full_index(oidx, [T.I64(0)]), g_in)[expr.attr]
-        fold = LaneFold(k, identity, lambda a, v: scalars.combine(b, combiner, acc_dtype, a, v))
+        fold = LaneFold(k, identity, lambda a, v: scalars.combine(b, combiner, acc_dtype, a, v), exact)
         fold.row(
             k.dim(extents[-1]),
             lambda j: vector_cast(
@@ -404,7 +437,7 @@ def emit_fused(k: Kernel, attrs: dict[str, Any], inputs: Sequence[Arg], out: Arg
         if leaf:
             return leaf_fold(oidx)
         buf = k.alloca(ir.ArrayType(T.reg_type(stage_dtype), _CHUNK))
-        fold = LaneFold(k, identity, lambda a, v: scalars.combine(b, combiner, acc_dtype, a, v))
+        fold = LaneFold(k, identity, lambda a, v: scalars.combine(b, combiner, acc_dtype, a, v), exact)
 
         def at(t: ir.Value) -> ir.Value:
             return b.gep(buf, [T.I64(0), t], inbounds=True)  # t < _CHUNK by the loops' bounds
