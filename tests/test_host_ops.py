@@ -35,13 +35,10 @@ def _lowering_keeps_host_ops() -> bool:
     return any(n.op == "Assert" for n in low.program.nodes)
 
 
-# A host op that only control dependencies (or an op fetch) reach needs lowering to keep
-# it (graphc/ir/lower.py fetching its token); until it does these tests must fail.
-needs_kept = pytest.mark.xfail(
-    not _lowering_keeps_host_ops(),
-    reason="lowering drops host ops that only control dependencies reach",
-    strict=True,
-)
+def test_lowering_keeps_a_host_op_nothing_reads() -> None:
+    """A host op that only control dependencies (or an op fetch) reach is kept: lowering
+    fetches its token (graphc/ir/lower.py)."""
+    assert _lowering_keeps_host_ops()
 
 
 def _session(backend: str) -> tf.Session:
@@ -256,7 +253,6 @@ def test_print_first_n_and_gradient(capfd: pytest.CaptureFixture[str]) -> None:
     assert capfd.readouterr().err == "sum: [1]\nsum: [2]\n"
 
 
-@needs_kept
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_tf_print_as_fetch_and_control_dependency(backend: str, capsys: pytest.CaptureFixture[str]) -> None:
     x = tf.placeholder(tf.int32, [None])
@@ -311,7 +307,6 @@ def _sign_cases() -> list[tuple[str, object, np.ndarray, np.ndarray, str]]:
     ]
 
 
-@needs_kept
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_every_assertion_passes_and_fails_with_its_message(backend: str) -> None:
     x = tf.placeholder(tf.float32, [3])
@@ -332,7 +327,6 @@ def test_every_assertion_passes_and_fails_with_its_message(backend: str) -> None
             assert "test_host_ops.py" in msg, msg  # the user's line
 
 
-@needs_kept
 def test_assert_shows_summarized_data() -> None:
     x = tf.placeholder(tf.int32, [None])
     op = tf.Assert(tf.reduce_all(x > 0), ["x has a non-positive entry:", x], summarize=4, name="check_x")
@@ -344,7 +338,6 @@ def test_assert_shows_summarized_data() -> None:
     assert "'check_x' (Assert)" in str(info.value)
 
 
-@needs_kept
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_failed_assertion_before_an_update_changes_no_variable(backend: str) -> None:
     x = tf.placeholder(tf.float32, [None])
@@ -380,7 +373,6 @@ def test_static_assertions_as_tf1() -> None:
     assert tf.assert_integer(tf.constant([1])).type == "NoOp"
 
 
-@needs_kept
 def test_assert_rank_at_run_time() -> None:
     x = tf.placeholder(tf.float32)  # rank unknown while building: checked when it runs
     op = tf.assert_rank(x, 2)
@@ -435,11 +427,6 @@ def test_numpy_backend_compiles_host_programs_without_the_cache() -> None:
     assert outcomes == ["off"]
 
 
-@pytest.mark.xfail(
-    reason="graphc/runtime/artifact.py does not yet refuse programs with host ops "
-    "(segments.has_host_ops); drop this marker when it does",
-    strict=True,
-)
 def test_artifact_with_a_host_op_cannot_be_saved(tmp_path: object) -> None:
     x = tf.placeholder(tf.float32, [None])
     y = tf.py_func(lambda a: a + 1, [x], tf.float32, shapes=[None])

@@ -468,6 +468,4 @@ def test_unsupported_names_raise_with_advice(name: str) -> None:
 
 
 def test_unsupported_messages_suggest_alternatives() -> None:
-    assert "Session.run" in unsupported.message("Print")
-    assert "Session.run" in unsupported.message("assert_equal")
     assert "tf.scatter_nd" in unsupported.message("scatter_add")

@@ -655,6 +655,12 @@ class _Lowering:
                 outputs.append(Output(v, "fetch", str(len(outputs))))
             else:
                 fetch_index.append(None)
+        # A host op (py_func, Print, Assert, ...: the "host" trait) acts outside the
+        # program's values, so each one the run needs (through data or control edges) is
+        # kept: its token, the last output, is fetched. Fetches come before updates.
+        for node in self.nodes:
+            if reg.get(node.op).has("host"):
+                outputs.append(Output(node.outputs[-1], "fetch", f"host {node.origin.name}"))
         update_vars: list[Operation] = []
         for assigns in self.assigns_of.values():
             var = assigns[0].inputs[0].op

@@ -82,7 +82,7 @@ from graphc.ir.verify import verify
 from graphc.passes import pipeline
 from graphc.passes.memory import plan_memory
 from graphc.runtime.backend import Backend, CompileOptions, Executable, can_export, get_backend
-from graphc.runtime.segments import FALLBACK_BACKEND, SegmentedExecutable, compile_program, plan
+from graphc.runtime.segments import FALLBACK_BACKEND, SegmentedExecutable, compile_program, has_host_ops, plan
 
 __all__ = ["ArtifactError", "CompiledProgram", "Signature", "TensorSpec", "compile", "load", "run_cli"]
 
@@ -407,6 +407,12 @@ class CompiledProgram:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the artifact (module docstring) to ``path``, atomically: a reader sees the
         old file or the whole new one."""
+        if has_host_ops(self._program):
+            # A host op holds only a token into this process's table of Python functions.
+            raise ValueError(
+                "Cannot save a program with host callbacks (tf.py_func, tf.numpy_function, tf.Print, "
+                "tf.print, tf.Assert/tf.assert_*): it calls Python functions of this process"
+            )
         parts: list[tuple[str, bytes]] = [("program", serialize.to_bytes(self._program))]
         backend = self._backend
         identity = None
