@@ -22,6 +22,9 @@ The protocol, in full (ARCHITECTURE.md has a guide to writing a backend):
   ``program.outputs`` order. A run that raises must leave every input unchanged: an
   executable writes a donated buffer only once nothing after the write can fail.
 - ``to_device`` / ``to_host`` copy (the caller's arrays never alias a backend's).
+- Optional ``Executable.host_io = True``: the executable only reads its inputs (host
+  arrays) and every output is a fresh host array of its own, so the caller may skip the
+  copies in and out.
 
 Compiled code that can be kept (the on-disk cache, ``graphc.runtime.cache``, and saved
 artifacts, ``graphc.runtime.artifact``, use these; a backend without them is compiled
