@@ -7,11 +7,23 @@ Run:  python3 examples/rnn/lstm_digits.py [--epochs 5] [--units 64] [--batch-siz
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 
 import numpy as np
 
 import graphc as tf
+
+try:  # a scikit-learn dependency (the examples extra)
+    from threadpoolctl import threadpool_limits
+except ImportError:  # without it BLAS keeps its default threads
+    threadpool_limits = None
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager:
+    """One BLAS thread: the loop body's matrices are small, and on a busy machine
+    OpenBLAS's spinning worker threads made each of its matmuls ~100x slower."""
+    return threadpool_limits(limits=1, user_api="blas") if threadpool_limits else contextlib.nullcontext()
 
 
 def main(
@@ -43,7 +55,7 @@ def main(
     if steps is None:
         steps = epochs * per_epoch
     step_times: list[float] = []
-    with tf.Session() as sess:
+    with _one_blas_thread(), tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         initial_loss = float(sess.run(loss, {x: x_test, labels: y_test}))
         order = rng.permutation(len(x_train))
@@ -57,7 +69,9 @@ def main(
             step_times.append(time.perf_counter() - start)
             if verbose and (step + 1) % per_epoch == 0:
                 acc = sess.run(accuracy, {x: x_test, labels: y_test})
-                print(f"epoch {(step + 1) // per_epoch}: batch loss {batch_loss:.4f}, test accuracy {acc:.4f}")
+                print(
+                    f"epoch {(step + 1) // per_epoch}: batch loss {batch_loss:.4f}, test accuracy {acc:.4f}"
+                )
         test_loss, test_acc = sess.run([loss, accuracy], {x: x_test, labels: y_test})
     # The first step compiles; the median of the others is the step time.
     step_time = float(np.median(step_times[1:])) if len(step_times) > 1 else float(step_times[0])
