@@ -223,3 +223,22 @@ def test_layers_dcgan_trains_both_networks(tmp_path) -> None:  # noqa: ANN001
         assert m["grid"] == os.path.join(str(tmp_path), "dcgan_samples.png")
         with open(m["grid"], "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rnn_lstm_digits_learns_in_a_few_steps() -> None:
+    m = load_from("rnn", "lstm_digits").main(steps=25, units=32, verbose=False)
+    assert m["variables"] == [
+        "logits/bias",
+        "logits/kernel",
+        "rnn/basic_lstm_cell/bias",
+        "rnn/basic_lstm_cell/kernel",
+    ]
+    assert m["test_loss"] < m["initial_loss"] - 0.3  # ~ln(10) at the start
+    assert m["test_accuracy"] > 0.3  # chance is 0.1
+
+
+def test_rnn_char_lm_loss_falls_and_it_samples() -> None:
+    m = load_from("rnn", "char_lm").main(steps=40, units=64, sample_length=20, verbose=False)
+    assert m["initial_loss"] > 0.8 * np.log(m["vocab"])  # near uniform at the start
+    assert m["final_loss"] < m["initial_loss"] - 0.5
+    assert m["sample"].startswith("The keeper ") and len(m["sample"]) == len("The keeper ") + 20
