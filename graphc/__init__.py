@@ -258,6 +258,7 @@ from graphc.ops.dynamic_shape_ops import (  # data-dependent shapes (where, slic
     where,  # noqa: F811  (the one-argument form too)
     where_v2,  # noqa: F811
 )
+from graphc.ops.rnn import reverse_sequence  # noqa: E402  (built from a gather; tf.nn's RNNs use it)
 from graphc import nn, losses, train, initializers, random, math, linalg  # noqa: E402
 from graphc import data, datasets, image, metrics, preprocessing  # noqa: E402
 from graphc.image import random_crop  # noqa: E402
