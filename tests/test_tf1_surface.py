@@ -487,10 +487,20 @@ def test_contrib_framework_variables() -> None:
     assert fw.get_global_step() is step
 
 
+def test_contrib_rnn_is_tf_nn_rnn_cell() -> None:
+    assert tf.contrib.rnn.BasicLSTMCell is tf.nn.rnn_cell.BasicLSTMCell
+    assert tf.contrib.rnn.static_rnn is tf.nn.static_rnn
+
+
+def test_contrib_rnn_missing_names() -> None:
+    with pytest.raises(AttributeError):
+        _ = tf.contrib.rnn.NotACell
+
+
 @pytest.mark.parametrize(
     ("expr", "advice"),
     [
-        ("tf.contrib.rnn", "tf.nn.rnn_cell"),
+        ("tf.contrib.cudnn_rnn", "tf.nn.rnn_cell"),
         ("tf.contrib.slim", "tf.layers"),
         ("tf.contrib.learn", "tf.Session"),
         ("tf.contrib.not_a_package", ""),

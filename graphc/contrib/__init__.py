@@ -1,27 +1,22 @@
 """tf.contrib: the few of TF1's contrib names that tutorials use most, as aliases of
-graphc's own (``tf.contrib.layers``, ``tf.contrib.framework``).
+graphc's own (``tf.contrib.layers``, ``tf.contrib.framework``, ``tf.contrib.rnn``: the
+cells and functions of ``tf.nn.rnn_cell`` and ``tf.nn``).
 
 TF1's contrib was a collection of experimental packages outside its API; graphc does not
 provide it. Any other ``tf.contrib.X`` raises an AttributeError saying so and naming what
-to use instead (``tf.contrib.rnn``: the cells of ``tf.nn.rnn_cell``; ``tf.contrib.slim``:
-``tf.layers``; ...)."""
+to use instead (``tf.contrib.slim``: ``tf.layers``; ...)."""
 
 from __future__ import annotations
 
 from typing import NoReturn
 
-from graphc.contrib import framework, layers
+from graphc.contrib import framework, layers, rnn
 from graphc.contrib._missing import contrib_error
 
-__all__ = ["framework", "layers"]
+__all__ = ["framework", "layers", "rnn"]
 
 # What to use instead of each contrib package TF1 programs commonly reach for.
 _INSTEAD: dict[str, str] = {
-    "rnn": (
-        "RNN cells are in tf.nn.rnn_cell (BasicRNNCell, BasicLSTMCell, LSTMCell, GRUCell, "
-        "MultiRNNCell, DropoutWrapper, LSTMStateTuple) and the RNN functions in tf.nn "
-        "(static_rnn, dynamic_rnn, bidirectional_dynamic_rnn), as in TF1 itself"
-    ),
     "cudnn_rnn": "use the cells of tf.nn.rnn_cell",
     "slim": "use tf.layers (dense, conv2d, max_pooling2d, batch_normalization, dropout) and tf.losses",
     "keras": "use tf.keras",
