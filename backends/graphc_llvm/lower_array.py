@@ -139,6 +139,13 @@ def affine_copy(
                 continue
         axes.append((e, d, s))
     b = k.b
+    if combine is None and src.dtype == dst.dtype and src.dtype.itemsize in _TILE_LANES:
+        # A transposing move (the source's contiguous axis is not the destination's): in
+        # square tiles transposed in registers, the edges element by element.
+        q = next((a for a in range(len(axes) - 1) if _unit(axes[a][2])), None)
+        if q is not None and len(axes) >= 2 and _unit(axes[-1][1]) and not _unit(axes[-1][2]):
+            _tiled_transpose(k, axes, q, dst, dst_base, src, src_base)
+            return
 
     def body(idx: list[ir.Value]) -> None:
         do = _offset(k, dst_base, idx, [a[1] for a in axes])
@@ -150,6 +157,96 @@ def affine_copy(
             k.store(dst, do, combine(k.load(dst, do), k.load(src, so)))
 
     k.loop_nest([k.dim(a[0]) for a in axes], body)
+
+
+def _unit(step: sym.Dim | ir.Value) -> bool:
+    """A step known to be 1 at compile time."""
+    return not isinstance(step, ir.Value) and step == 1
+
+
+# Tile side (elements) of a transposing move, by element size: one 64-byte line a row.
+_TILE_LANES = {4: 16, 8: 8}
+
+
+def _transpose_in_registers(b: ir.IRBuilder, rows: list[ir.Value]) -> list[ir.Value]:
+    """The transpose of the square matrix whose rows are the vectors ``rows`` (n of n lanes,
+    n a power of two): log2(n) rounds that swap the off-diagonal h x h blocks of every 2h x 2h
+    block (h = n/2, ..., 1), each a two-vector shuffle per output vector."""
+    n = len(rows)
+    m = list(rows)
+    h = n // 2
+    while h >= 1:
+        lo = [i if not i & h else n + i - h for i in range(n)]
+        hi = [i + h if not i & h else n + i for i in range(n)]
+        for t in range(n):
+            if t & h:
+                continue
+            u, v = m[t], m[t + h]
+            m[t] = b.shuffle_vector(u, v, ir.Constant(ir.VectorType(T.I32, n), lo))
+            m[t + h] = b.shuffle_vector(u, v, ir.Constant(ir.VectorType(T.I32, n), hi))
+        h //= 2
+    return m
+
+
+def _tiled_transpose(
+    k: Kernel,
+    axes: Sequence[tuple[sym.Dim, sym.Dim | ir.Value, sym.Dim | ir.Value]],
+    q: int,
+    dst: Arg,
+    dst_base: ir.Value,
+    src: Arg,
+    src_base: ir.Value,
+) -> None:
+    """:func:`affine_copy`'s move when axis ``q`` is the source's contiguous axis and the last
+    one the destination's (a transpose): for each index of the other axes, the n x n tiles of
+    (q, last) are n vector loads along the source's rows, a transpose in registers and n
+    vector stores along the destination's (n = _TILE_LANES: a line each); the elements past
+    the last whole tile of either axis are moved one at a time. Every element is moved once,
+    bit for bit (an element is moved as its bits, whatever its dtype)."""
+    b = k.b
+    n = _TILE_LANES[src.dtype.itemsize]
+    log_n = n.bit_length() - 1
+    last = len(axes) - 1
+    others = [a for a in range(len(axes)) if a not in (q, last)]
+    eq, el = k.dim(axes[q][0]), k.dim(axes[last][0])
+    fq = b.shl(b.lshr(eq, T.I64(log_n)), T.I64(log_n))  # whole tiles end here (extents >= 0)
+    fl = b.shl(b.lshr(el, T.I64(log_n)), T.I64(log_n))
+    src_steps = [a[2] for a in axes]
+    dst_steps = [a[1] for a in axes]
+    ety = T.mem_type(src.dtype)
+    vty = ir.VectorType(ety, n)
+
+    def full(outer: list[ir.Value], iq: ir.Value, il: ir.Value) -> list[ir.Value]:
+        idx: list[ir.Value] = [T.I64(0)] * len(axes)
+        for a, v in zip(others, outer):
+            idx[a] = v
+        idx[q], idx[last] = iq, il
+        return idx
+
+    def move(outer: list[ir.Value], iq: ir.Value, il: ir.Value) -> None:
+        idx = full(outer, iq, il)
+        so, do = _offset(k, src_base, idx, src_steps), _offset(k, dst_base, idx, dst_steps)
+        b.store(b.load(b.gep(src.ptr, [so], inbounds=True)), b.gep(dst.ptr, [do], inbounds=True))
+
+    def per_outer(outer: list[ir.Value]) -> None:
+        def tile(tq: ir.Value, tl: ir.Value) -> None:
+            q0, l0 = b.shl(tq, T.I64(log_n)), b.shl(tl, T.I64(log_n))
+            rows = []
+            for t in range(n):
+                so = _offset(k, src_base, full(outer, q0, b.add(l0, T.I64(t))), src_steps)
+                ptr = b.bitcast(b.gep(src.ptr, [so], inbounds=True), vty.as_pointer())
+                rows.append(b.load(ptr, align=src.dtype.itemsize))
+            for t, v in enumerate(_transpose_in_registers(b, rows)):
+                do = _offset(k, dst_base, full(outer, b.add(q0, T.I64(t)), l0), dst_steps)
+                ptr = b.bitcast(b.gep(dst.ptr, [do], inbounds=True), vty.as_pointer())
+                b.store(v, ptr, align=src.dtype.itemsize)
+
+        k.loop_nest([b.lshr(eq, T.I64(log_n)), b.lshr(el, T.I64(log_n))], lambda t: tile(*t))
+        # The rest: l past the whole tiles for q inside them, then every l for q past them.
+        k.loop_nest([fq, b.sub(el, fl)], lambda t: move(outer, t[0], b.add(fl, t[1])))
+        k.loop_nest([b.sub(eq, fq), el], lambda t: move(outer, b.add(fq, t[0]), t[1]))
+
+    k.loop_nest([k.dim(axes[a][0]) for a in others], per_outer)
 
 
 def _fill(k: Kernel, out: Arg, value: ir.Value) -> None:
