@@ -95,7 +95,7 @@ def test_one_spawner_per_module_and_none_for_static_small_work() -> None:
 
 
 def _dim_function(formulas: list[sym.Dim]):  # type: ignore[no-untyped-def]
-    """Native ``f(dims, out)`` storing each formula's value (codegen.emit_dim) over symbol N."""
+    """Native ``f(dims, out)`` storing each formula's value (codegen.emit_dim) over its one symbol."""
     from graphc_llvm import codegen, jit
     from graphc_llvm import types as T
 
@@ -113,7 +113,7 @@ def _dim_function(formulas: list[sym.Dim]):  # type: ignore[no-untyped-def]
 
 
 def test_dim_formulas_floor_divide_like_python() -> None:
-    n = sym.symbol("N", signed=True)
+    n = sym.symbol("Kfloordiv_test", signed=True)  # signedness is per name, process-wide: a name of its own
     divisors = [1, 2, 3, 7, 10, 64, 4096, 1 << 40]
     formulas = [sym.floordiv(n, d) for d in divisors] + [sym.floordiv(n * 40 + 63, 64) * 64 + n * 4096]
     code, f = _dim_function(formulas)
@@ -123,7 +123,7 @@ def test_dim_formulas_floor_divide_like_python() -> None:
     for v in values:
         dv = np.array([v], dtype=np.int64)
         f(dv.ctypes.data, out.ctypes.data)
-        want = [sym.evaluate(d, {"N": v}) for d in formulas[:-1]]
+        want = [sym.evaluate(d, {"Kfloordiv_test": v}) for d in formulas[:-1]]
         assert out[:-1].tolist() == want, v
         assert want == [v // d for d in divisors]
         if abs(v) < 2**40:
