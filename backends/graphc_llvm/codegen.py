@@ -109,7 +109,7 @@ class Kernel:
         self.node = node
         self.attrs = node.attrs
         self.index = index
-        self.fn = ir.Function(module, NODE_FN, name=f"node{index}")
+        self.fn = ir.Function(module, NODE_FN, name=f"{emitter.prefix}node{index}")
         self.fn.linkage = "internal"
         self.bufs, self.dims_ptr, self.err, self.start, self.end = self.fn.args
         self._entry = self.fn.append_basic_block("entry")
@@ -415,12 +415,26 @@ def _declare(module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type]
 
 
 class ProgramEmitter:
-    """Builds the module for one program (see the module docstring)."""
+    """Builds the module for one program (see the module docstring).
 
-    def __init__(self, program: Program, lowerings: dict[str, Lowering]) -> None:
+    With ``module`` and ``prefix`` it emits a control-flow region (an If branch, a While
+    cond or body: graphc_llvm/lower_control.py) into an enclosing program's module instead:
+    :meth:`emit_region` gives ``{prefix}run(bufs, dims, err) -> i32`` over the region's own
+    ``bufs`` (its params, its constants, its result buffers, its arena: the same layout as
+    ``graphc_run``'s) and ``dims`` (the region's symbols, then the thread count), which the
+    node running the region fills. Every function it adds is named with ``prefix``."""
+
+    def __init__(
+        self,
+        program: Program,
+        lowerings: dict[str, Lowering],
+        module: ir.Module | None = None,
+        prefix: str = "",
+    ) -> None:
         self.program = program
         self.lowerings = lowerings
-        self.module = jit.new_module("graphc")
+        self.prefix = prefix
+        self.module = module if module is not None else jit.new_module("graphc")
         plan = plan_for(program)
         self.plan = plan
         numbering = program.numbering()
@@ -616,7 +630,19 @@ class ProgramEmitter:
         return kernel._at_entry(make)
 
     def emit(self) -> tuple[ir.Module, Layout]:
-        functions = []
+        functions, labels = self._emit_nodes()
+        self._emit_run(functions)
+        layout = self._emit_sizes(labels)
+        return self.module, layout
+
+    def emit_region(self) -> ir.Function:
+        """The region's node functions and its ``{prefix}run`` (see the class docstring);
+        sizes are the caller's to compute (it knows the region's dims as formulas of its own)."""
+        functions, _ = self._emit_nodes()
+        return self._emit_run(functions, f"{self.prefix}run")
+
+    def _emit_nodes(self) -> tuple[list[ir.Function | None], list[str]]:
+        functions: list[ir.Function | None] = []
         labels = []
         for k, node in enumerate(self.program.nodes):
             labels.append(f"{node.op} {node.origin.name!r}" if node.origin else node.op)
@@ -629,13 +655,13 @@ class ProgramEmitter:
             kern = Kernel(self.module, self, node, k)
             lower(kern)
             functions.append(kern.finish())
-        self._emit_run(functions)
-        layout = self._emit_sizes(labels)
-        return self.module, layout
+        return functions, labels
 
-    def _emit_run(self, functions: list[ir.Function | None]) -> None:
+    def _emit_run(self, functions: list[ir.Function | None], name: str = "graphc_run") -> ir.Function:
         fnty = ir.FunctionType(T.I32, [T.I8P.as_pointer(), T.I64.as_pointer(), T.I64.as_pointer()])
-        fn = ir.Function(self.module, fnty, name="graphc_run")
+        fn = ir.Function(self.module, fnty, name=name)
+        if name != "graphc_run":
+            fn.linkage = "internal"
         bufs, dims, err = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         for k, f in enumerate(functions):
@@ -650,6 +676,7 @@ class ProgramEmitter:
             b.ret(rc)
             b.position_at_end(ok)
         b.ret(T.I32(0))
+        return fn
 
     def _emit_sizes(self, labels: list[str]) -> Layout:
         numbering = self.program.numbering()

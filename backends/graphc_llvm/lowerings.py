@@ -705,3 +705,4 @@ def _naive_matmul(
 
 # The rest of the table, one module per family of ops; each registers with @lowering.
 from graphc_llvm import lower_array, lower_conv, lower_nn  # noqa: E402,F401  (registration)
+from graphc_llvm import lower_control  # noqa: E402,F401  (registration: If, While)

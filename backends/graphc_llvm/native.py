@@ -30,9 +30,9 @@ from llvmlite import ir
 
 from graphc import errors
 from graphc import symbolic as sym
-from graphc.ir.program import Program
+from graphc.ir.program import Node, Program
 from graphc.runtime.backend import CompileOptions
-from graphc_llvm import blas, jit
+from graphc_llvm import blas, jit, lower_control
 from graphc_llvm import types as T
 from graphc_llvm.codegen import ERROR_MESSAGES, RESOURCE_ERRORS, Layout, ProgramEmitter, Unsupported
 from graphc_llvm.lowerings import lowering_for, supported_ops
@@ -444,6 +444,13 @@ class LLVMBackend:
 
     def supported_ops(self) -> frozenset[str] | None:
         return supported_ops()
+
+    def supports_node(self, node: Node) -> bool:
+        """The protocol's optional hook: an If/While only when its regions compile
+        natively (graphc_llvm/lower_control.py), every other op its table has."""
+        if node.op in ("If", "While"):
+            return lower_control.can_compile(node)
+        return True
 
     def cache_identity(self) -> dict[str, str]:
         ident = jit.identity()

@@ -14,6 +14,12 @@ The protocol, in full (ARCHITECTURE.md has a guide to writing a backend):
 - ``Backend.supported_ops() -> frozenset[str] | None``: the ops it compiles (None:
   all registered ops). The caller runs the others on the NumPy backend as separate,
   visible segments (the partition pass), so a backend never calls back into Python.
+- Optional ``Backend.supports_node(node) -> bool``, consulted (by
+  ``graphc.runtime.segments.node_supported``) only for a node whose op is in
+  ``supported_ops()``: False sends that node to a NumPy segment too. It lets a backend
+  take an op in the forms it compiles and leave the others (the LLVM backend compiles an
+  ``If``/``While`` whose regions it can hold natively). It must be exact: a node it
+  accepts must compile.
 - ``Executable.run(inputs, dims, donated) -> outputs``: ``inputs`` are device arrays
   in ``program.params`` order; ``dims`` holds the value of every symbol bound at
   entry (the caller computed and checked them: shapes agree, assertions hold);

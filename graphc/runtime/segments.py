@@ -45,11 +45,17 @@ from graphc.runtime.cache import compile_cached
 FALLBACK_BACKEND = "numpy"
 
 
-def node_supported(node: Node, supported: frozenset[str] | None) -> bool:
+def node_supported(node: Node, supported: frozenset[str] | None, backend: Backend | None = None) -> bool:
     """Whether a backend with these ``supported_ops()`` compiles ``node``. A backend that
     supports the fused op renders every scalar primitive (the protocol asks it to), so a
-    fused node needs nothing more; the op types it replaced are provenance only."""
-    return supported is None or node.op in supported
+    fused node needs nothing more; the op types it replaced are provenance only. When the
+    op is supported and ``backend`` has the protocol's optional ``supports_node(node)``
+    hook, that has the last word: a backend may take an op only in some forms (the LLVM
+    backend: an If/While whose regions it can compile), the others go to NumPy segments."""
+    if supported is not None and node.op not in supported:
+        return False
+    hook = getattr(backend, "supports_node", None) if backend is not None else None
+    return hook is None or bool(hook(node))
 
 
 def is_host(node: Node) -> bool:
@@ -78,7 +84,7 @@ def lacking_ops(program: Program, backend: Backend) -> list[str]:
         return []
     out: set[str] = set()
     for n in program.nodes:
-        if not node_supported(n, supported):
+        if not node_supported(n, supported, backend):
             out.add(n.op)
     return sorted(out)
 
@@ -92,7 +98,7 @@ def plan(program: Program, backend: Backend) -> Partition | None:
 
     def on_main(node: Node) -> bool:
         # A host op runs on the NumPy backend whatever the backend supports (module docstring).
-        return node_supported(node, supported) and (main == FALLBACK_BACKEND or not is_host(node))
+        return node_supported(node, supported, backend) and (main == FALLBACK_BACKEND or not is_host(node))
 
     lacks = any(not on_main(n) for n in program.nodes)
     places = {node_device(n) for n in program.nodes} - {""}
