@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
+from collections.abc import Iterator
 
 from graphc_llvm import jit
 
@@ -13,17 +15,48 @@ from graphc_llvm import jit
 @functools.cache
 def library() -> str:
     """The path of the BLAS shared library, loaded into the process for the JIT."""
-    import scipy_openblas32  # a dependency of this backend; imported when the backend is used
+    with _kernel_choice():
+        # Importing scipy_openblas32 loads the library (its module keeps a handle): the
+        # kernel choice must be in place before.
+        import scipy_openblas32  # a dependency of this backend; imported when the backend is used
 
-    path = os.path.join(scipy_openblas32.get_lib_dir(), scipy_openblas32.get_library() + ".so")
-    if not os.path.exists(path):
-        # Other platforms name it differently: the first shared library in the folder.
-        names = [n for n in os.listdir(scipy_openblas32.get_lib_dir()) if ".so" in n or n.endswith((".dylib", ".dll"))]
-        if not names:
-            raise RuntimeError("scipy-openblas32 has no shared library")
-        path = os.path.join(scipy_openblas32.get_lib_dir(), names[0])
-    jit.load_library(path)
+        path = os.path.join(scipy_openblas32.get_lib_dir(), scipy_openblas32.get_library() + ".so")
+        if not os.path.exists(path):
+            # Other platforms name it differently: the first shared library in the folder.
+            names = [
+                n for n in os.listdir(scipy_openblas32.get_lib_dir()) if ".so" in n or n.endswith((".dylib", ".dll"))
+            ]
+            if not names:
+                raise RuntimeError("scipy-openblas32 has no shared library")
+            path = os.path.join(scipy_openblas32.get_lib_dir(), names[0])
+        jit.load_library(path)
     return path
+
+
+# OpenBLAS picks its kernels by CPU model; for an AVX-512 CPU it does not know (AMD's Zen 4
+# and 5 under this build) it falls back to its AVX2 (Haswell) kernels, at well under half
+# the speed of its AVX-512 (SkylakeX) ones, which such a CPU runs. The features SkylakeX's
+# kernels use.
+_SKYLAKEX_FEATURES = ("+avx512f", "+avx512bw", "+avx512dq", "+avx512vl", "+avx512cd")
+
+
+@contextlib.contextmanager
+def _kernel_choice() -> Iterator[None]:
+    """While the BLAS loads: ``OPENBLAS_CORETYPE=SKYLAKEX`` for a Zen CPU with AVX-512,
+    unless the user chose a core type. The variable is read when the library loads, and
+    put back as it was afterwards."""
+    features = set(jit.host_features().split(","))
+    import llvmlite.binding as llvm  # the host's CPU name, as LLVM sees it
+
+    zen = llvm.get_host_cpu_name().startswith("znver")
+    if "OPENBLAS_CORETYPE" in os.environ or not zen or not all(f in features for f in _SKYLAKEX_FEATURES):
+        yield
+        return
+    os.environ["OPENBLAS_CORETYPE"] = "SKYLAKEX"
+    try:
+        yield
+    finally:
+        del os.environ["OPENBLAS_CORETYPE"]
 
 
 threads_set = 0  # the thread count last given to the BLAS (0: its own default)
