@@ -144,6 +144,20 @@ def run_program(backend: Backend, program: Program, inputs: Sequence[np.ndarray]
 
 
 _loaded: dict[str, Backend] = {}
+_default_name: str | None = None
+
+
+def default_backend_name() -> str:
+    """The backend a Session gets when none is named and $GRAPHC_BACKEND is unset: the LLVM
+    CPU backend where it is installed and can run here, else the NumPy interpreter."""
+    global _default_name
+    if _default_name is None:
+        try:
+            ok = get_backend("llvm").is_available()
+        except Exception:  # noqa: BLE001  (a missing or broken plug-in means the interpreter)
+            ok = False
+        _default_name = "llvm" if ok else "numpy"
+    return _default_name
 
 
 def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
@@ -163,10 +177,11 @@ def available_backends() -> list[str]:
 
 
 def get_backend(name: str | Backend | None = None) -> Backend:
-    """A backend by name (default: $GRAPHC_BACKEND, else "numpy"), or the object itself."""
+    """A backend by name (default: $GRAPHC_BACKEND, else :func:`default_backend_name`), or
+    the object itself."""
     if name is not None and not isinstance(name, str):
         return name
-    name = name or os.environ.get(DEFAULT_BACKEND_ENV) or "numpy"
+    name = name or os.environ.get(DEFAULT_BACKEND_ENV) or default_backend_name()
     name = ALIASES.get(name, name)
     if name in _loaded:
         return _loaded[name]
