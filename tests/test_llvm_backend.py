@@ -181,3 +181,18 @@ def test_elementwise_loops_are_vectorised() -> None:
     exe = get_backend("llvm").compile(program)
     asm = jit.emit_assembly(jit.optimize(exe.llvm_ir))
     assert "ymm" in asm or "zmm" in asm or "xmm" in asm and "ps\t" in asm
+
+
+def test_the_ops_without_a_native_lowering_are_the_documented_ones() -> None:
+    """Every registered op has a native lowering but those listed, each with its reason,
+    in graphc_llvm.lowerings.WITHOUT_LOWERING (the list a new op must not silently join)."""
+    from graphc_llvm.lowerings import WITHOUT_LOWERING, supported_ops
+
+    from graphc import registry as reg
+
+    missing = {op.name for op in reg.all_ops()} - supported_ops()
+    assert missing == set(WITHOUT_LOWERING), (
+        f"undocumented: {sorted(missing - set(WITHOUT_LOWERING))}; "
+        f"listed but lowered: {sorted(set(WITHOUT_LOWERING) - missing)}"
+    )
+    assert all(len(why) > 20 for why in WITHOUT_LOWERING.values())

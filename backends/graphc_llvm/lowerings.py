@@ -36,6 +36,44 @@ def lowering(*ops: str) -> Callable[[Lowering], Lowering]:
     return deco
 
 
+# The registered ops with no native lowering, and why: each runs in a NumPy segment (or,
+# for a program with data-defined dims, the program runs on the interpreter as a whole).
+# tests/test_llvm_backend.py keeps this table equal to what supported_ops() leaves out.
+WITHOUT_LOWERING: dict[str, str] = {
+    **dict.fromkeys(
+        ["Placeholder", "VariableV2", "Assign", "AssignAdd", "AssignSub", "CustomGradient", "ControlFlowArg"],
+        "a frontend op: lowering turns it into params, outputs or plain nodes; no program holds it",
+    ),
+    "Transfer": "the partition pass's boundary between segments, run by runtime/segments.py",
+    **dict.fromkeys(
+        ["PyFunc", "PyFuncStateless", "Print", "PrintV2", "Assert"],
+        "a host callback: calls Python, so it is a host segment by design (native code never calls back)",
+    ),
+    **dict.fromkeys(
+        [
+            "Where",
+            "BooleanMask",
+            "BooleanMaskGrad",
+            "Unique",
+            "UniqueWithCounts",
+            "DynamicPartition",
+            "DynamicStitch",
+            "TopKDynamic",
+            "TopKDynamicGrad",
+            "SliceDynamic",
+            "SliceDynamicGrad",
+        ],
+        "its output's size depends on the data: not yet allocated by native code",
+    ),
+    **dict.fromkeys(
+        ["RandomStandardNormal", "TruncatedNormal"],
+        "its reference's float64 log/cos/erfinv cannot be matched bit for bit by inline polynomials",
+    ),
+    "RandomLoopCounter": "not yet lowered: a loop with a random op in its body stays a NumPy segment",
+    "CandidateSampler": "not yet lowered: rejection sampling along a counter stream",
+}
+
+
 def supported_ops() -> frozenset[str]:
     """Every op with a lowering here, and every elementwise op (lowered through its scalar rule)."""
     out = set(LOWERINGS)
@@ -704,5 +742,9 @@ def _naive_matmul(
 
 
 # The rest of the table, one module per family of ops; each registers with @lowering.
-from graphc_llvm import lower_array, lower_conv, lower_nn  # noqa: E402,F401  (registration)
-from graphc_llvm import lower_control  # noqa: E402,F401  (registration: If, While)
+from graphc_llvm import (  # noqa: E402,F401  (registration)
+    lower_array,
+    lower_control,  # noqa: E402,F401  (registration: If, While)
+    lower_conv,
+    lower_nn,
+)
