@@ -433,3 +433,26 @@ def test_a_failed_run_does_not_advance_the_counters_of_a_branch() -> None:
             sess.run(picked, {p: True, k: 7})
         np.testing.assert_array_equal(sess.run(u, {p: True}), _uniform_of(rnd, 0, (4,), np.float32))
         np.testing.assert_array_equal(sess.run(u, {p: True}), _uniform_of(rnd, 1, (4,), np.float32))
+
+
+def test_the_pipeline_optimises_inside_bodies() -> None:
+    """A loop body is a program of its own through the same passes: x * 1.0 simplified, the
+    repeated relu merged (CSE), the chain fused into one node; values unchanged."""
+    from graphc.ir.lower import lower
+    from graphc.passes import pipeline
+
+    x = tf.placeholder(tf.float32, [None])
+    n = tf.placeholder(tf.int32, [])
+
+    def body(i, v):  # type: ignore[no-untyped-def]
+        return i + 1, tf.nn.relu(v * 1.0) * 2.0 + tf.nn.relu(v * 1.0)
+
+    _, y = tf.while_loop(lambda i, v: i < n, body, [0, x])
+    low = lower(tf.get_default_graph(), [y], {x: (tf.float32, (3,)), n: (tf.int32, ())})
+    program = pipeline.optimize(low.program)
+    (loop,) = [node for node in program.nodes if node.op == "While"]
+    body_ops = [node.op for node in loop.regions[1].nodes]
+    assert body_ops.count("Fused") == 1 and "Relu" not in body_ops and "Mul" not in body_ops
+    with tf.Session() as sess:
+        got = sess.run(y, {x: [1.0, -1.0, 2.0], n: 2})
+    np.testing.assert_allclose(got, [9.0, 0.0, 18.0])

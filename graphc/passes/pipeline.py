@@ -23,6 +23,7 @@ from graphc.passes.dce import dce
 from graphc.passes.fold import fold
 from graphc.passes.fuse import fuse
 from graphc.passes.memory import plan_memory
+from graphc.passes.rewrite import copy_program
 from graphc.passes.simplify import simplify
 from graphc.passes.stabilize import stabilize
 
@@ -132,6 +133,11 @@ def optimize_with_report(
     dump_prefix = program.content_hash()[:12] if dump_dir else ""
     if dump_dir:
         _dump(dump_dir, dump_prefix, program, 0, "input")
+    # Control flow's branches and bodies first, each a program of its own through the same
+    # pipeline (innermost first), so constants fold, common subexpressions merge and
+    # elementwise chains fuse inside them too; the passes below then see each If/While
+    # as one opaque node, and the memory plan hashes the optimised regions.
+    program = _optimize_regions(program, disabled)
     for i, (name, _) in enumerate(PASSES, start=1):
         if name in off or "all" in off:
             report.records.append(
@@ -155,6 +161,17 @@ def optimize_with_report(
             _dump(dump_dir, dump_prefix, program, i, name)
     program.meta["pass_report"] = report
     return program, report
+
+
+def _optimize_regions(program: Program, disabled: Iterable[str] | None) -> Program:
+    """``program`` with every control-flow node's regions optimised (a copy when any is)."""
+    if not any(n.regions for n in program.nodes):
+        return program
+    program = copy_program(program)
+    for n in program.nodes:
+        if n.regions:
+            n.regions = tuple(optimize(r, disabled) for r in n.regions)
+    return program
 
 
 def _dump(directory: str, prefix: str, program: Program, index: int, name: str) -> None:
