@@ -190,7 +190,9 @@ def test_the_ops_without_a_native_lowering_are_the_documented_ones() -> None:
 
     from graphc import registry as reg
 
-    missing = {op.name for op in reg.all_ops()} - supported_ops()
+    # graphc's own ops (tests register ops of their own in the same process).
+    ours = {op.name for op in reg.all_ops() if getattr(op.reference, "__module__", "").startswith("graphc")}
+    missing = ours - supported_ops()
     assert missing == set(WITHOUT_LOWERING), (
         f"undocumented: {sorted(missing - set(WITHOUT_LOWERING))}; "
         f"listed but lowered: {sorted(set(WITHOUT_LOWERING) - missing)}"
