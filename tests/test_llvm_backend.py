@@ -198,3 +198,23 @@ def test_the_ops_without_a_native_lowering_are_the_documented_ones() -> None:
         f"listed but lowered: {sorted(set(WITHOUT_LOWERING) - missing)}"
     )
     assert all(len(why) > 20 for why in WITHOUT_LOWERING.values())
+
+
+def test_result_buffers_are_reused_only_when_nothing_holds_them() -> None:
+    """A run reuses an earlier run's result buffer only once no one references it: values
+    the caller kept are never overwritten by a later run."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None])
+        y = x * 2.0
+        with tf.Session(backend="llvm") as sess:
+            kept = [sess.run(y, {x: np.full(4, float(i), np.float32)}) for i in range(5)]
+            for i, a in enumerate(kept):
+                np.testing.assert_array_equal(a, np.full(4, 2.0 * i, np.float32))
+            ids = set()
+            for i in range(6):  # nothing kept: buffers come round again
+                ids.add(id(sess.run(y, {x: np.full(4, float(i), np.float32)})))
+            view = sess.run(y, {x: np.ones(4, np.float32)})[1:]  # a view keeps its base
+            for _ in range(3):
+                sess.run(y, {x: np.zeros(4, np.float32)})
+            np.testing.assert_array_equal(view, [2.0, 2.0, 2.0])

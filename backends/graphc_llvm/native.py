@@ -137,7 +137,7 @@ class LLVMExecutable:
                     f"input {i} ({self.program.params[i].name}) has shape {a.shape}, "
                     f"the program needs {param_shapes[i]}"
                 )
-        results = [np.empty(shape, dt) for shape, dt in zip(result_shapes, self._result_dtypes)]
+        results = s.result_buffers(result_shapes, self._result_dtypes)
         if arena_bytes > s.arena_bytes:
             s.grow_arena(arena_bytes)
         ctx = s.ctx
@@ -254,6 +254,8 @@ class _Scratch:
             self.bufs[lay.n_params + j] = c.ctypes.data
         self._arena = np.zeros(0, dtype=np.uint8)
         self.arena_bytes = 0  # what the arena holds (64-byte aligned, at bufs[-1])
+        # Each result slot's recent buffers, for reuse once nothing else holds them.
+        self._recycle: list[list[np.ndarray]] = [[] for _ in lay.results]
         # graphc_call's context (see _call_helper), or None: addresses go through ctypes.
         self.call = _call_helper()
         self.ctx: np.ndarray | None = None
@@ -286,6 +288,30 @@ class _Scratch:
         self.exe._sizes(self.dvec_at, self.sizes_at)
         self.current = self.shapes()
         self.key = key
+
+    def result_buffers(self, shapes: Sequence[tuple[int, ...]], dtypes: Sequence[np.dtype]) -> list[np.ndarray]:
+        """A buffer per result: one this thread made for the slot in an earlier run when
+        nothing but this list still references it (its previous holder, e.g. the session's
+        last value of a variable, has let it go: no one can see it overwritten), else a
+        new one. Reuse spares a training step the page faults of fresh memory for every new
+        variable value. Two buffers per slot are kept: a variable's value of the last run
+        is this run's input, the one before is free."""
+        out = []
+        for j, (shape, dt) in enumerate(zip(shapes, dtypes)):
+            kept = self._recycle[j]
+            buf = None
+            for k in range(len(kept)):
+                # 2: the list's reference and getrefcount's argument, no other holder.
+                if sys.getrefcount(kept[k]) == 2 and kept[k].shape == shape:
+                    buf = kept.pop(k)
+                    break
+            if buf is None:
+                buf = np.empty(shape, dt)
+            kept.append(buf)
+            if len(kept) > 2:
+                del kept[0]
+            out.append(buf)
+        return out
 
     def shapes(self) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]], int, bool]:
         """Param shapes, result shapes, arena bytes, and whether the run cannot be allocated
