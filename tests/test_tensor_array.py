@@ -1,5 +1,5 @@
 """tf.TensorArray (graphc.ops.tensor_array_ops): a dense [size, *element_shape] tensor.
-Reads, writes, stack, unstack, gather, scatter, concat and size against NumPy, as a
+Reads, writes, stack, unstack, gather, scatter, split, concat and size against NumPy, as a
 while_loop variable (element shape given, or learnt from the first write in the body),
 as a cond result, gradients through write/read/stack in loops by central differences
 (float64), the errors TF1 gives, and the LLVM backend (control flow in a NumPy segment)."""
@@ -233,3 +233,45 @@ def test_gradient_through_scatter_and_gather() -> None:
     with tf.Session() as sess:
         np.testing.assert_allclose(sess.run(y, {x: xs}), ref(xs), rtol=1e-12)
         np.testing.assert_allclose(sess.run(g, {x: xs}), _central(ref, xs), rtol=1e-6, atol=1e-8)
+
+
+# -- split -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", _BACKENDS)
+def test_split_into_equal_lengths_as_tf1(backend: str) -> None:
+    x = tf.placeholder(tf.float64, [6, 2])
+    ta = tf.TensorArray(tf.float64, size=3).split(x * 3.0, [2, 2, 2])
+    assert ta.element_shape.as_list() == [2, 2]
+    xs = np.arange(12.0).reshape(6, 2)
+    pieces = np.split(xs * 3.0, [2, 4])  # TF1: element i is value[sum(lengths[:i]):sum(lengths[:i+1])]
+    with _session(backend) as sess:
+        got = sess.run([ta.read(1), ta.stack(), ta.concat(), ta.size()], {x: xs})
+    np.testing.assert_array_equal(got[0], pieces[1])
+    np.testing.assert_array_equal(got[1], np.stack(pieces))
+    np.testing.assert_array_equal(got[2], xs * 3.0)
+    assert got[3] == 3
+
+
+def test_split_gradient_by_central_differences() -> None:
+    x = tf.placeholder(tf.float64, [4, 3])
+    ta = tf.TensorArray(tf.float64, size=2).split(x, tf.constant([2, 2]))
+    y = tf.reduce_sum(tf.sin(ta.read(1)) * ta.read(0))
+    (g,) = tf.gradients(y, x)
+
+    def ref(v: np.ndarray) -> float:
+        return float(np.sum(np.sin(v[2:4]) * v[0:2]))
+
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(g, {x: _XS}), _central(ref, _XS), rtol=1e-6, atol=1e-8)
+
+
+def test_split_refusals() -> None:
+    x = tf.placeholder(tf.float32, [5, 2])
+    with pytest.raises(NotImplementedError, match="unequal lengths"):
+        tf.TensorArray(tf.float32, size=2).split(x, [2, 3])
+    n = tf.placeholder(tf.int32, [2])
+    with pytest.raises(NotImplementedError, match="known only when the graph runs"):
+        tf.TensorArray(tf.float32, size=2).split(x, n)
+    with pytest.raises(ValueError, match="size 3 cannot split into 2"):
+        tf.TensorArray(tf.float32, size=3).split(x, [2, 2])
+    with pytest.raises(ValueError, match="sum to 4 but the value has 5 rows"):
+        tf.TensorArray(tf.float32, size=2).split(x, [2, 2])

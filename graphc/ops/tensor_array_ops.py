@@ -18,7 +18,8 @@ gradient applies unchanged: gradients flow through ``write``/``read``/``stack``/
 - ``read(i)``, ``gather(indices)``: rows of the buffer. ``stack()``: the buffer.
   ``concat()``: the buffer with its first two axes merged (elements concatenated along
   their first axis; they all have the same shape here). ``size()``: the size.
-- ``unstack(x)``: a buffer equal to ``x``; ``scatter(indices, value)``: rows
+- ``unstack(x)``: a buffer equal to ``x``; ``split(x, lengths)``: ``x`` reshaped to
+  ``[len(lengths), length, ...]`` (equal static lengths only); ``scatter(indices, value)``: rows
   ``indices[k]`` replaced by ``value[k]`` (the last ``k`` for a repeated index).
 
 The element shape comes from ``element_shape`` when it is fully defined, else (with
@@ -288,6 +289,58 @@ class TensorArray:
         mask = layout_ops.reshape(hit, [-1] + [1] * (rank - 1))
         return self._derive(math_ops.where_v2(mask, rows, base), elem)
 
+    def split(self, value: Any, lengths: Any, name: str | None = None) -> TensorArray:
+        """TF1's split: element ``i`` is ``value[sum(lengths[:i]) : sum(lengths[:i + 1])]``.
+
+        ``lengths`` must be known when the graph is built (a list, or a constant tensor), as
+        must ``value``'s first dim: the dense buffer holds elements of one shape, so every
+        length must be the same (the buffer is then ``value`` reshaped to
+        ``[len(lengths), length, *rest]``). Unequal or run-time lengths are refused with a
+        NotImplementedError. As in TF1, a TensorArray of static size needs
+        ``len(lengths) == size`` and the lengths must sum to ``value``'s first dim.
+        """
+        v = self._value_in(value, "value")
+        if v.shape.ndims == 0:
+            raise ValueError("TensorArray.split needs a value of rank >= 1")
+        lens = _static_lengths(lengths)
+        if lens is None:
+            raise NotImplementedError(
+                "TensorArray.split with lengths known only when the graph runs: graphc's TensorArray is a "
+                "dense [size, ...] tensor; give the lengths as a list or a constant"
+            )
+        if any(n < 0 for n in lens):
+            raise ValueError(f"TensorArray.split: lengths must be non-negative, got {lens}")
+        if isinstance(self._size, int) and len(lens) != self._size:
+            # TF1: "Expected lengths to be a vector of length <size>" for a fixed-size array.
+            raise ValueError(
+                f"TensorArray of size {self._size} cannot split into {len(lens)} elements (lengths {lens})"
+            )
+        if len(set(lens)) > 1:
+            raise NotImplementedError(
+                f"TensorArray.split with unequal lengths {lens}: graphc's TensorArray is a dense tensor whose "
+                "elements all have one shape (split into equal lengths, or use tf.split)"
+            )
+        length = lens[0] if lens else 0
+        rows = v.shape.as_list()[0] if v.shape.ndims is not None else None
+        if rows is not None and rows != sum(lens):
+            raise ValueError(
+                f"TensorArray.split: the lengths {lens} sum to {sum(lens)} but the value has {rows} rows"
+            )
+        if v.shape.ndims is None:
+            raise ValueError("TensorArray.split needs a value of known rank")
+        rest = v.shape.as_list()[1:]
+        elem = self._check_element(TensorShape([length, *rest]), "split")
+        if all(d is not None for d in rest):
+            buf = layout_ops.reshape(v, [len(lens), length, *rest])
+        else:
+            dims = concat_ops.concat(
+                [constant([len(lens), length], dtype=_dt.int32), core_ops.shape(v)[1:]], 0
+            )
+            buf = layout_ops.reshape(v, dims)
+        if self._materialize is not None and self._buffer is None:
+            self._base(elem, None)  # inside a loop body: the buffer becomes a loop variable
+        return self._derive(buf, elem)
+
     def identity(self, name: str | None = None) -> TensorArray:
         """The same elements (TF1's identity: a new flow)."""
         if self._buffer is None:
@@ -325,3 +378,15 @@ class TensorArray:
 
     def __repr__(self) -> str:
         return f"<TensorArray {self._name!r} dtype={self._dtype.name} size={self._size} element_shape={self._element_shape}>"
+
+
+def _static_lengths(lengths: Any) -> list[int] | None:
+    """``lengths`` as a list of ints when known at graph build time (a Python sequence, a NumPy
+    array or a Const tensor), else None."""
+    if isinstance(lengths, Tensor):
+        op = lengths.op
+        if op.type != "Const":
+            return None
+        value = op.get_attr("value")
+        return [int(n) for n in value.reshape(-1)]
+    return [int(n) for n in lengths]
