@@ -26,6 +26,7 @@ from graphc.passes.memory import plan_memory
 from graphc.passes.rewrite import copy_program
 from graphc.passes.simplify import simplify
 from graphc.passes.stabilize import stabilize
+from graphc.passes.xent_backprop import xent_backprop
 
 Pass = Callable[[Program], Program]
 
@@ -42,6 +43,9 @@ Pass = Callable[[Program], Program]
 #   makes constant ones and zeros that the neutral-element rules remove.
 # - dce: removes whatever the rewrites left unused (each pass also drops dead nodes when it
 #   canonicalizes; this pass states the guarantee on its own).
+# - xent_backprop after the rewrites that merge and tidy (one Softmax per logits, no
+#   Identity in the way) and before fuse, which would hide the Sub it matches; the
+#   Softmax it frees goes when it canonicalizes.
 # - fuse and plan memory last: they work on the final set of nodes.
 PASSES: list[tuple[str, Pass]] = [
     ("simplify", simplify),
@@ -50,6 +54,7 @@ PASSES: list[tuple[str, Pass]] = [
     ("cse", cse),
     ("resimplify", simplify),
     ("dce", dce),
+    ("xent_backprop", xent_backprop),
     ("fuse", fuse),
     ("memory", plan_memory),
 ]
