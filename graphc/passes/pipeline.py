@@ -26,6 +26,7 @@ from graphc.passes.memory import plan_memory
 from graphc.passes.rewrite import copy_program
 from graphc.passes.simplify import simplify
 from graphc.passes.stabilize import stabilize
+from graphc.passes.unroll import unroll
 from graphc.passes.xent_backprop import xent_backprop
 
 Pass = Callable[[Program], Program]
@@ -49,6 +50,7 @@ Pass = Callable[[Program], Program]
 # - fuse and plan memory last: they work on the final set of nodes.
 PASSES: list[tuple[str, Pass]] = [
     ("simplify", simplify),
+    ("unroll", unroll),  # before fold/cse/fuse: they then work across the inlined iterations
     ("stabilize", stabilize),
     ("fold", fold),
     ("cse", cse),
