@@ -62,7 +62,6 @@ import os
 import re
 import struct
 import sys
-import tempfile
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -82,6 +81,7 @@ from graphc.ir.verify import verify
 from graphc.passes import pipeline
 from graphc.passes.memory import plan_memory
 from graphc.runtime.backend import Backend, CompileOptions, Executable, can_export, get_backend
+from graphc.runtime.files import write_atomically
 from graphc.runtime.segments import FALLBACK_BACKEND, SegmentedExecutable, compile_program, has_host_ops, plan
 
 __all__ = ["ArtifactError", "CompiledProgram", "Signature", "TensorSpec", "compile", "load", "run_cli"]
@@ -485,20 +485,7 @@ class CompiledProgram:
         }
         text = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
         header = _HEADER.pack(MAGIC, len(text), hashlib.sha256(text).digest())
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".graphc-artifact-", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(header)
-                f.write(text)
-                for _, data in parts:
-                    f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_atomically(path, (header, text, *(data for _, data in parts)), prefix=".graphc-artifact-")
 
 
 class _Missing:

@@ -53,7 +53,6 @@ import json
 import os
 import struct
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -63,6 +62,7 @@ from typing import Any
 
 from graphc.ir.program import Program
 from graphc.runtime.backend import Backend, CompileOptions, Executable, can_export
+from graphc.runtime.files import write_atomically
 
 MAGIC = b"GRAPHCK\n"
 FORMAT_VERSION = 1
@@ -340,23 +340,10 @@ class CompileCache:
         }
         blob = _canonical(manifest)
         header = _HEADER.pack(MAGIC, FORMAT_VERSION, len(blob), hashlib.sha256(blob).digest())
-        tmp: str | None = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=self.directory)
-            with os.fdopen(fd, "wb") as f:
-                f.write(header)
-                f.write(blob)
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path_for(key))
-            tmp = None
-            _fsync_dir(self.directory)
+            write_atomically(self.path_for(key), (header, blob, payload), prefix=f".{key[:16]}.")
         except OSError as exc:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
             with self._lock:
                 first, self._store_warned = not self._store_warned, True
             if first:  # once per cache: a read-only folder must not flood the output
@@ -590,20 +577,6 @@ def _mtime(p: Path) -> float:
         return p.stat().st_mtime
     except OSError:
         return 0.0
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable too (where the platform allows opening a folder)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- the process's default cache -------------------------------------------------------------------
