@@ -106,33 +106,28 @@ _CF_ATTRS = {
     "bodies": reg.omittable(reg.INT),
 }
 
-IF = reg.register(
-    reg.OpDef(
-        name="If",
-        attrs=dict(_CF_ATTRS),
-        shape=_cf_shape,
-        dtype=_cf_dtype,
-        reference=_no_reference,
-        grad=_grad_needs_gradients,
-        traits=frozenset({"stateful"}),
-        num_outputs=None,
-        no_samples="runs sub-programs; tested by tests/test_control_flow.py",
-        doc="If(pred, *args): regions (then, else), each args -> outputs",
+def _register_control_flow(name: str, doc: str) -> reg.OpDef:
+    """If and While share their rules: the outputs' types are attrs, the meaning is in the
+    regions (run by the backends), the gradient is built by gradients.py."""
+    return reg.register(
+        reg.OpDef(
+            name=name,
+            attrs=dict(_CF_ATTRS),
+            shape=_cf_shape,
+            dtype=_cf_dtype,
+            reference=_no_reference,
+            grad=_grad_needs_gradients,
+            traits=frozenset({"stateful"}),
+            num_outputs=None,
+            no_samples="runs sub-programs; tested by tests/test_control_flow.py",
+            doc=doc,
+        )
     )
-)
-WHILE = reg.register(
-    reg.OpDef(
-        name="While",
-        attrs=dict(_CF_ATTRS),
-        shape=_cf_shape,
-        dtype=_cf_dtype,
-        reference=_no_reference,
-        grad=_grad_needs_gradients,
-        traits=frozenset({"stateful"}),
-        num_outputs=None,
-        no_samples="runs sub-programs; tested by tests/test_control_flow.py",
-        doc="While(*vars, *captures): regions (cond, body); cond -> bool[], body -> vars",
-    )
+
+
+IF = _register_control_flow("If", "If(pred, *args): regions (then, else), each args -> outputs")
+WHILE = _register_control_flow(
+    "While", "While(*vars, *captures): regions (cond, body); cond -> bool[], body -> vars"
 )
 ARG = reg.register(
     reg.OpDef(
