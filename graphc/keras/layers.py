@@ -14,12 +14,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from graphc import dtypes as _dt
 from graphc.frontend.graph import Tensor
 from graphc.frontend.tensor_shape import TensorShape
-from graphc.keras import backend
+from graphc.keras.weights import KerasWeights
 from graphc.layers import activations, convolutional, core, normalization, pooling
 from graphc.layers import base as _base
 from graphc.layers import initializers as _inits
@@ -66,7 +64,7 @@ def _no_constraint(value: Any, what: str) -> None:
         raise ValueError(f"{what} cannot be stored in a model's config")
 
 
-class Layer(_base.Layer):
+class Layer(KerasWeights, _base.Layer):
     """tf.keras.layers.Layer: subclass it with ``build(input_shape)`` (weights from
     ``self.add_weight(name, shape, initializer=...)``) and ``call(inputs)``. Keyword
     arguments: ``name``, ``trainable``, ``dtype``, ``input_shape`` / ``batch_input_shape``
@@ -85,25 +83,6 @@ class Layer(_base.Layer):
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)
         return config
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Layer:
-        """The layer ``get_config`` describes."""
-        return cls(**config)
-
-    def get_weights(self) -> list[np.ndarray]:
-        """The weights' values (``weights`` order), read in the backend's session."""
-        return backend.batch_get_value(self.weights)
-
-    def set_weights(self, weights: list[Any]) -> None:
-        """Write ``weights`` (``weights`` order, matching shapes)."""
-        params = self.weights
-        if len(params) != len(weights):
-            raise ValueError(
-                f"You called `set_weights(weights)` on layer {self.name!r} with a weight list of length "
-                f"{len(weights)}, but the layer was expecting {len(params)} weights."
-            )
-        backend.batch_set_value(list(zip(params, weights)))
 
     def _node_attr(self, attr: str) -> Any:
         if not self._inbound_nodes:

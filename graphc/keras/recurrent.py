@@ -26,12 +26,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from graphc import dtypes as _dt
 from graphc.frontend.graph import Tensor
 from graphc.frontend.tensor_shape import TensorShape
-from graphc.keras import backend
+from graphc.keras.weights import KerasWeights
 from graphc.layers import activations
 from graphc.layers import base as _base
 from graphc.layers import initializers as _inits
@@ -69,7 +67,7 @@ class _StepCell(RNNCell):
         return out, tuple(new_state)
 
 
-class _Recurrent(_base.Layer):
+class _Recurrent(KerasWeights, _base.Layer):
     """What SimpleRNN, LSTM and GRU share: the weights, the loop, the outputs, the config."""
 
     _keras_style = True
@@ -222,19 +220,6 @@ class _Recurrent(_base.Layer):
         return out
 
     # -- Keras's layer API ------------------------------------------------------------------------
-    def get_weights(self) -> list[np.ndarray]:
-        """The weights' values (kernel, recurrent_kernel, bias)."""
-        return backend.batch_get_value(self.weights)
-
-    def set_weights(self, weights: list[Any]) -> None:
-        """Write ``weights`` (``weights`` order, matching shapes)."""
-        params = self.weights
-        if len(params) != len(weights):
-            raise ValueError(
-                f"You called `set_weights(weights)` on layer {self.name!r} with a weight list of length "
-                f"{len(weights)}, but the layer was expecting {len(params)} weights."
-            )
-        backend.batch_set_value(list(zip(params, weights)))
 
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments, as JSON (Keras's layer config)."""
@@ -265,11 +250,6 @@ class _Recurrent(_base.Layer):
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)
         return config
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> _Recurrent:
-        """The layer ``get_config`` describes."""
-        return cls(**config)
 
 
 class SimpleRNN(_Recurrent):
