@@ -31,7 +31,7 @@ from llvmlite import ir
 from graphc import errors
 from graphc import symbolic as sym
 from graphc.ir.program import Node, Program
-from graphc.runtime.backend import CompileOptions
+from graphc.runtime.backend import MACHINE_MEMORY_BYTES, CompileOptions
 from graphc_llvm import blas, jit, lower_control
 from graphc_llvm import types as T
 from graphc_llvm.codegen import ERROR_MESSAGES, RESOURCE_ERRORS, Layout, ProgramEmitter, Unsupported
@@ -182,19 +182,19 @@ class LLVMExecutable:
                 continue
             if worst is None or n > worst[0]:
                 worst = (n, v.producer.origin if v.producer is not None else None)
-        if worst is not None and worst[0] > _MEMORY_BYTES:
+        if worst is not None and worst[0] > MACHINE_MEMORY_BYTES:
             n, origin = worst
             raise errors.ResourceExhaustedError(
                 None,
                 origin,
                 f"OOM when allocating an output of {n:,} bytes for this op "
-                f"(the machine has {_MEMORY_BYTES:,} bytes of memory)",
+                f"(the machine has {MACHINE_MEMORY_BYTES:,} bytes of memory)",
             )
         origin = self.program.nodes[0].origin if self.program.nodes else None
         raise errors.ResourceExhaustedError(
             None,
             origin,
-            f"the program's temporaries need more than the machine's {_MEMORY_BYTES:,} bytes of memory",
+            f"the program's temporaries need more than the machine's {MACHINE_MEMORY_BYTES:,} bytes of memory",
         )
 
     def _raise(self, rc: int, err: np.ndarray) -> None:
@@ -206,14 +206,6 @@ class LLVMExecutable:
         raise errors.InvalidArgumentError(None, node.origin, msg)
 
 
-def _memory_bytes() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 2**63 - 1
-
-
-_MEMORY_BYTES = _memory_bytes()
 
 
 def thread_count() -> int:
@@ -321,13 +313,13 @@ class _Scratch:
         params = [tuple(sizes[p["at"] : p["at"] + p["rank"]]) for p in lay.param_shapes]
         results = [tuple(sizes[r["at"] : r["at"] + r["rank"]]) for r in lay.results]
         arena = sizes[lay.arena_at]
-        too_big = bool(sizes[lay.overflow_at]) or arena > _MEMORY_BYTES
+        too_big = bool(sizes[lay.overflow_at]) or arena > MACHINE_MEMORY_BYTES
         if not too_big:
             for shape, dt in zip(results, self.result_dtypes):
                 n = dt.itemsize
                 for d in shape:
                     n *= d
-                if n > _MEMORY_BYTES:
+                if n > MACHINE_MEMORY_BYTES:
                     too_big = True
                     break
         return params, results, arena, too_big

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -14,7 +13,7 @@ from graphc import symbolic as sym
 from graphc.ir.entry import DimState
 from graphc.ir.program import Node, Program
 from graphc.ops import fused_ops, host_ops
-from graphc.runtime.backend import CompileOptions
+from graphc.runtime.backend import MACHINE_MEMORY_BYTES, CompileOptions
 
 # Ops this backend runs differently from the op's reference, in one visible table.
 # Everything else runs the registered reference. A lowering is prepared once per node,
@@ -116,15 +115,6 @@ def _while(node: Node) -> Kernel:
     return run
 
 
-def _memory_bytes() -> int:
-    """The machine's physical memory: no single array larger than it can be allocated."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 2**63 - 1
-
-
-_MEMORY_BYTES = _memory_bytes()
 
 
 class NumpyExecutable:
@@ -155,7 +145,7 @@ class NumpyExecutable:
         for node in program.nodes:
             for v in node.outputs:
                 size = sym.product(v.shape) * v.dtype.size
-                if not v.dtype.is_string and (not isinstance(size, int) or size > _MEMORY_BYTES):
+                if not v.dtype.is_string and (not isinstance(size, int) or size > MACHINE_MEMORY_BYTES):
                     sizes.setdefault(size, node)
         self._sizes = [(node, size) for size, node in sizes.items()]
         # Output k updates the variable of param i (by name): where a donated buffer goes.
@@ -218,12 +208,12 @@ class NumpyExecutable:
                 n = sym.evaluate(size, dims)
             except KeyError:
                 continue  # a data-defined size: known once its node has run
-            if n > _MEMORY_BYTES:
+            if n > MACHINE_MEMORY_BYTES:
                 raise errors.ResourceExhaustedError(
                     None,
                     node.origin,
                     f"OOM when allocating an output of {n:,} bytes for this op "
-                    f"(the machine has {_MEMORY_BYTES:,} bytes of memory)",
+                    f"(the machine has {MACHINE_MEMORY_BYTES:,} bytes of memory)",
                 )
 
     def _donate(self, inputs: Sequence[Any], results: list[Any], donated: frozenset[int]) -> list[Any]:

@@ -127,6 +127,18 @@ class Backend(Protocol):
     def to_host(self, array: Any) -> np.ndarray: ...
 
 
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**63 - 1
+
+
+# The machine's physical memory: no buffer larger than it can be allocated, so a backend
+# refuses such a run before it starts (ResourceExhaustedError naming the op).
+MACHINE_MEMORY_BYTES = _physical_memory()
+
+
 def can_export(backend: Backend) -> bool:
     """Whether ``backend`` implements the optional export/load part of the protocol."""
     return all(callable(getattr(backend, m, None)) for m in ("cache_identity", "export", "load"))
