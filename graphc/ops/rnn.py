@@ -169,18 +169,18 @@ def static_rnn(
     scope: Any = None,
 ) -> tuple[list[Any], Any]:
     """tf.nn.static_rnn (TF1): the cell unrolled over ``inputs`` (a list of ``[batch,
-    depth]`` tensors) in variable scope ``scope`` (default ``rnn``); returns ``(outputs,
+    depth]`` tensors, or of nests of them) in variable scope ``scope`` (default ``rnn``); returns ``(outputs,
     state)``. With ``sequence_length``, outputs past each length are zero and the state
     is carried through."""
     if not isinstance(inputs, list | tuple):
         raise TypeError("inputs must be a sequence")
     if not inputs:
         raise ValueError("inputs must not be empty")
-    xs = [convert_to_tensor(x) for x in inputs]
+    xs = [map_state(convert_to_tensor, x) for x in inputs]
     lengths = _check_lengths(sequence_length)
     outputs: list[Any] = []
     with variable_scope(scope or "rnn"):
-        batch = _batch_size(xs[0])
+        batch = _batch_size(flatten(xs[0])[0])
         state = _initial_state(cell, initial_state, batch, dtype)
         dt = _state_dtype(state)
         for t, x in enumerate(xs):
@@ -209,7 +209,7 @@ def static_bidirectional_rnn(
         raise TypeError("inputs must be a list")
     if not inputs:
         raise ValueError("inputs must not be empty")
-    xs = [convert_to_tensor(x) for x in inputs]
+    xs = [map_state(convert_to_tensor, x) for x in inputs]
     with variable_scope(scope or "bidirectional_rnn"):
         with variable_scope("fw") as fw_scope:
             out_fw, state_fw = static_rnn(
@@ -219,14 +219,22 @@ def static_bidirectional_rnn(
             rev = _reverse_list(xs, sequence_length)
             tmp, state_bw = static_rnn(cell_bw, rev, initial_state_bw, dtype, sequence_length, scope=bw_scope)
         out_bw = _reverse_list(tmp, sequence_length)
-        outputs = [concat([f, b], 1) for f, b in zip(out_fw, out_bw)]
+        outputs = [map_state(lambda a, c: concat([a, c], 1), f, b) for f, b in zip(out_fw, out_bw)]
     return outputs, state_fw, state_bw
 
 
-def _reverse_list(xs: list[Tensor], lengths: Any) -> list[Tensor]:
+def _reverse_list(xs: list[Any], lengths: Any) -> list[Any]:
+    """The steps reversed (each sequence within its length); steps may be nests."""
     if lengths is None:
         return list(reversed(xs))
-    return unstack(reverse_sequence(stack(xs), lengths, seq_axis=0, batch_axis=1), num=len(xs))
+    leaves = [flatten(x) for x in xs]
+    per_leaf = [
+        unstack(
+            reverse_sequence(stack([lv[k] for lv in leaves]), lengths, seq_axis=0, batch_axis=1), num=len(xs)
+        )
+        for k in range(len(leaves[0]))
+    ]
+    return [pack_as(xs[t], [col[t] for col in per_leaf]) for t in range(len(xs))]
 
 
 # -- dynamic_rnn --------------------------------------------------------------------------------
@@ -242,26 +250,46 @@ def dynamic_rnn(
     scope: Any = None,
 ) -> tuple[Any, Any]:
     """tf.nn.dynamic_rnn (TF1): the cell applied over time by one ``tf.while_loop``.
-    ``inputs``: ``[batch, time, depth]`` (``[time, batch, depth]`` with ``time_major``);
-    returns ``(outputs, state)``, outputs in the same layout with the cell's output size.
-    Variables in ``scope`` (default ``rnn``). ``parallel_iterations`` and
-    ``swap_memory`` are accepted (iterations run in order)."""
-    x = convert_to_tensor(inputs)
-    rank = x.shape.ndims
-    if rank is None or rank < 3:
-        raise ValueError(f"dynamic_rnn needs inputs of rank 3 or more ([batch, time, depth]), got {x.shape}")
-    if not time_major:
-        x = transpose(x, [1, 0, *range(2, rank)])
+    ``inputs``: ``[batch, time, depth]`` (``[time, batch, depth]`` with ``time_major``), or
+    a nest (tuples, lists, namedtuples) of such tensors with one batch and time, the cell
+    then called on the same nest of ``[batch, depth]`` steps; returns ``(outputs,
+    state)``, outputs in the same layout with the cell's output size (a nest when
+    ``output_size`` is one). Variables in ``scope`` (default ``rnn``).
+    ``parallel_iterations`` and ``swap_memory`` are accepted (iterations run in order)."""
+    flat_in = [convert_to_tensor(t) for t in flatten(inputs)]
+    if not flat_in:
+        raise ValueError("dynamic_rnn needs at least one input tensor")
+    nested = isinstance(inputs, list | tuple)
+    xs = []
+    for x in flat_in:
+        rank = x.shape.ndims
+        if rank is None or rank < 3:
+            raise ValueError(
+                f"dynamic_rnn needs inputs of rank 3 or more ([batch, time, depth]), got {x.shape}"
+            )
+        xs.append(x if time_major else transpose(x, [1, 0, *range(2, rank)]))
     lengths = _check_lengths(sequence_length)
+    x = xs[0]
     steps_static = x.shape.as_list()[0]
+    for other in xs[1:]:
+        s0, b0 = other.shape.as_list()[:2]
+        if (steps_static is not None and s0 is not None and s0 != steps_static) or (
+            x.shape.as_list()[1] is not None and b0 is not None and b0 != x.shape.as_list()[1]
+        ):
+            raise ValueError(
+                "All inputs of dynamic_rnn must have the same batch and time sizes, got "
+                f"{[t.shape for t in flat_in]}"
+            )
     with variable_scope(scope or "rnn"):
         batch = _batch_size(x, 1)
         state0 = _initial_state(cell, initial_state, batch, dtype)
         dt = _state_dtype(state0)
-        if x.dtype != dt:
+        if not nested and x.dtype != dt:
             raise ValueError(f"inputs ({x.dtype.name}) and the state ({dt.name}) must have one dtype")
-        step_shape = TensorShape(x.shape.as_list()[1:])
-        _build_cell(cell, step_shape, dt, gather(x, 0), state0)
+        flat_shapes = [TensorShape(t.shape.as_list()[1:]) for t in xs]
+        step_shape = pack_as(inputs, flat_shapes) if nested else flat_shapes[0]
+        x0 = pack_as(inputs, [gather(t, 0) for t in xs]) if nested else gather(x, 0)
+        _build_cell(cell, step_shape, dt, x0, state0)
         steps = steps_static if steps_static is not None else _shape(x)[0]
         out_sizes = flatten(cell.output_size)
         out_struct = cell.output_size
@@ -282,7 +310,7 @@ def dynamic_rnn(
             def body(t: Tensor, *rest: Tensor) -> list[Tensor]:
                 accs = list(rest[: len(accs0)])
                 state = pack_as(state0, rest[len(accs0) :])
-                x_t = gather(x, t)
+                x_t = pack_as(inputs, [gather(a, t) for a in xs]) if nested else gather(x, t)
                 out, new_state = cell(x_t, state)
                 mask = _step_mask(t, lengths, dt)
                 out = _zero_past_end(mask, out)
@@ -331,7 +359,7 @@ def bidirectional_dynamic_rnn(
     length, as ``tf.reverse_sequence``), in ``scope`` (default ``bidirectional_rnn``).
     Returns ``((output_fw, output_bw), (output_state_fw, output_state_bw))``, the backward
     outputs reversed back into input order."""
-    x = convert_to_tensor(inputs)
+    x = map_state(convert_to_tensor, inputs)
     time_axis, batch_axis = (0, 1) if time_major else (1, 0)
     with variable_scope(scope or "bidirectional_rnn"):
         with variable_scope("fw") as fw_scope:
@@ -347,7 +375,7 @@ def bidirectional_dynamic_rnn(
 
             tmp, state_bw = dynamic_rnn(
                 cell_bw,
-                rev(x),
+                map_state(rev, x),
                 sequence_length,
                 initial_state_bw,
                 dtype,

@@ -1,5 +1,6 @@
 """tf.nn.rnn_cell (TF1 1.15): ``RNNCell``, ``BasicRNNCell``, ``BasicLSTMCell``, ``LSTMCell``,
-``GRUCell``, ``MultiRNNCell``, ``DropoutWrapper``, ``LSTMStateTuple``.
+``GRUCell``, ``MultiRNNCell``, ``DropoutWrapper``, ``ResidualWrapper``, ``DeviceWrapper``,
+``LSTMStateTuple``.
 
 Each cell follows TF1's equations and names its variables as TF1 does, so TF1 programs'
 ``variable_scope`` reuse and checkpoints' names work unchanged:
@@ -16,6 +17,12 @@ Each cell follows TF1's equations and names its variables as TF1 does, so TF1 pr
   the bias initialised to 1), ``c = act([x, r * h] W_c + b_c)`` (``candidate/kernel``,
   ``candidate/bias``), ``h' = u * h + (1 - u) * c``.
 - ``MultiRNNCell``: the cells stacked, each in ``cell_<i>``, under ``multi_rnn_cell``.
+- The wrappers (``DropoutWrapper``, ``ResidualWrapper``: ``output = input + cell output``,
+  ``DeviceWrapper``: the cell built under ``tf.device``) add no scope of their own.
+
+Inputs may be nests of tensors (a tuple of ``[batch, depth]`` tensors, ...): a cell's
+``build`` then gets the nest of their shapes. State sizes may be nests of ints and
+TensorShapes (``zero_state`` gives zeros ``[batch, *size]`` in that structure).
 
 As in TF1, a cell is a layer: on its first call it opens a variable scope named after it
 inside the caller's scope (``basic_lstm_cell``, made unique by ``default_name`` — a second
@@ -56,12 +63,14 @@ from graphc.ops.variables import Variable
 __all__ = [
     "BasicLSTMCell",
     "BasicRNNCell",
+    "DeviceWrapper",
     "DropoutWrapper",
     "GRUCell",
     "LSTMCell",
     "LSTMStateTuple",
     "MultiRNNCell",
     "RNNCell",
+    "ResidualWrapper",
 ]
 
 
@@ -116,9 +125,35 @@ def _size_dims(size: Any) -> list[int | None]:
     return [None if d is None else int(d) for d in size]
 
 
-def _batch_size_of(x: Tensor) -> Any:
+def _batch_size_of(x: Any) -> Any:
+    """The batch size (static if known, else a tensor) of a tensor or of a nest's first leaf."""
+    x = flatten(x)[0]
     d = x.shape.as_list()[0] if x.shape.ndims else None
     return d if d is not None else _shape(x)[0]
+
+
+def _is_shape_nest(shape: Any) -> bool:
+    """Whether ``shape`` is a nest of shapes (a tuple of TensorShapes, ...) rather than one
+    shape (a TensorShape, or a list of ints and Nones)."""
+    return (
+        isinstance(shape, list | tuple)
+        and bool(shape)
+        and all(isinstance(s, TensorShape | list | tuple) for s in shape)
+    )
+
+
+def _as_shapes(shape: Any) -> Any:
+    """A shape or a nest of shapes, each leaf a TensorShape."""
+    if _is_shape_nest(shape):
+        items = [_as_shapes(s) for s in shape]
+        return type(shape)(*items) if hasattr(shape, "_fields") else type(shape)(items)
+    return TensorShape(shape)
+
+
+def _flat_shapes(shape: Any) -> list[TensorShape]:
+    if _is_shape_nest(shape):
+        return [t for s in shape for t in _flat_shapes(s)]
+    return [TensorShape(shape)]
 
 
 # -- the base class -----------------------------------------------------------------------------
@@ -231,9 +266,10 @@ class RNNCell:
         what the first call does, without computing anything."""
         if self.built:
             return
-        shp = TensorShape(inputs_shape)
-        if shp.ndims is None or shp.as_list()[-1] is None:
-            raise ValueError(f"The last dimension of the inputs to an RNN cell must be known, got {shp}")
+        shp = _as_shapes(inputs_shape)
+        for leaf in _flat_shapes(shp):
+            if leaf.ndims is None or leaf.as_list()[-1] is None:
+                raise ValueError(f"The last dimension of the inputs to an RNN cell must be known, got {leaf}")
         if self._dtype is None and dtype is not None:
             self._dtype = _dt.as_dtype(dtype)
         with self._open_scope(scope) as vs:
@@ -242,9 +278,11 @@ class RNNCell:
         self.built = True
 
     def __call__(self, inputs: Any, state: Any, scope: Any = None) -> tuple[Any, Any]:
-        """``(output, new_state)``: builds on the first call, then ``call(inputs, state)``."""
-        x = convert_to_tensor(inputs)
-        self.build_for(x.shape, x.dtype, scope)
+        """``(output, new_state)``: builds on the first call, then ``call(inputs, state)``.
+        ``inputs`` may be a nest of tensors (``build`` then gets the nest of their shapes)."""
+        x = map_state(convert_to_tensor, inputs)
+        leaves = flatten(x)
+        self.build_for(pack_as(x, [t.shape for t in leaves]), leaves[0].dtype, scope)
         graph = get_default_graph()
         with graph.name_scope(self._scope.name.rsplit("/", 1)[-1] if self._scope is not None else None):
             return self.call(x, state)
@@ -581,8 +619,9 @@ class MultiRNNCell(RNNCell):
         return super().zero_state(batch_size, dtype)
 
     def build(self, inputs_shape: TensorShape) -> None:
-        shp = TensorShape(inputs_shape)
-        batch = shp.as_list()[0] if shp.ndims else None
+        shp = _as_shapes(inputs_shape)
+        first = _flat_shapes(shp)[0]
+        batch = first.as_list()[0] if first.ndims else None
         for k, cell in enumerate(self._cells):
             with variable_scope(f"cell_{k}"):
                 cell.build_for(shp, self._dtype)
@@ -590,8 +629,9 @@ class MultiRNNCell(RNNCell):
         self.built = True
 
     def _begin_loop(self, batch_size: Any, inputs_shape: TensorShape, dtype: _dt.DType) -> None:
-        shp = TensorShape(inputs_shape)
-        batch = shp.as_list()[0] if shp.ndims else None
+        shp = _as_shapes(inputs_shape)
+        first = _flat_shapes(shp)[0]
+        batch = first.as_list()[0] if first.ndims else None
         for cell in self._cells:
             cell._begin_loop(batch_size, shp, dtype)
             shp = TensorShape([batch, *_size_dims(cell.output_size)])
@@ -613,47 +653,17 @@ class MultiRNNCell(RNNCell):
         return cur, (tuple(new_states) if self._state_is_tuple else concat(new_states, 1))
 
 
-class DropoutWrapper(RNNCell):
-    """tf.nn.rnn_cell.DropoutWrapper(cell, input_keep_prob=1.0, output_keep_prob=1.0,
-    state_keep_prob=1.0, variational_recurrent=False, input_size=None, dtype=None,
-    seed=None, dropout_state_filter_visitor=None): dropout (TF1's ``x / keep *
-    floor(keep + U[0, 1))``) on the cell's inputs, outputs and states (for an
-    :class:`LSTMStateTuple`, only ``h``, as TF1's default state filter). The cell's
-    variables keep its own names (the wrapper adds no scope).
+class _WrapperCell(RNNCell):
+    """What TF1's cell wrappers share: the wrapped cell's sizes, name, variables and
+    zero state; the wrapper adds no variable scope (the cell keeps its own names)."""
 
-    Inside ``tf.nn.dynamic_rnn`` the masks are drawn once per call, before the loop, and
-    reused at every step (variational dropout; see the module docstring): graphc refuses
-    random ops inside a loop body."""
-
-    def __init__(
-        self,
-        cell: RNNCell,
-        input_keep_prob: Any = 1.0,
-        output_keep_prob: Any = 1.0,
-        state_keep_prob: Any = 1.0,
-        variational_recurrent: bool = False,
-        input_size: Any = None,
-        dtype: Any = None,
-        seed: int | None = None,
-        dropout_state_filter_visitor: Callable[[Any], Any] | None = None,
-    ) -> None:
+    def __init__(self, cell: RNNCell, dtype: Any = None) -> None:
         super().__init__(dtype=dtype)
-        for what, p in (
-            ("input_keep_prob", input_keep_prob),
-            ("output_keep_prob", output_keep_prob),
-            ("state_keep_prob", state_keep_prob),
-        ):
-            if isinstance(p, numbers.Real) and not 0 < float(p) <= 1:
-                raise ValueError(f"Parameter {what} must be between 0 and 1: {p}")
         self._cell = cell
-        self._input_keep_prob = input_keep_prob
-        self._output_keep_prob = output_keep_prob
-        self._state_keep_prob = state_keep_prob
-        self._variational = bool(variational_recurrent)
-        self._seed = seed
-        self._state_filter = dropout_state_filter_visitor
-        # Masks drawn once (variational, or for a dynamic_rnn loop): input, state leaves, output.
-        self._masks: dict[str, Any] | None = None
+
+    @property
+    def cell(self) -> RNNCell:
+        return self._cell
 
     @property
     def wrapped_cell(self) -> RNNCell:
@@ -688,6 +698,99 @@ class DropoutWrapper(RNNCell):
     def build_for(self, inputs_shape: Any, dtype: Any = None, scope: Any = None) -> None:
         self._cell.build_for(inputs_shape, dtype, scope)
 
+
+class ResidualWrapper(_WrapperCell):
+    """tf.nn.rnn_cell.ResidualWrapper(cell, residual_fn=None): the cell's output plus its
+    input, ``residual_fn(inputs, outputs)`` (default: ``inputs + outputs`` leaf by leaf,
+    the two of one structure and compatible shapes); the state is the cell's."""
+
+    def __init__(self, cell: RNNCell, residual_fn: Callable[[Any, Any], Any] | None = None) -> None:
+        super().__init__(cell)
+        self._residual_fn = residual_fn
+
+    def __call__(self, inputs: Any, state: Any, scope: Any = None) -> tuple[Any, Any]:
+        x = map_state(convert_to_tensor, inputs)
+        out, new_state = self._cell(x, state, scope=scope)
+        if self._residual_fn is not None:
+            return self._residual_fn(x, out), new_state
+        xs, outs = flatten(x), flatten(out)
+        if len(xs) != len(outs):
+            raise ValueError(
+                f"The two structures don't have the same number of elements: inputs {x}, outputs {out}"
+            )
+        for a, b in zip(xs, outs):
+            if not a.shape.is_compatible_with(b.shape):
+                raise ValueError(f"Shapes {a.shape} and {b.shape} are incompatible")
+        return pack_as(x, [add(a, b) for a, b in zip(xs, outs)]), new_state
+
+
+class DeviceWrapper(_WrapperCell):
+    """tf.nn.rnn_cell.DeviceWrapper(cell, device): the cell's ops (its variables, its
+    steps and its zero state) built under ``tf.device(device)``."""
+
+    def __init__(self, cell: RNNCell, device: str) -> None:
+        super().__init__(cell)
+        self._device = device
+
+    def zero_state(self, batch_size: Any, dtype: Any) -> Any:
+        graph = get_default_graph()
+        with graph.name_scope(type(self).__name__ + "ZeroState"), graph.device(self._device):
+            return self._cell.zero_state(batch_size, dtype)
+
+    def build_for(self, inputs_shape: Any, dtype: Any = None, scope: Any = None) -> None:
+        with get_default_graph().device(self._device):
+            self._cell.build_for(inputs_shape, dtype, scope)
+
+    def _begin_loop(self, batch_size: Any, inputs_shape: TensorShape, dtype: _dt.DType) -> None:
+        with get_default_graph().device(self._device):
+            self._cell._begin_loop(batch_size, inputs_shape, dtype)
+
+    def __call__(self, inputs: Any, state: Any, scope: Any = None) -> tuple[Any, Any]:
+        with get_default_graph().device(self._device):
+            return self._cell(inputs, state, scope=scope)
+
+
+class DropoutWrapper(_WrapperCell):
+    """tf.nn.rnn_cell.DropoutWrapper(cell, input_keep_prob=1.0, output_keep_prob=1.0,
+    state_keep_prob=1.0, variational_recurrent=False, input_size=None, dtype=None,
+    seed=None, dropout_state_filter_visitor=None): dropout (TF1's ``x / keep *
+    floor(keep + U[0, 1))``) on the cell's inputs, outputs and states (for an
+    :class:`LSTMStateTuple`, only ``h``, as TF1's default state filter). The cell's
+    variables keep its own names (the wrapper adds no scope).
+
+    Inside ``tf.nn.dynamic_rnn`` the masks are drawn once per call, before the loop, and
+    reused at every step (variational dropout; see the module docstring): graphc refuses
+    random ops inside a loop body."""
+
+    def __init__(
+        self,
+        cell: RNNCell,
+        input_keep_prob: Any = 1.0,
+        output_keep_prob: Any = 1.0,
+        state_keep_prob: Any = 1.0,
+        variational_recurrent: bool = False,
+        input_size: Any = None,
+        dtype: Any = None,
+        seed: int | None = None,
+        dropout_state_filter_visitor: Callable[[Any], Any] | None = None,
+    ) -> None:
+        super().__init__(cell, dtype=dtype)
+        for what, p in (
+            ("input_keep_prob", input_keep_prob),
+            ("output_keep_prob", output_keep_prob),
+            ("state_keep_prob", state_keep_prob),
+        ):
+            if isinstance(p, numbers.Real) and not 0 < float(p) <= 1:
+                raise ValueError(f"Parameter {what} must be between 0 and 1: {p}")
+        self._input_keep_prob = input_keep_prob
+        self._output_keep_prob = output_keep_prob
+        self._state_keep_prob = state_keep_prob
+        self._variational = bool(variational_recurrent)
+        self._seed = seed
+        self._state_filter = dropout_state_filter_visitor
+        # Masks drawn once (variational, or for a dynamic_rnn loop): input, state leaves, output.
+        self._masks: dict[str, Any] | None = None
+
     @staticmethod
     def _active(p: Any) -> bool:
         return not (isinstance(p, numbers.Real) and float(p) == 1.0)
@@ -716,7 +819,12 @@ class DropoutWrapper(RNNCell):
     def _make_masks(self, batch_size: Any, inputs_shape: TensorShape, dtype: _dt.DType) -> dict[str, Any]:
         masks: dict[str, Any] = {"input": None, "output": None, "state": None}
         if self._active(self._input_keep_prob):
-            masks["input"] = self._mask([batch_size, _depth(inputs_shape)], self._input_keep_prob, dtype, 0)
+            masks["input"] = [
+                self._mask(
+                    [batch_size, *leaf.as_list()[1:]], self._input_keep_prob, dtype, 0 if k == 0 else 100 + k
+                )
+                for k, leaf in enumerate(_flat_shapes(inputs_shape))
+            ]
         if self._active(self._output_keep_prob):
             masks["output"] = self._mask(
                 [batch_size, *_size_dims(self.output_size)], self._output_keep_prob, dtype, 1
@@ -734,7 +842,7 @@ class DropoutWrapper(RNNCell):
 
     def _begin_loop(self, batch_size: Any, inputs_shape: TensorShape, dtype: _dt.DType) -> None:
         if self._masks is None:
-            self._masks = self._make_masks(batch_size, TensorShape(inputs_shape), dtype)
+            self._masks = self._make_masks(batch_size, _as_shapes(inputs_shape), dtype)
             self._loop_masks = True
         self._cell._begin_loop(batch_size, inputs_shape, dtype)
 
@@ -745,14 +853,17 @@ class DropoutWrapper(RNNCell):
         self._cell._end_loop()
 
     def __call__(self, inputs: Any, state: Any, scope: Any = None) -> tuple[Any, Any]:
-        x = convert_to_tensor(inputs)
+        x = map_state(convert_to_tensor, inputs)
+        leaves = flatten(x)
         masks = self._masks
         if masks is None:
-            masks = self._make_masks(_batch_size_of(x), x.shape, x.dtype)
+            masks = self._make_masks(
+                _batch_size_of(x), pack_as(x, [t.shape for t in leaves]), leaves[0].dtype
+            )
             if self._variational:
                 self._masks = masks  # TF1: one mask per sequence, reused at every step
         if masks["input"] is not None:
-            x = multiply(x, masks["input"])
+            x = pack_as(x, [multiply(t, m) for t, m in zip(leaves, masks["input"])])
         out, new_state = self._cell(x, state, scope=scope)
         if masks["state"] is not None:
             leaves = flatten(new_state)
