@@ -106,11 +106,15 @@ def test_cond_branches_must_agree() -> None:
         cf.cond(p, 1.0, lambda: tf.constant(1.0))  # type: ignore[arg-type]
 
 
-def test_assignment_in_a_branch_is_refused_by_name() -> None:
+def test_assignment_in_a_branch_runs_only_when_taken() -> None:
+    # More in tests/test_control_flow_state.py.
     v = tf.Variable(1.0)
     p = tf.placeholder(tf.bool, [])
-    with pytest.raises(NotImplementedError, match="Assign"):
-        cf.cond(p, lambda: v.assign(2.0), lambda: tf.constant(0.0))
+    r = cf.cond(p, lambda: v.assign(2.0), lambda: tf.constant(0.0))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert sess.run(r, {p: False}) == 0.0 and sess.run(v) == 1.0
+        assert sess.run(r, {p: True}) == 2.0 and sess.run(v) == 2.0
 
 
 # -- while_loop --------------------------------------------------------------------------------

@@ -142,6 +142,14 @@ class _Lowering:
         # (None at the top level, where counters are the program's rng params).
         self.body_rng: dict[int, Value] | None = None
         self._randoms_memo: dict[int, list[Operation]] = {}
+        self._host_memo: dict[int, bool] = {}
+        # (assignment op id, variable op id) -> the variable's value after that assignment
+        # (an Assign/AssignAdd/AssignSub, or an If/While whose bodies assign the variable).
+        self.assigned: dict[tuple[int, int], Value] = {}
+        # id(If/While node) -> (node, its host token output): the node runs host ops.
+        self.cf_tokens: dict[int, tuple[Node, Value]] = {}
+        # The ordering rules inside the body being lowered (None at the top level).
+        self.scope: _Scope | None = None
 
     # -- which ops run --------------------------------------------------------------
     def needed_ops(self) -> dict[int, Operation]:
@@ -183,27 +191,22 @@ class _Lowering:
             }
             for p in preds:
                 forward.setdefault(p, []).append(op._id)
-        self.assigns_of: dict[int, list[Operation]] = {}
-        out: dict[int, set[int]] = {}
-        for op in order:
-            if op.type in _STATE_OPS:
-                self.assigns_of.setdefault(op.inputs[0].op._id, []).append(op)
-                seen: set[int] = set()
-                stack = list(forward.get(op._id, []))
-                while stack:
-                    k = stack.pop()
-                    if k not in seen:
-                        seen.add(k)
-                        stack.extend(forward.get(k, []))
-                out[op._id] = seen
+        self.assigns_of, out = _assignments(order, forward)
         return out
 
-    def _latest(self, assigns: list[Operation], var: Operation, reader: Operation | None) -> Operation | None:
+    def _latest(
+        self,
+        assigns: list[Operation],
+        var: Operation,
+        reader: Operation | None,
+        descendants: dict[int, set[int]] | None = None,
+    ) -> Operation | None:
         """The assignment every other one in ``assigns`` precedes; error if they are unordered."""
         if not assigns:
             return None
+        desc = self.descendants if descendants is None else descendants
         for cand in assigns:
-            if all(a is cand or cand._id in self.descendants[a._id] for a in assigns):
+            if all(a is cand or cand._id in desc[a._id] for a in assigns):
                 return cand
         names = ", ".join(f"{a.name!r} (at {a.location})" for a in assigns)
         where = f" as read by {reader.name!r}" if reader is not None else ""
@@ -286,7 +289,7 @@ class _Lowering:
                     visible.append(init)
             latest = self._latest(visible, op, reader)
             if latest is not None:
-                return self.values[id(latest.outputs[0])]
+                return self.assigned[(latest._id, op._id)]
             return self.var_value(op)
         if op.type == "Placeholder":
             shape = t.shape
@@ -311,7 +314,8 @@ class _Lowering:
         self.device = op.device
         if op.type == "Assign":
             # A plain assignment does not read the variable: it may be uninitialized.
-            self.values[id(op.outputs[0])] = self.assigned_value(op, self.value_of(op.inputs[1], op))
+            val = self.assigned_value(op, self.value_of(op.inputs[1], op))
+            self.values[id(op.outputs[0])] = self.assigned[(op._id, op.inputs[0].op._id)] = val
             return
         inputs = [self.value_of(t, op) for t in op.inputs]
         if op.type in _STATE_OPS:
@@ -383,7 +387,7 @@ class _Lowering:
     def lower_assign(self, op: Operation, inputs: list[Value], origin: Origin) -> None:
         ref, val = inputs
         (new,) = self.make_node("Add" if op.type == "AssignAdd" else "Sub", [ref, val], {}, origin)
-        self.values[id(op.outputs[0])] = new
+        self.values[id(op.outputs[0])] = self.assigned[(op._id, op.inputs[0].op._id)] = new
 
     def make_node(
         self,
@@ -431,21 +435,39 @@ class _Lowering:
     # -- control flow (graphc.ops.control_flow_ops) ----------------------------------------
     def lower_control_flow(self, op: Operation, inputs: list[Value], origin: Origin) -> list[Value]:
         """An If or While frontend op: its bodies become sub-programs (made final in
-        :meth:`finish_regions`), its captures explicit inputs. A cond whose predicate is a
-        constant is replaced by its taken branch, lowered in place."""
+        :meth:`finish_regions`), its captures explicit inputs; returns the values of the
+        frontend op's outputs. A cond whose predicate is a constant is replaced by its
+        taken branch, lowered in place.
+
+        State. Each variable the bodies assign is carried through the node: an If's
+        branches return its value after the branch (its captured value where the branch
+        does not assign it) as extra results after the frontend's; a While carries it as
+        an extra loop variable after the frontend's (taken out of the captures), so each
+        iteration sees the previous one's value. The node's extra outputs are the values
+        after it: for the ordering rules the frontend op is an assignment of each
+        variable (``self.assigned``). A node that runs host ops (a print, an assertion,
+        a py_func, reached only by control dependencies perhaps) has one more output
+        last, its host token (the AND of its regions' host ops' tokens; a While carries
+        it as a loop variable), fetched like a host op's so nothing keeps it from
+        running."""
         cf = cf_ops.control_flow_of(op)
+        state = list(cf.assigns)
+        host = self.has_host(op)
         if cf.kind == "If":
+            caps = cf.bodies[0].captures
+            n_out = len(cf.bodies[0].outputs)
             pred = inputs[0].producer
             if pred is not None and pred.op == "Const" and pred.attrs["value"].size == 1:
                 taken = cf.bodies[0] if bool(pred.attrs["value"].reshape(())) else cf.bodies[1]
-                values = {id(t): v for t, v in zip(taken.captures, inputs[1:])}
-                for o in cf_ops.body_ops(taken):
-                    self.lower_body_op(o, taken, values)
-                return [self.body_value(taken.substitute(t), taken, values) for t in taken.outputs]
+                values = {id(t): v for t, v in zip(caps, inputs[1:])}
+                outs, finals = self.lower_in_scope(taken, values, state)
+                self.record_state(op, state, finals)
+                return outs
             randoms = self.randoms_in(op)
             inputs = [*inputs, *(self.counter_value(r) for r in randoms)]
             types = [(v.dtype, v.shape) for v in inputs[1:]]
-            subs = [self.lower_body(b, types, randoms) for b in cf.bodies]
+            keys: list[Tensor | None] = list(caps)
+            subs = [self.lower_body(b, keys, types, randoms, state, host, "branch") for b in cf.bodies]
             shapes = []
             for k, (x, y) in enumerate(zip(subs[0].outputs, subs[1].outputs)):
                 a = [self.dims.resolve(d) for d in x.shape]
@@ -458,11 +480,25 @@ class _Lowering:
                     )
                 shapes.append(tuple(d if d == e else None for d, e in zip(a, b)))
             dtypes = tuple(v.dtype for v in subs[0].outputs)
-            return self.cf_node("If", inputs, dtypes, tuple(shapes), subs, origin)
+            outs = self.cf_node("If", inputs, dtypes, tuple(shapes), subs, origin)
+            self.record_state(op, state, outs[n_out : n_out + len(state)])
+            if host:
+                self.cf_tokens[id(outs[-1].producer)] = (outs[-1].producer, outs[-1])
+            return outs[:n_out]
         n = cf.n_vars
         cond_b, body_b = cf.bodies
+        caps = body_b.captures
+        position = {id(t): k for k, t in enumerate(caps)}
+        carried = [inputs[n + position[id(var.outputs[0])]] for var in state]
+        if host:
+            (token0,) = self.make_node("Const", [], {"value": np.array(True), "dtype": _dt.bool_}, origin)
+            carried.append(token0)
+        state_keys: list[Tensor | None] = [var.outputs[0] for var in state] + ([None] if host else [])
+        held = {id(t) for t in state_keys if t is not None}
+        others = [(t, v) for t, v in zip(caps, inputs[n:]) if id(t) not in held]
+        m = n + len(carried)  # the node's loop variables: the frontend's, the state, the token
         randoms = self.randoms_in(op)
-        inputs = [*inputs, *(self.counter_value(r) for r in randoms)]
+        inputs = [*inputs[:n], *carried, *(v for _, v in others), *(self.counter_value(r) for r in randoms)]
         varying = {
             (k, axis)
             for k, shp in enumerate(op.attrs["shapes"])
@@ -484,10 +520,15 @@ class _Lowering:
                 else:
                     shape = v.shape
                 types.append((v.dtype, shape))
-            subs = [self.lower_body(cond_b, types, randoms), self.lower_body(body_b, types, randoms)]
+            subs = [
+                self.lower_body(
+                    b, [*b.args, *state_keys, *(t for t, _ in others)], types, randoms, state, host, role
+                )
+                for b, role in ((cond_b, "cond"), (body_b, "body"))
+            ]
             changed = {
                 (k, axis)
-                for k, out in enumerate(subs[1].outputs)
+                for k, out in enumerate(subs[1].outputs[:n])
                 for axis, d in enumerate(out.shape)
                 if (k, axis) not in varying and self.dims.resolve(d) != self.dims.resolve(types[k][1][axis])
             }
@@ -495,12 +536,52 @@ class _Lowering:
                 break
             varying |= changed
             self._restore(snap)
+        for var, out, (_, shape) in zip(state, subs[1].outputs[n:], types[n:]):
+            if [self.dims.resolve(d) for d in out.shape] != [self.dims.resolve(d) for d in shape]:
+                raise errors.UnimplementedError(
+                    None, origin, f"tf.while_loop: variable {var.name!r} changes shape in the loop's body"
+                )
         shapes = tuple(
             tuple(None if (k, axis) in varying else d for axis, d in enumerate(inputs[k].shape))
-            for k in range(n)
+            for k in range(m)
         )
-        dtypes = tuple(v.dtype for v in inputs[:n])
-        return self.cf_node("While", inputs, dtypes, shapes, subs, origin)
+        dtypes = tuple(v.dtype for v in inputs[:m])
+        outs = self.cf_node("While", inputs, dtypes, shapes, subs, origin)
+        self.record_state(op, state, outs[n : n + len(state)])
+        if host:
+            self.cf_tokens[id(outs[m - 1].producer)] = (outs[m - 1].producer, outs[m - 1])
+        return outs[:n]
+
+    def record_state(self, op: Operation, state: Sequence[Operation], values: Sequence[Value]) -> None:
+        """The If/While ``op`` assigns each variable of ``state`` the value in ``values``."""
+        for var, v in zip(state, values):
+            self.assigned[(op._id, var._id)] = v
+
+    def has_host(self, op: Operation) -> bool:
+        """Whether the If or While ``op`` runs a host op (in its bodies or nested control flow)."""
+        if op._id not in self._host_memo:
+            found = False
+            for b in cf_ops.control_flow_of(op).bodies:
+                for o in cf_ops.body_ops(b):
+                    if o.type in _CONTROL_FLOW_OPS:
+                        found = found or self.has_host(o)
+                    elif reg.get(o.type).has("host"):
+                        found = True
+            self._host_memo[op._id] = found
+        return self._host_memo[op._id]
+
+    def host_tokens(self, nodes: Sequence[Node]) -> list[tuple[Node, Value]]:
+        """The host tokens of ``nodes``: each host op's last output, and the token output of
+        each If/While that runs host ops."""
+        out = []
+        for node in nodes:
+            if reg.get(node.op).has("host"):
+                out.append((node, node.outputs[-1]))
+            else:
+                entry = self.cf_tokens.get(id(node))
+                if entry is not None and entry[0] is node:
+                    out.append((node, entry[1]))
+        return out
 
     def cf_node(
         self,
@@ -537,21 +618,31 @@ class _Lowering:
     def lower_body(
         self,
         body: cf_ops.Body,
+        keys: Sequence[Tensor | None],
         types: list[tuple[Any, tuple[Dim, ...]]],
         randoms: Sequence[Operation] = (),
+        state: Sequence[Operation] = (),
+        host: bool = False,
+        role: str = "branch",
     ) -> _PendingBody:
-        """``body`` as a sub-program: params for its args, its captures, then the run
-        counters of ``randoms`` (of ``types``), its ops lowered in their own node list and
-        value map."""
+        """``body`` as a sub-program: a param for each of ``keys`` (the frontend tensors it
+        stands for: args, carried variables, captures; None for a While's carried host
+        token), then the run counters of ``randoms`` (of ``types``), its ops lowered in
+        their own node list and value map. Its results: the body's outputs, then (a
+        branch, a loop's body) each variable of ``state`` as the body leaves it, then
+        with ``host`` the host token (a loop's cond ANDs it into its result instead)."""
         params: list[Param] = []
         values: dict[int, Value] = {}
-        n_named = len(body.args) + len(body.captures)
-        for k, (t, (dtype, shape)) in enumerate(zip([*body.args, *body.captures], types)):
+        token_in: Value | None = None
+        for k, (t, (dtype, shape)) in enumerate(zip(keys, types)):
             v = Value(dtype, shape)
             params.append(Param(v, "feed", f"arg{k}"))
-            values[id(t)] = v
+            if t is None:
+                token_in = v
+            else:
+                values[id(t)] = v
         rng: dict[int, Value] = {}
-        for k, (r, (dtype, shape)) in enumerate(zip(randoms, types[n_named:]), start=n_named):
+        for k, (r, (dtype, shape)) in enumerate(zip(randoms, types[len(keys) :]), start=len(keys)):
             v = Value(dtype, shape)
             params.append(Param(v, "feed", f"arg{k}"))
             rng[r._id] = v
@@ -559,9 +650,19 @@ class _Lowering:
         n_assert, n_defined = len(self.dims.assertions), len(self.defined)
         self.nodes, self.body_rng = [], rng
         try:
-            for o in cf_ops.body_ops(body):
-                self.lower_body_op(o, body, values)
-            outs = [self.body_value(body.substitute(t), body, values) for t in body.outputs]
+            outs, finals = self.lower_in_scope(body, values, state if role != "cond" else ())
+            if host:
+                tokens = [t for _, t in self.host_tokens(self.nodes)]
+                if token_in is not None:
+                    tokens.insert(0, token_in)
+                where = Origin("host token", "LogicalAnd", "")
+                if role == "cond":
+                    if tokens:
+                        outs = [self.all_of([outs[0], *tokens], where)]
+                else:
+                    outs = [*outs, *finals, self.all_of(tokens, where)]
+            else:
+                outs = [*outs, *finals]
             nodes = self.nodes
         finally:
             self.nodes, self.device, self.body_rng = saved_nodes, saved_device, saved_rng
@@ -571,6 +672,54 @@ class _Lowering:
         del self.defined[n_defined:]
         return _PendingBody(params, nodes, outs, assertions, defined)
 
+    def all_of(self, bools: Sequence[Value], origin: Origin) -> Value:
+        """The AND of scalar bools (a True constant for none)."""
+        if not bools:
+            (t,) = self.make_node("Const", [], {"value": np.array(True), "dtype": _dt.bool_}, origin)
+            return t
+        acc = bools[0]
+        for b in bools[1:]:
+            (acc,) = self.make_node("LogicalAnd", [acc, b], {}, origin)
+        return acc
+
+    def lower_in_scope(
+        self, body: cf_ops.Body, values: dict[int, Value], state: Sequence[Operation]
+    ) -> tuple[list[Value], list[Value]]:
+        """Lower ``body``'s ops into the current node list, ``values`` holding its params;
+        returns its outputs' values and each ``state`` variable's value after it (the
+        latest of the body's assignments to it, else the value it entered with). Inside,
+        a read of a variable sees the latest assignment of the body that it depends on
+        (through data or control), else the value the body entered with: the top
+        level's rule, per body."""
+        ops = cf_ops.body_ops(body)
+        saved = self.scope
+        self.scope = _Scope.of(body, ops)
+        try:
+            for o in ops:
+                self.lower_body_op(o, body, values)
+            outs = [self.body_value(body.substitute(t), body, values) for t in body.outputs]
+            finals = [self.visible(var.outputs[0], None, body, values) for var in state]
+        finally:
+            self.scope = saved
+        return outs, finals
+
+    def visible(
+        self, t: Tensor, reader: Operation | None, body: cf_ops.Body, values: dict[int, Value]
+    ) -> Value:
+        """The value of the variable ``t`` (a VariableV2 output) that ``reader`` sees inside
+        ``body`` (None: at the body's end)."""
+        var, scope = t.op, self.scope
+        assert scope is not None
+        assigns = [
+            a
+            for a in scope.assigns_of.get(var._id, [])
+            if reader is None or reader._id in scope.descendants[a._id]
+        ]
+        latest = self._latest(assigns, var, reader, scope.descendants)
+        if latest is not None:
+            return self.assigned[(latest._id, var._id)]
+        return self.body_value(t, body, values)
+
     def body_value(self, t: Tensor, body: cf_ops.Body, values: dict[int, Value]) -> Value:
         try:
             return values[id(t)]
@@ -579,18 +728,34 @@ class _Lowering:
                 None, t.op, f"tensor {t.name} is not available inside this control-flow body"
             ) from None
 
+    def body_input(self, t: Tensor, reader: Operation, body: cf_ops.Body, values: dict[int, Value]) -> Value:
+        t = body.substitute(t)
+        if t.op.type == "VariableV2":
+            return self.visible(t, reader, body, values)
+        return self.body_value(t, body, values)
+
     def lower_body_op(self, op: Operation, body: cf_ops.Body, values: dict[int, Value]) -> None:
-        """One op of a body, in the body's own context (no feeds, variables or
-        assignments: those are captures, or refused when the body is built)."""
+        """One op of a body, in the body's own context (no feeds or variables: those are
+        captures; assignments change the body's values of the variables, see
+        :meth:`lower_in_scope`)."""
         if op.type == "NoOp":
             return
         origin = Origin(op.name, op.type, str(op.location))
-        if op.type in _STATE_OPS or op.type in ("Placeholder", "VariableV2", "ControlFlowArg"):
+        if op.type in ("Placeholder", "VariableV2", "ControlFlowArg"):
             raise errors.UnimplementedError(
                 None, origin, f"{op.type} inside a tf.cond branch or tf.while_loop body is not supported"
             )
         self.device = op.device
-        inputs = [self.body_value(body.substitute(t), body, values) for t in op.inputs]
+        inputs = [self.body_input(t, op, body, values) for t in op.inputs]
+        if op.type in _STATE_OPS:
+            var = op.inputs[0].op
+            if op.type == "Assign":
+                new = self.assigned_value(op, inputs[1])
+            else:
+                kind = "Add" if op.type == "AssignAdd" else "Sub"
+                (new,) = self.make_node(kind, inputs, {}, origin)
+            values[id(op.outputs[0])] = self.assigned[(op._id, var._id)] = new
+            return
         if op.type == "PlaceholderWithDefault":
             values[id(op.outputs[0])] = inputs[0]
             return
@@ -658,15 +823,14 @@ class _Lowering:
         # A host op (py_func, Print, Assert, ...: the "host" trait) acts outside the
         # program's values, so each one the run needs (through data or control edges) is
         # kept: its token, the last output, is fetched. Fetches come before updates.
-        for node in self.nodes:
-            if reg.get(node.op).has("host"):
-                outputs.append(Output(node.outputs[-1], "fetch", f"host {node.origin.name}"))
+        for node, token in self.host_tokens(self.nodes):
+            outputs.append(Output(token, "fetch", f"host {node.origin.name}"))
         update_vars: list[Operation] = []
-        for assigns in self.assigns_of.values():
-            var = assigns[0].inputs[0].op
+        for var_id, assigns in self.assigns_of.items():
+            var = next(v for v in cf_ops.assigned_by(assigns[0]) if v._id == var_id)
             last = self._latest(assigns, var, None)
             assert last is not None
-            outputs.append(Output(self.values[id(last.outputs[0])], "update", var.name))
+            outputs.append(Output(self.assigned[(last._id, var._id)], "update", var.name))
             update_vars.append(var)
         for v in self.values_all():
             v.shape = tuple(self.dims.resolve(d) for d in v.shape)
@@ -718,6 +882,51 @@ class _PendingBody:
     outputs: list[Value]
     assertions: list[tuple[Dim, Dim, Origin | None]]
     defined: list[tuple[Value, int, Dim]]
+
+
+@dataclasses.dataclass
+class _Scope:
+    """The ordering rules inside one body: its assignments per variable, and for each
+    assignment the body's ops that depend on it (through data or control)."""
+
+    assigns_of: dict[int, list[Operation]]  # variable op id -> the body's assignments of it
+    descendants: dict[int, set[int]]  # assignment op id -> ids of the body's ops after it
+
+    @staticmethod
+    def of(body: cf_ops.Body, ops: Sequence[Operation]) -> _Scope:
+        ids = {o._id for o in ops}
+        forward: dict[int, list[int]] = {}
+        for o in ops:
+            for p in {d._id for d in cf_ops.depends_on(body, o)} & ids:
+                forward.setdefault(p, []).append(o._id)
+        own = [o for o in ops if cf_ops.body_of(o) is body]
+        assigns_of, descendants = _assignments(own, forward)
+        return _Scope(assigns_of, descendants)
+
+
+def _assignments(
+    ops: Sequence[Operation], forward: dict[int, list[int]]
+) -> tuple[dict[int, list[Operation]], dict[int, set[int]]]:
+    """The assignments among ``ops`` per variable (an Assign/AssignAdd/AssignSub, or an
+    If/While whose bodies assign it) and, for each, the ids of the ops after it
+    (``forward``: op id -> the ids of the ops that use it directly)."""
+    assigns_of: dict[int, list[Operation]] = {}
+    descendants: dict[int, set[int]] = {}
+    for op in ops:
+        made = cf_ops.assigned_by(op)
+        if not made:
+            continue
+        for var in made:
+            assigns_of.setdefault(var._id, []).append(op)
+        seen: set[int] = set()
+        stack = list(forward.get(op._id, []))
+        while stack:
+            k = stack.pop()
+            if k not in seen:
+                seen.add(k)
+                stack.extend(forward.get(k, []))
+        descendants[op._id] = seen
+    return assigns_of, descendants
 
 
 def _uint64() -> Any:

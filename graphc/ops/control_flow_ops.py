@@ -225,6 +225,12 @@ class Body:
     kind: str = "branch"  # "branch" | "loop" (a loop's cond or body)
     # A loop's cond or body whose functions build random ops: its iteration index arg.
     iteration: Tensor | None = None
+    # Ops outside the body that its ops have control dependencies on: the control-flow op
+    # depends on them (set with the captures).
+    controls: list[Operation] = dataclasses.field(default_factory=list)
+    # The variables (VariableV2 ops) the body assigns: its own assignments and those of
+    # control flow nested in it (set with the captures).
+    assigns: list[Operation] = dataclasses.field(default_factory=list)
 
     def substitute(self, t: Tensor) -> Tensor:
         """``t`` as this body sees it (its own and enclosing bodies' substitutions)."""
@@ -251,6 +257,9 @@ class ControlFlow:
     kind: str  # "If" | "While"
     bodies: tuple[Body, ...]  # (then, else) or (cond, body)
     n_vars: int  # While: the number of loop variables (inputs before the captures)
+    # The variables its bodies assign (VariableV2 ops, by op id): for the lowering's
+    # ordering rules the op is an assignment of each.
+    assigns: tuple[Operation, ...] = ()
 
 
 _BODIES: dict[int, ControlFlow] = {}
@@ -304,11 +313,25 @@ def _encloses(outer: Body | None, inner: Body | None) -> bool:
     return False
 
 
+def _is_outside(body: Body, op: Operation) -> bool:
+    """Whether ``op`` belongs to ``body``'s parent or a body enclosing it (a capture's op)."""
+    return _encloses(body_of(op), body.parent)
+
+
+def _controls(body: Body, op: Operation) -> list[Operation]:
+    """The control inputs ``body`` follows from ``op``: those of an op built in ``body``
+    itself. (An op of another body that a gradient body recomputes is recomputed for its
+    value alone: its assignments, prints and assertions ran with its own body.)"""
+    return op.control_inputs if body_of(op) is body else []
+
+
 def body_ops(body: Body) -> list[Operation]:
     """The ops of ``body``'s sub-program, inputs before users: what its outputs reach going
-    back through inputs (and substitutions) without reaching its args or its captures.
-    (Creation order is not enough: a substitution made later stands for a forward
-    body's argument that older ops read.)"""
+    back through inputs (and substitutions) and, for the body's own ops, control inputs
+    (an assignment, a print or an assertion only a control dependency reaches runs with
+    the body), without reaching its args, its captures or ops outside it. (Creation
+    order is not enough: a substitution made later stands for a forward body's argument
+    that older ops read.)"""
     stop = {id(t) for t in body.args} | {id(t) for t in body.captures}
     order: list[Operation] = []
     state: dict[int, bool] = {}  # op id -> placed
@@ -328,6 +351,9 @@ def body_ops(body: Body) -> list[Operation]:
             continue
         state[op._id] = False
         stack.append((op, True))
+        for c in reversed(_controls(body, op)):
+            if c._id not in state and not _is_outside(body, c):
+                stack.append((c, False))
         for x in reversed(_reads(op)):
             x = body.substitute(x)
             if id(x) not in stop and x.op._id not in state:
@@ -336,34 +362,121 @@ def body_ops(body: Body) -> list[Operation]:
 
 
 def _find_captures(body: Body) -> list[Tensor]:
+    """The tensors from outside that ``body`` reads (its captures). Also sets
+    ``body.controls`` (the outside ops its ops have control dependencies on) and
+    ``body.assigns`` (the variables it assigns)."""
     args = {id(t) for t in body.args}
     caps: dict[int, Tensor] = {}
+    controls: dict[int, Operation] = {}
+    assigns: dict[int, Operation] = {}
     seen: set[int] = set()
-    stack = [body.substitute(t) for t in reversed(body.outputs)]
+    stack: list[Tensor | Operation] = [body.substitute(t) for t in reversed(body.outputs)]
     while stack:
-        t = stack.pop()
-        if id(t) in args or id(t) in caps:
-            continue
-        op = t.op
-        if _encloses(body_of(op), body.parent):
-            caps[id(t)] = t
-            continue
+        item = stack.pop()
+        if isinstance(item, Operation):
+            op = item
+            if _is_outside(body, op):
+                controls.setdefault(op._id, op)
+                continue
+        else:
+            t = item
+            if id(t) in args or id(t) in caps:
+                continue
+            op = t.op
+            if _is_outside(body, op):
+                caps[id(t)] = t
+                continue
         if op._id in seen:
             continue
         seen.add(op._id)
         if op.type == "ControlFlowArg":
             raise ValueError(
-                f"the loop variable {t.name} is used outside its loop (created at {op.location})"
-            )
-        if op.type in _STATE_OPS:
-            raise NotImplementedError(
-                f"{op.type} op {op.name!r} (at {op.location}) inside a tf.cond branch or a "
-                "tf.while_loop: assignments in control flow are not supported; assign after it"
+                f"the loop variable {op.outputs[0].name} is used outside its loop (created at {op.location})"
             )
         if op.type == "Placeholder":
             raise ValueError(f"placeholder {op.name!r} created inside control flow (at {op.location})")
+        own = body_of(op) is body
+        made = assigned_by(op)
+        if made and not own:
+            raise NotImplementedError(
+                f"{op.type} op {op.name!r} (at {op.location}) assigns a variable inside a tf.cond "
+                "branch or tf.while_loop body, and a value computed from it is needed again outside "
+                "that body (a gradient recomputes it): gradients through assignments in control flow "
+                "are not supported"
+            )
+        if not own:
+            _check_foreign_read(body, op)
+        for var in made:
+            assigns.setdefault(var._id, var)
+        stack.extend(reversed(_controls(body, op)))
         stack.extend(body.substitute(x) for x in reversed(_reads(op)))
+    body.controls = list(controls.values())
+    body.assigns = [assigns[k] for k in sorted(assigns)]
     return list(caps.values())
+
+
+def assigned_by(op: Operation) -> list[Operation]:
+    """The variables ``op`` assigns: an Assign/AssignAdd/AssignSub's, or those an If or
+    While assigns inside."""
+    if op.type in _STATE_OPS:
+        return [op.inputs[0].op]
+    if op.type in ("If", "While"):
+        return list(control_flow_of(op).assigns)
+    return []
+
+
+def depends_on(body: Body, op: Operation) -> list[Operation]:
+    """The ops ``op`` depends on directly inside ``body``: the producers of what it reads
+    (after substitution) and the control inputs the body follows from it."""
+    return [*(body.substitute(x).op for x in _reads(op)), *_controls(body, op)]
+
+
+def _refuse_gradient_through_state(op: Operation, cf: ControlFlow) -> None:
+    """The gradient of an If or While that assigns variables: TF1 does not differentiate
+    through assignments, and a read of an assigned variable inside sees a value that the
+    gradient's recomputation could not see again. So the gradient is built only when no
+    floating result of a body depends (through data) on an assignment or on a read of a
+    variable the op assigns; NotImplementedError names the op otherwise."""
+    if not cf.assigns:
+        return
+    assigned = {v._id for v in cf.assigns}
+    for b in cf.bodies[1:] if cf.kind == "While" else cf.bodies:
+        seen: set[int] = set()
+        stack = [b.substitute(t) for t in b.outputs if t.dtype.is_floating]
+        while stack:
+            t = stack.pop()
+            o = t.op
+            if o._id in seen or body_of(o) is not b:
+                continue
+            seen.add(o._id)
+            for x in o.inputs:
+                if x.op.type == "VariableV2" and x.op._id in assigned:
+                    raise NotImplementedError(
+                        f"the gradient of {cf.kind} op {op.name!r}: {o.type} op {o.name!r} (at {o.location}) "
+                        f"reads variable {x.op.name!r}, which the {'loop' if cf.kind == 'While' else 'cond'} "
+                        "assigns, on the way to a differentiable result: gradients through assignments and "
+                        "through reads of variables assigned in control flow are not supported"
+                    )
+            stack.extend(b.substitute(x) for x in o.inputs)
+
+
+def _check_foreign_read(body: Body, op: Operation) -> None:
+    """``op`` belongs to another body and ``body`` recomputes it (a gradient body): refuse
+    it if it reads a variable that its own loop or branch assigns, whose value there
+    depends on the assignments made before it."""
+    for x in op.inputs:
+        if x.op.type != "VariableV2":
+            continue
+        b = body_of(op)
+        while b is not None and not _encloses(b, body):
+            if x.op in b.assigns:
+                raise NotImplementedError(
+                    f"{op.type} op {op.name!r} (at {op.location}) reads variable {x.op.name!r}, which "
+                    "its tf.cond branch or tf.while_loop body assigns, and is needed again outside that "
+                    "body (a gradient recomputes it): gradients through reads of a variable assigned in "
+                    "control flow are not supported"
+                )
+            b = b.parent
 
 
 def _build(fn: Callable[..., Any], body: Body, args: Sequence[Any]) -> Any:
@@ -374,30 +487,64 @@ def _build(fn: Callable[..., Any], body: Body, args: Sequence[Any]) -> Any:
         result = fn(*args)
     finally:
         _stack.pop()
-        for op in reversed(graph._ops):
-            if op._id <= start:
-                break
-            if not hasattr(op, "_cf_body"):  # _outside tags its ops itself
-                op._cf_body = body  # type: ignore[attr-defined]
+        _tag(graph, start, body)
     return result
 
 
-def _tensor_in(body: Body, x: Any, dtype: Any = None) -> Tensor:
-    """A body's result as a tensor (a Python value becomes a constant inside the body)."""
+def _tag(graph: Any, start: int, body: Body) -> None:
+    """Tag the ops made after op id ``start`` with ``body``, except those tagged already
+    (``_outside`` tags its ops itself) and variables: a variable made while a body is
+    built (an optimizer's slot, when ``minimize`` is called in a branch) lives at the top
+    level with its initializer, as TF1's slot variables do."""
+    made = []
+    for op in reversed(graph._ops):
+        if op._id <= start:
+            break
+        made.append(op)
+    top: set[int] = set()
+    for op in made:
+        if op.type != "VariableV2" or hasattr(op, "_cf_body"):
+            continue
+        top.add(op._id)
+        init = graph._variable_initializers.get(op._id)
+        stack = [init] if init is not None else []
+        while stack:
+            o = stack.pop()
+            if o._id in top or o._id <= start or hasattr(o, "_cf_body"):
+                if body_of(o) is not None and o._id not in top:
+                    raise ValueError(
+                        f"the initial value of variable {op.name!r} (at {op.location}) reads "
+                        f"{o.name!r}, a value of a tf.cond branch or tf.while_loop body: a variable "
+                        "made in control flow must be initialized from values outside it"
+                    )
+                continue
+            top.add(o._id)
+            stack.extend(x.op for x in o.inputs)
+            stack.extend(o.control_inputs)
+    for op in made:
+        if not hasattr(op, "_cf_body"):
+            op._cf_body = None if op._id in top else body  # type: ignore[attr-defined]
+
+
+def _tensor_in(body: Body, x: Any, dtype: Any = None, taken: bool = True) -> Tensor:
+    """A body's result as a tensor: a Python value becomes a constant inside the body; an
+    Operation (a branch returning ``tf.group(...)`` or ``opt.minimize(...)``) becomes, as
+    TF1's cond makes it, a bool scalar that depends on the op: True in the then branch,
+    False in the else branch (``taken``), so the cond's result is the predicate."""
     if isinstance(x, Tensor):
         return x
     graph = get_default_graph()
     start = graph._last_id
     _stack.append(body)
     try:
-        t = convert_to_tensor(x, dtype=dtype)
+        if isinstance(x, Operation):
+            with graph.control_dependencies([x]):
+                t = constant(taken, dtype=_dt.bool_, name="branch_executed")
+        else:
+            t = convert_to_tensor(x, dtype=dtype)
     finally:
         _stack.pop()
-        for op in reversed(graph._ops):
-            if op._id <= start:
-                break
-            if not hasattr(op, "_cf_body"):  # _outside tags its ops itself
-                op._cf_body = body  # type: ignore[attr-defined]
+        _tag(graph, start, body)
     return t
 
 
@@ -510,15 +657,22 @@ def _make_cf_op(
     shapes: list[TensorShape],
     name: str | None,
 ) -> Operation:
+    """The If or While op: it depends on what its bodies' ops have control dependencies on
+    outside them, and assigns the variables they assign (those it captures)."""
+    assigns: dict[int, Operation] = {}
+    controls: list[Operation] = []
+    for b in bodies:
+        assigns.update((v._id, v) for v in b.assigns)
+        controls.extend(c for c in b.controls if c not in controls)
     key = next(_ids)
-    _BODIES[key] = ControlFlow(kind, bodies, n_vars)
+    _BODIES[key] = ControlFlow(kind, bodies, n_vars, tuple(assigns[k] for k in sorted(assigns)))
     attrs = {
         "dtypes": tuple(dtypes),
         "shapes": tuple(_shape_attr(s) for s in shapes),
         "bodies": key,
     }
     graph = inputs[0].graph if inputs else get_default_graph()
-    return graph.create_op(kind, inputs, attrs, name=name or kind)
+    return graph.create_op(kind, inputs, attrs, name=name or kind, control_inputs=controls)
 
 
 def _union(*lists: Sequence[Tensor]) -> list[Tensor]:
@@ -561,7 +715,7 @@ def cond(
     if _structure(res_t) != _structure(res_f):
         raise ValueError(f"Outputs of true_fn and false_fn must have the same structure: {res_t} and {res_f}")
     flat_t = [_tensor_in(then_b, x) for x in _flatten(res_t)]
-    flat_f = [_tensor_in(else_b, x, dtype=t.dtype) for x, t in zip(_flatten(res_f), flat_t)]
+    flat_f = [_tensor_in(else_b, x, dtype=t.dtype, taken=False) for x, t in zip(_flatten(res_f), flat_t)]
     for x, y in zip(flat_t, flat_f):
         if x.dtype != y.dtype:
             raise ValueError(
@@ -786,6 +940,11 @@ def while_loop(
     cond_b.args, cond_b.outputs = cond_args, [c_t]
     body_b.args, body_b.outputs = body_args, b_ts
     caps = _union(_find_captures(cond_b), _find_captures(body_b))
+    if cond_b.assigns:
+        raise NotImplementedError(
+            f"the condition of tf.while_loop assigns variable {cond_b.assigns[0].name!r}: assignments "
+            "in a loop's condition are not supported; assign in its body"
+        )
     cond_b.captures = body_b.captures = caps
     op = _make_cf_op(
         "While",
@@ -1007,6 +1166,7 @@ def control_flow_gradient(op: Operation, grads: Sequence[Tensor | None], gradien
     """The gradients of an If or While op's inputs (graphc.autodiff.gradients calls this,
     passing itself as ``gradients``)."""
     cf = control_flow_of(op)
+    _refuse_gradient_through_state(op, cf)
     if cf.kind == "If":
         return _if_grad(op, cf, grads, gradients)
     return _while_grad(op, cf, grads, gradients)
