@@ -4,8 +4,10 @@ What a run computes is a pure function of (feeds, variable values): variables
 become inputs, and each variable's last assignment in the run becomes an
 output. An op that reads a variable sees the value of the latest assignment to
 it that the op depends on (through data or control edges); with none, the value
-from the start of the run. Dims a placeholder leaves as None become symbols, so
-the same program serves every batch size.
+from the start of the run. An If or While whose bodies assign a variable is an
+assignment of it (its sub-programs carry the variable, and the same rule holds inside
+each body: :meth:`_Lowering.lower_control_flow`). Dims a placeholder leaves as None
+become symbols, so the same program serves every batch size.
 """
 
 from __future__ import annotations

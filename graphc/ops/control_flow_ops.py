@@ -5,14 +5,37 @@ Design. As in TF1, each branch and loop function is called once, while the graph
 built, and the ops it makes go into the same frontend graph; each op made inside one is
 tagged with its :class:`Body` (the branch, the loop condition or the loop body), and a
 body knows the body it was built in (its ``parent``; None for the top level). A body's
-ops are those its outputs reach going back through op inputs without leaving it; the
-tensors it reaches that belong to its parent or an enclosing body are its *captures*,
-and they become explicit inputs of the control-flow op: ``If(pred, *captures)`` and
-``While(*loop_vars, *captures)``. Reading a variable inside a branch or a loop captures
-the variable, so the op reads its value as an input (the lowering's ordering rules
-apply to it as to any reader). Loop variables inside ``cond``/``body`` are
-``ControlFlowArg`` ops, one per variable. Assignments inside a branch or loop are not
-supported (NotImplementedError names the construct).
+ops are those its outputs reach going back through op inputs and, from the body's own
+ops, control inputs, without leaving it (as in TF1, an op of a branch that nothing of the
+branch reaches does not run); the tensors it reaches that belong to its parent or an
+enclosing body are its *captures*, and they become explicit inputs of the control-flow
+op: ``If(pred, *captures)`` and ``While(*loop_vars, *captures)``; the outside ops its ops
+have control dependencies on become control inputs of the op. Loop variables inside
+``cond``/``body`` are ``ControlFlowArg`` ops, one per variable. A branch may return an
+Operation (``tf.group(...)``, ``opt.minimize(...)``): as TF1's cond does, it stands for a
+bool that depends on it, True in the then branch and False in the else branch, so the
+cond's result is the predicate. A variable made while a body is built (an optimizer's
+slot) lives at the top level with its initializer.
+
+State. Reading a variable inside a branch or a loop captures the variable, so the op
+reads its value as an input (the lowering's ordering rules apply to it as to any
+reader). Assignments (``tf.assign``/``assign_add``/``assign_sub``, an optimizer's
+updates) may sit in a branch or a loop body, reached by data or control dependencies:
+each body records the variables it assigns (``Body.assigns``; a nested If/While's count
+as its own), and the op the union (``ControlFlow.assigns``). Lowering (graphc.ir.lower)
+carries each such variable through the node: an If's branches return its value after
+the branch as extra results (the captured value where a branch leaves it alone); a While
+carries it as a hidden loop variable, so each iteration sees the value the previous one
+left. Inside a body a read sees the latest of the body's assignments it depends on
+(through data or control), else the value the body entered with; two assignments with
+no order between them are an error, as at the top level; the If/While counts as an
+assignment of each variable for the ops around it. Host ops inside (tf.print, tf.Assert,
+py_func), reached perhaps by control dependencies only, run each time their body runs:
+the node gets a host token output that lowering fetches. A failed run (an assertion in
+iteration 3) commits nothing, as any failed run. A loop's condition may not assign.
+Gradients do not go through assignments (TF1 registers none): the gradient of an op
+that assigns is built only when no differentiable result of its bodies depends on an
+assignment or on a read of a variable it assigns (NotImplementedError names the op).
 
 Random ops (``tf.nn.dropout`` in a branch, ``tf.random_uniform`` in a loop body) draw
 from the op's run counter like any random op: lowering threads each random op's counter
@@ -33,8 +56,9 @@ body's first write, which makes its buffer a loop variable in its place (zeros m
 outside the loop, in the loop's parent).
 
 Lowering (graphc.ir.lower) turns each body into a sub-program: a Program whose params
-are the body's arguments (a loop's variables, then the captures) and whose fetches are
-its results. The IR nodes ``If`` (regions: then, else) and ``While`` (regions: cond,
+are the body's arguments (a loop's variables, the variables it carries and its host
+token, then the captures) and whose fetches are its results (then, for a branch or a
+loop body, the carried variables' new values and the host token). The IR nodes ``If`` (regions: then, else) and ``While`` (regions: cond,
 body) carry them in ``Node.regions``; they are verified, printed, hashed and serialised
 with their node. Their attrs are the output dtypes and shapes; a ``None`` dim is one the
 op defines when it runs (a branch-dependent dim, or a loop-carried dim that changes per
