@@ -240,3 +240,48 @@ def test_layer_norm_basic_lstm_cell_against_numpy(backend: str, layer_norm: bool
     np.testing.assert_allclose(
         o_drop, _np_ln_lstm(xs.astype(np.float64), w, layer_norm, drop_g=True)[0], rtol=1e-4, atol=1e-4
     )
+
+
+class _SumCell(rnn_cell.RNNCell):
+    """Inputs ``(a, b)`` [B, 2] each; ``s' = s + a * b``, the output ``s'``."""
+
+    @property
+    def state_size(self) -> int:
+        return 2
+
+    @property
+    def output_size(self) -> int:
+        return 2
+
+    def call(self, inputs: Any, state: Any) -> Any:
+        a, b = inputs
+        new = state + a * b
+        return new, new
+
+
+def test_bidirectional_rnns_with_nested_inputs_reverse_each_within_its_length() -> None:
+    a_np = RNG.standard_normal((2, 3, 2)).astype(np.float32)
+    b_np = RNG.standard_normal((2, 3, 2)).astype(np.float32)
+    lengths = [3, 1]
+    a = tf.placeholder(tf.float32, [2, 3, 2])
+    b = tf.placeholder(tf.float32, [2, 3, 2])
+    (of, ob), (sf, sb) = tf.nn.bidirectional_dynamic_rnn(
+        _SumCell(), _SumCell(), (a, b), sequence_length=lengths, dtype=tf.float32
+    )
+    steps = [(a[:, t], b[:, t]) for t in range(3)]
+    so, ssf, ssb = tf.nn.static_bidirectional_rnn(
+        _SumCell(), _SumCell(), steps, sequence_length=lengths, dtype=tf.float32
+    )
+    with tf.Session(backend="numpy") as sess:
+        got = sess.run([of, ob, sf, sb, so, ssf, ssb], {a: a_np, b: b_np})
+    prod = a_np * b_np
+    ref_f = np.zeros_like(prod)
+    ref_b = np.zeros_like(prod)
+    for i, n in enumerate(lengths):
+        ref_f[i, :n] = np.cumsum(prod[i, :n], 0)
+        ref_b[i, :n] = np.cumsum(prod[i, :n][::-1], 0)[::-1]  # in input order
+    for g, r in ((got[0], ref_f), (got[1], ref_b), (np.stack(got[4], 1), np.concatenate([ref_f, ref_b], 2))):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-6)
+    total = np.stack([prod[i, :n].sum(0) for i, n in enumerate(lengths)])
+    for g in (got[2], got[3], got[5], got[6]):
+        np.testing.assert_allclose(g, total, rtol=1e-5, atol=1e-6)
