@@ -368,15 +368,32 @@ def _clamp(e: _E, x: ir.Value, lo: float, hi: float) -> ir.Value:
     return e.sel(e.isnan(x), 0.0, x1)
 
 
-def _exp_reduce(e: _E, x: ir.Value) -> tuple[ir.Value, ir.Value]:
-    """n = round(x / ln2), r = x - n ln2. With FMA, x - n ln2_hi is exact (its bits span
-    less than one significand), so r has one rounding error (of relative size 2^-mant)."""
+def _clamp_keep_nan(e: _E, x: ir.Value, lo: float | None, hi: float | None) -> ir.Value:
+    """x clamped to [lo, hi] (a bound None: none), NaN passed through (each bound one
+    vector min or max)."""
+    if hi is not None:
+        x = e.sel(e.cmp(">", x, hi), hi, x)
+    if lo is not None:
+        x = e.sel(e.cmp("<", x, lo), lo, x)
+    return x
+
+
+def _exp_reduce(e: _E, x: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value]:
+    """n = x / ln2 rounded to an integer, as a float and as an integer, and r = x - n ln2,
+    for |x| < 2^(mant - 2). n is rounded by adding 1.5 2^mant (whose ulp is 1) in the same
+    FMA as the product, and the integer is read from the sum's bits: no conversion, and a
+    NaN x gives a NaN r (and some integer) without undefined behaviour, so NaN reaches the
+    result through the polynomial. With FMA, x - n ln2_hi is exact (its bits span less
+    than one significand), so r has one rounding error (of relative size 2^-mant)."""
     ln2_hi, ln2_lo = _parts(_LN2, e.ty, 2)
-    n = e.rint(e.mul(x, e.c(float(_LOG2E))))
+    magic = 1.5 * 2.0**e.f.mant
+    t = e.fma(x, e.c(float(_LOG2E)), e.c(magic))
+    n = e.sub(t, e.c(magic))
+    ni = e.b.sub(e.bits(t), e.ic(e.f.to_bits(magic)))
     nn = e.neg(n)
     r = e.fma(nn, e.c(ln2_hi), x)
     r = e.fma(nn, e.c(ln2_lo), r)
-    return n, r
+    return n, ni, r
 
 
 def _expm1_core(e: _E, r: ir.Value) -> ir.Value:
@@ -385,10 +402,10 @@ def _expm1_core(e: _E, r: ir.Value) -> ir.Value:
     return e.fma(e.mul(r, r), e.fma(r, q, e.c(0.5)), r)
 
 
-def _scale(e: _E, p: ir.Value, n: ir.Value) -> ir.Value:
-    """p 2^n for an integer n beyond the normal exponent range (down to the denormals
-    and up to overflow): two normal powers of two, so the product rounds once."""
-    ni = e.to_int(n)
+def _scale(e: _E, p: ir.Value, ni: ir.Value) -> ir.Value:
+    """p 2^ni for an integer ni (an integer value) beyond the normal exponent range (down
+    to the denormals and up to overflow): two normal powers of two, so the product rounds
+    once."""
     n1 = e.b.ashr(ni, e.ic(1))
     n2 = e.b.sub(ni, n1)
     return e.mul(e.mul(p, e.pow2(n1)), e.pow2(n2))
@@ -400,26 +417,24 @@ _EXP_LIMITS = {"f32": (-104.0, 88.8), "f64": (-745.2, 709.9)}
 
 def _exp(e: _E, x: ir.Value) -> ir.Value:
     lo, hi = _EXP_LIMITS[e.f.suffix]
-    n, r = _exp_reduce(e, _clamp(e, x, lo, hi))
-    y = _scale(e, e.add(e.c(1.0), _expm1_core(e, r)), n)
-    return e.sel(e.isnan(x), x, y)
+    _, ni, r = _exp_reduce(e, _clamp_keep_nan(e, x, lo, hi))
+    return _scale(e, e.add(e.c(1.0), _expm1_core(e, r)), ni)  # NaN stays NaN
 
 
 def _expm1(e: _E, x: ir.Value) -> ir.Value:
     _, hi = _EXP_LIMITS[e.f.suffix]
     # Below lo, e^x < 2^-(mant+2): the result rounds to -1.
     lo = -18.0 if not e.f.wide else -40.0
-    n, r = _exp_reduce(e, _clamp(e, x, lo, hi))
+    n, ni, r = _exp_reduce(e, _clamp_keep_nan(e, x, lo, hi))
     em = _expm1_core(e, r)
     # Small n: 2^n em + (2^n - 1) in one FMA (2^n - 1 is exact for n <= mant + 1).
     big_n = e.cmp(">", n, float(e.f.mant + 1))
-    s = e.pow2(e.to_int(e.sel(big_n, 0.0, n)))
+    s = e.pow2(e.b.select(big_n, e.ic(0), ni))
     small = e.fma(s, em, e.sub(s, e.c(1.0)))
     # Large n: the -1 is below half an ulp of e^x.
-    large = _scale(e, e.add(e.c(1.0), em), n)
-    y = e.sel(big_n, large, small)
-    y = e.sel(e.cmp("==", x, 0.0), x, y)  # keeps the sign of a zero
-    return e.sel(e.isnan(x), x, y)
+    large = _scale(e, e.add(e.c(1.0), em), ni)
+    y = e.sel(big_n, large, small)  # NaN stays NaN
+    return e.sel(e.cmp("==", x, 0.0), x, y)  # keeps the sign of a zero
 
 
 def _split_log(e: _E, u: ir.Value) -> tuple[ir.Value, ir.Value]:
@@ -486,23 +501,43 @@ def _log1p(e: _E, x: ir.Value) -> ir.Value:
     return e.sel(e.isnan(x), x, y)
 
 
+def _exp_in_range(e: _E, x: ir.Value, lo: float | None, hi: float | None, bias: int = 0) -> ir.Value:
+    """e^x for x clamped to [lo, hi] (NaN stays NaN), for callers whose clamped range keeps
+    e^x 2^bias and 2^-bias normal: one power of two scales the polynomial exactly, and with
+    a bias a second multiplication (by 2^-bias) rounds a result in the denormal range once.
+    Cheaper than exp: one scaling where exp needs two, and no overflow to guard."""
+    _, ni, r = _exp_reduce(e, _clamp_keep_nan(e, x, lo, hi))
+    p = e.add(e.c(1.0), _expm1_core(e, r))
+    y = e.mul(p, e.pow2(e.b.add(ni, e.ic(bias))))
+    return y if bias == 0 else e.mul(y, e.c(2.0**-bias))
+
+
+# tanh(a) rounds to 1 from a = _TANH_ONE / 2 on (2 / (e^2a + 1) is below a quarter of
+# an ulp of 1 there); 2a is clamped to this, where e^2a is still a normal number.
+_TANH_ONE = {"f32": 20.0, "f64": 40.0}
+
+
 def _tanh(e: _E, x: ir.Value) -> ir.Value:
     a = e.abs(x)
     z = e.mul(a, a)
     small = e.fma(e.mul(a, z), e.poly(z, _TANH_T[e.f.suffix]), a)
-    t = e.call("expm1", e.add(a, a))
-    large = e.div(t, e.add(t, e.c(2.0)))
-    y = e.sel(e.cmp("<", a, _TANH_SMALL), small, large)
-    # tanh rounds to 1 from here on (and expm1(2a) would overflow further out).
-    y = e.sel(e.cmp(">", a, 20.0 if e.f.wide else 10.0), 1.0, y)
-    y = e.copysign(y, x)
-    return e.sel(e.isnan(x), x, y)
+    # a >= 0.55: 1 - 2 / (e^2a + 1), with e^2a > 3 (nothing cancels).
+    ex = _exp_in_range(e, e.add(a, a), None, _TANH_ONE[e.f.suffix])
+    large = e.sub(e.c(1.0), e.div(e.c(2.0), e.add(ex, e.c(1.0))))
+    y = e.sel(e.cmp("<", a, _TANH_SMALL), small, large)  # NaN: large, NaN
+    return e.copysign(y, x)
+
+
+# sigmoid's e^-|x| times 2^_SIGMOID_BIAS is normal down to exp's lower limit.
+_SIGMOID_BIAS = 64
 
 
 def _sigmoid(e: _E, x: ir.Value) -> ir.Value:
-    ex = e.call("exp", e.neg(e.abs(x)))
+    """1/(1 + e) for x >= 0, e/(1 + e) for x < 0, e = e^-|x| (never overflows)."""
+    lo, _ = _EXP_LIMITS[e.f.suffix]
+    ex = _exp_in_range(e, e.neg(e.abs(x)), lo, None, _SIGMOID_BIAS)
     d = e.add(e.c(1.0), ex)
-    return e.sel(e.cmp(">=", x, 0.0), e.div(e.c(1.0), d), e.div(ex, d))
+    return e.div(e.sel(e.cmp(">=", x, 0.0), e.c(1.0), ex), d)  # NaN: e is NaN
 
 
 def _erf(e: _E, x: ir.Value) -> ir.Value:
@@ -607,11 +642,11 @@ def _log_dd(e: _E, x: ir.Value) -> tuple[ir.Value, ir.Value]:
 def _exp_dd(e: _E, hi: ir.Value, lo: ir.Value) -> ir.Value:
     """e^(hi + lo) for |lo| <= ulp(hi) (lo need not be finite when hi is not)."""
     lo_lim, hi_lim = _EXP_LIMITS[e.f.suffix]
-    n, r = _exp_reduce(e, _clamp(e, hi, lo_lim, hi_lim))
+    _, ni, r = _exp_reduce(e, _clamp(e, hi, lo_lim, hi_lim))
     # lo only where hi was not clamped (then it may be as large as ulp(hi) > 1, or NaN).
     inside = e.b.and_(e.cmp(">=", hi, lo_lim), e.cmp("<=", hi, hi_lim))
     r = e.add(r, e.sel(inside, lo, 0.0))
-    y = _scale(e, e.add(e.c(1.0), _expm1_core(e, r)), n)
+    y = _scale(e, e.add(e.c(1.0), _expm1_core(e, r)), ni)
     return e.sel(e.isnan(hi), hi, y)
 
 
