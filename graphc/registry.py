@@ -295,6 +295,9 @@ TRAITS: dict[str, str] = {
     "matmul": "a matrix product (DOT export)",
     "conv": "a convolution (DOT export)",
     "fused": "a fused group of elementwise ops, with an optional reduction epilogue",
+    "per_element": "a multi-output op whose every output has the shape of its array inputs and "
+    "whose output element i depends only on their element i (its other inputs are scalars): an "
+    "output may be written over such an input's buffer (memory planning)",
     "host": "calls back into Python when it runs (a py_func, a print, an assertion): runs on the "
     "NumPy backend in a segment of its own, never in native code or the disk cache; its last "
     "output is a scalar bool token that keeps it in a program (segments, partition, lowering)",

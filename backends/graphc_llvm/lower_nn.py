@@ -545,6 +545,78 @@ def _l2_loss(k: Kernel) -> None:
 
 
 # ---------------------------------------------------------------------------
+# Optimizer updates.
+
+_UPDATE_BLOCK_BYTES = 64  # elements per vector step of an update: one AVX-512 or two AVX2 registers
+
+
+@lowering("ApplyAdam")
+def _apply_adam(k: Kernel) -> None:
+    """Adam's update (graphc/ops/training_ops.py): the three new values in one pass, in blocks
+    of _UPDATE_BLOCK_BYTES as vectors (a partial last block element by element), each step
+    the reference's in the element dtype (IEEE sqrt and division, no contraction), so the
+    bits are the reference's. The blocks are split over threads. A block reads all four
+    arrays before it writes: an output the memory plan puts over an input's buffer
+    (ApplyAdam is ``per_element``) never overwrites an element that is still to be read."""
+    var, m, v, b1p, b2p, lr, b1, b2, eps, g = k.inputs
+    out_var, out_m, out_v = k.outputs
+    dt = var.dtype
+    if not (dt.kind == "f" and dt.itemsize in (4, 8)):
+        raise Unsupported(f"ApplyAdam of {dt}")
+    b = k.b
+    ty = T.reg_type(dt)
+    lanes = _UPDATE_BLOCK_BYTES // dt.itemsize
+    zero = T.I64(0)
+    one = T.constant(dt, 1.0)
+
+    def sqrt(x: ir.Value) -> ir.Value:
+        return scalars._intrinsic(b, "llvm.sqrt", x.type, [x])
+
+    # The scalars (read before any element is written).
+    lr_v, b1_v, b2_v, eps_v = (k.load(a, zero) for a in (lr, b1, b2, eps))
+    lr_t = b.fdiv(b.fmul(lr_v, sqrt(b.fsub(one, k.load(b2p, zero)))), b.fsub(one, k.load(b1p, zero)))
+    c1, c2 = b.fsub(one, b1_v), b.fsub(one, b2_v)
+
+    def step(xs: Sequence[ir.Value], vec: bool) -> tuple[ir.Value, ir.Value, ir.Value]:
+        w0, m0, v0, g0 = xs
+        s_lr, s_b1, s_b2, s_eps, s_c1, s_c2 = (
+            splat(b, x, lanes) if vec else x for x in (lr_t, b1_v, b2_v, eps_v, c1, c2)
+        )
+        m1 = b.fadd(b.fmul(m0, s_b1), b.fmul(g0, s_c1))
+        v1 = b.fadd(b.fmul(v0, s_b2), b.fmul(b.fmul(g0, g0), s_c2))
+        w1 = b.fsub(w0, b.fdiv(b.fmul(s_lr, m1), b.fadd(sqrt(v1), s_eps)))
+        return w1, m1, v1
+
+    def store_vector(arg: Arg, at: ir.Value, x: ir.Value) -> None:
+        ptr = b.bitcast(k.gep(arg, at), ir.VectorType(ty, lanes).as_pointer())
+        b.store(x, ptr, align=dt.itemsize)
+
+    n = k.size(var.shape)
+    full = b.sdiv(n, T.I64(lanes))  # n >= 0
+    rest = b.sub(n, b.mul(full, T.I64(lanes)))
+    blocks = b.add(full, b.zext(b.icmp_signed(">", rest, zero), T.I64))
+
+    def block(i: ir.Value) -> None:
+        at = b.mul(i, T.I64(lanes), flags=["nsw"])
+        with b.if_else(b.icmp_signed("<", i, full)) as (whole, partial):
+            with whole:
+                news = step([vector_load(k, a, at, lanes) for a in (var, m, v, g)], True)
+                for arg, x in zip((out_var, out_m, out_v), news):
+                    store_vector(arg, at, x)
+            with partial:
+
+                def elem(j: ir.Value) -> None:
+                    o = b.add(at, j, flags=["nsw"])
+                    news = step([k.load(a, o) for a in (var, m, v, g)], False)
+                    for arg, x in zip((out_var, out_m, out_v), news):
+                        k.store(arg, o, x)
+
+                k.loop(rest, elem, name="tail")
+
+    k.split_loop(blocks, n, block)
+
+
+# ---------------------------------------------------------------------------
 # Random ops: Philox-4x32-10.
 
 _M0, _M1 = 0xD2511F53, 0xCD9E8D57

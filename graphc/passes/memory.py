@@ -12,10 +12,10 @@ that computes the new one (an in-place variable update).
 The plan, keyed by the program's value numbers (:meth:`Program.numbering`):
 
 - **buffers**: a buffer is one storage that holds a chain of values handed over in
-  place. An elementwise, fused (without a reduction) or "view" (reshaping) node writes
-  its output into an input's buffer when that input dies at the node and has the same
-  dtype and the same size formula; a variable's buffer is taken only for that variable's
-  update. Every other value the program makes starts a new buffer.
+  place. An elementwise, fused (without a reduction), "per_element" (ApplyAdam) or "view"
+  (reshaping) node writes an output into an input's buffer when that input dies at the
+  node and has the same dtype and the same size formula; a variable's buffer is taken
+  only for that variable's update. Every other value the program makes starts a new buffer.
 - **kinds**: ``"feed"``, ``"variable"``, ``"rng"`` (the caller's, by param), ``"const"``
   (the executable's), and for the program's own buffers: ``"output"`` (holds a fetched
   value), ``"update"`` (holds a variable's new value that is not written in place;
@@ -700,7 +700,7 @@ class _Planner:
             # Elementwise unless it ends in a reduction (a "combiner" attr).
             return "combiner" not in node.attrs
         # A "view" op's output is a relabelling of its input's bytes.
-        return opdef.has("view") or opdef.has("elementwise")
+        return opdef.has("view") or opdef.has("elementwise") or opdef.has("per_element")
 
     def _in_place(
         self,

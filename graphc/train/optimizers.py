@@ -20,6 +20,7 @@ from graphc.ops.core_ops import constant, group, tuple_
 from graphc.ops.fill_ops import fill, ones_like, zeros_like
 from graphc.ops.math_ops import cast, multiply, sqrt
 from graphc.ops.state_ops import assign, assign_add, assign_sub
+from graphc.ops.training_ops import ADAM_DTYPES, apply_adam
 from graphc.ops.variables import Variable
 
 GATE_NONE = 0
@@ -453,6 +454,13 @@ class AdamOptimizer(Optimizer):
         m = self.get_slot(var, "m")
         v = self.get_slot(var, "v")
         assert m is not None and v is not None
+        if dt in ADAM_DTYPES:
+            # One op for the three new values (one pass over the parameter and its slots);
+            # the same steps, in the same order, as the graph below.
+            var_t, m_t, v_t = apply_adam(
+                var.value(), m.value(), v.value(), b1_power, b2_power, lr, beta1, beta2, eps, grad
+            )
+            return group(assign(m, m_t), assign(v, v_t), assign(var, var_t))
         lr_t = lr * sqrt(1 - b2_power) / (1 - b1_power)
         m_t = assign(m, m * beta1 + grad * (1 - beta1))
         v_t = assign(v, v * beta2 + (grad * grad) * (1 - beta2))
