@@ -128,7 +128,15 @@ def test_miss_then_hit_after_a_restart(tmp_path: Path) -> None:
     exe, outcome = first.compile(backend, program, OPTIONS)
     assert outcome == "miss" and backend.compiles == 1
     check(exe, program)
-    assert first.stats.as_dict() == {"hits": 0, "misses": 1, "stores": 1, "corrupt": 0, "evicted": 0}
+    assert first.stats.as_dict() == {
+        "hits": 0,
+        "misses": 1,
+        "stores": 1,
+        "corrupt": 0,
+        "evicted": 0,
+        "passes_hits": 0,
+        "passes_misses": 0,
+    }
     (path,) = entry_files(tmp_path)
     assert path.name == C.entry_key(C.key_parts(backend, program, OPTIONS)) + C.SUFFIX
 

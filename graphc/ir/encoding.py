@@ -56,6 +56,23 @@ def to_bytes(program: Any, *, names: bool = True, check_attrs: bool = True) -> b
     return _Writer(names, check_attrs).program(program)
 
 
+class DimWriter:
+    """Dims as the program format writes them (DIM, over a table of atoms each after its
+    arguments), for documents other than a program's (the compile cache's memory plans).
+    :meth:`dim` gives a dim's JSON value; :attr:`atoms` is the table they refer to, read
+    back by graphc.ir.serialize.DimReader."""
+
+    def __init__(self) -> None:
+        self._writer = _Writer(names=False)
+
+    def dim(self, d: Any) -> Any:
+        return self._writer.dim(d)
+
+    @property
+    def atoms(self) -> list[list[Any]]:
+        return self._writer.atoms
+
+
 class _Writer:
     def __init__(self, names: bool, check_attrs: bool = True) -> None:
         self.names = names

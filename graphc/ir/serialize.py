@@ -89,6 +89,7 @@ from graphc.ir.encoding import (
 from graphc.ir.program import Assertion, DefinedDim, DimBinding, Node, Origin, Output, Param, Program, Value
 
 __all__ = [
+    "DimReader",
     "FORMAT",
     "VERSION",
     "SerializationError",
@@ -235,6 +236,22 @@ def _from_bytes_at(data: bytes, depth: int) -> Program:
 _NODE_KEYS = frozenset(("op", "in", "attrs", "out", "origin", "device"))
 _REGION_NODE_KEYS = _NODE_KEYS | {"regions"}
 _MAX_REGION_DEPTH = 16  # sub-programs nested in sub-programs, at most
+
+
+class DimReader:
+    """Dims written by graphc.ir.encoding.DimWriter: the table of atoms ``atoms`` is read
+    and checked as a program's is (names, functions, arguments first, printed size within
+    a budget of ``budget`` characters); :meth:`dim` reads one dim's JSON value against it.
+    Anything else raises :class:`SerializationError`."""
+
+    def __init__(self, atoms: Any, budget: int) -> None:
+        self._reader = _Reader(b"")
+        self._reader.text_budget = max(0, int(budget)) + _MAX_ATOM_TEXT
+        for i, rec in enumerate(self._reader.lst(atoms, "atoms")):
+            self._reader.read_atom(i, rec)
+
+    def dim(self, x: Any, what: str = "dim") -> sym.Dim:
+        return self._reader.dim(x, what)
 
 
 class _Where(tuple):  # type: ignore[type-arg]

@@ -80,7 +80,9 @@ from typing import Any
 
 from graphc import registry as reg
 from graphc import symbolic as sym
+from graphc.ir.encoding import DimWriter
 from graphc.ir.program import Node, Program, Value, canonicalize, format_shape
+from graphc.ir.serialize import DimReader
 from graphc.symbolic import Dim
 
 ALIGNMENT = 64  # bytes: every arena offset is a multiple of this
@@ -1015,3 +1017,132 @@ def describe_values(plan: MemoryPlan, program: Program) -> str:
             f"  %{k:<5}: {v.dtype.name}{format_shape(v.shape)} -> buffer {e.buffer} ({where}, {e.bytes} B)"
         )
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# The plan as JSON (the compile cache keeps it with the optimised program it was made for).
+
+PLAN_FORMAT = "graphc.memory_plan"
+PLAN_VERSION = 1
+_BUFFER_KINDS = frozenset(("arena", "output", "update", "feed", "variable", "rng", "const"))
+
+
+def plan_to_json(plan: MemoryPlan) -> dict[str, Any]:
+    """``plan`` as a JSON-able document (dims as the program format writes them, over a
+    table of atoms); :func:`plan_from_json` gives an equal plan back."""
+    w = DimWriter()
+    dim = w.dim
+
+    def peak(f: PeakFormula) -> list[Any]:
+        return [[dim(d), i] for d, i in f.candidates]
+
+    doc = {
+        "structure": plan.structure,
+        "entries": [[e.value, e.buffer, dim(e.offset), dim(e.bytes)] for e in plan.entries],
+        "buffers": [
+            [b.kind, dim(b.size), b.values, list(b.live), dim(b.offset), dim(b.reserved), b.param, b.outputs]
+            for b in plan.buffers
+        ],
+        "node_labels": plan.node_labels,
+        "alignment": plan.alignment,
+        "arena_size": peak(plan.arena_size),
+        "result_bytes": dim(plan.result_bytes),
+        "peak": peak(plan.peak),
+        "live_peak": peak(plan.live_peak),
+        "naive_bytes": dim(plan.naive_bytes),
+        "input_bytes": {k: dim(v) for k, v in plan.input_bytes.items()},
+        "n_values": plan.n_values,
+        "in_place": [[p.node, p.op, p.input, p.output, p.variable] for p in plan.in_place],
+        "symbols": plan.symbols,
+    }
+    return {"format": PLAN_FORMAT, "version": PLAN_VERSION, "atoms": w.atoms, "plan": doc}
+
+
+def plan_from_json(doc: Any, budget: int = 1 << 20) -> MemoryPlan:
+    """The plan :func:`plan_to_json` wrote; ValueError for a document that is not one
+    (a wrong shape or type anywhere; ``budget`` bounds the printed size of its dims)."""
+    try:
+        return _read_plan(doc, budget)
+    except (KeyError, TypeError, IndexError) as exc:
+        raise ValueError(f"not a memory plan document ({type(exc).__name__}: {exc})") from None
+
+
+def _read_plan(doc: Any, budget: int) -> MemoryPlan:
+    if type(doc) is not dict or doc.get("format") != PLAN_FORMAT or doc.get("version") != PLAN_VERSION:
+        raise ValueError("not a memory plan document of this version")
+    reader = DimReader(doc["atoms"], budget)
+    p = doc["plan"]
+
+    def dim(x: Any) -> Dim:
+        return x if type(x) is int else reader.dim(x, "a memory plan's dim")
+
+    def num(x: Any) -> int:
+        if type(x) is not int:
+            raise ValueError(f"expected an int, got {type(x).__name__}")
+        return x
+
+    def text(x: Any) -> str:
+        if type(x) is not str:
+            raise ValueError(f"expected a string, got {type(x).__name__}")
+        return x
+
+    def ints(x: Any) -> list[int]:
+        return [num(v) for v in _list(x)]
+
+    def peak(x: Any) -> PeakFormula:
+        return PeakFormula([(dim(d), num(i)) for d, i in _list(x)])
+
+    entries = [Entry(num(v), num(b), dim(o), dim(n)) for v, b, o, n in _list(p["entries"])]
+    buffers = []
+    for kind, size, values, live, offset, reserved, param, outputs in _list(p["buffers"]):
+        if kind not in _BUFFER_KINDS:
+            raise ValueError(f"{kind!r} is not a buffer kind")
+        first, last = _list(live)
+        buffers.append(
+            Buffer(
+                kind,
+                dim(size),
+                ints(values),
+                (num(first), num(last)),
+                dim(offset),
+                dim(reserved),
+                None if param is None else num(param),
+                ints(outputs),
+            )
+        )
+    in_place = [
+        InPlace(num(n), text(op), num(i), num(o), None if var is None else text(var))
+        for n, op, i, o, var in _list(p["in_place"])
+    ]
+    plan = MemoryPlan(
+        structure=text(p["structure"]),
+        entries=entries,
+        buffers=buffers,
+        node_labels=[text(s) for s in _list(p["node_labels"])],
+        alignment=num(p["alignment"]),
+        arena_size=peak(p["arena_size"]),
+        result_bytes=dim(p["result_bytes"]),
+        peak=peak(p["peak"]),
+        live_peak=peak(p["live_peak"]),
+        naive_bytes=dim(p["naive_bytes"]),
+        input_bytes={text(k): dim(v) for k, v in _dict(p["input_bytes"]).items()},
+        n_values=num(p["n_values"]),
+        in_place=in_place,
+        symbols=[text(s) for s in _list(p["symbols"])],
+    )
+    n_buffers = len(buffers)
+    if any(not 0 <= e.buffer < n_buffers or e.value != k for k, e in enumerate(entries)):
+        raise ValueError("an entry names a buffer the plan does not have, or is out of order")
+    return plan
+
+
+def _list(x: Any) -> list[Any]:
+    if type(x) is not list:
+        raise ValueError(f"expected a list, got {type(x).__name__}")
+    return x
+
+
+def _dict(x: Any) -> dict[str, Any]:
+    if type(x) is not dict:
+        raise ValueError(f"expected an object, got {type(x).__name__}")
+    return x

@@ -111,7 +111,9 @@ def get_pass(name: str) -> Pass:
     raise KeyError(f"no pass named {name!r}; passes are {pass_names()}")
 
 
-def _disabled_set(disabled: Iterable[str] | None) -> set[str]:
+def disabled_set(disabled: Iterable[str] | None) -> set[str]:
+    """The passes switched off: ``disabled`` and ``$GRAPHC_DISABLE_PASSES`` (ValueError for
+    a name that is no pass's; "all" switches every pass off)."""
     out = set(disabled or ())
     env = os.environ.get(DISABLE_ENV, "")
     out.update(x.strip() for x in env.split(",") if x.strip())
@@ -130,7 +132,7 @@ def optimize_with_report(
     program: Program, disabled: Iterable[str] | None = None, keep_snapshots: bool = False
 ) -> tuple[Program, Report]:
     """Run every enabled pass in order, timing each and recording what it changed."""
-    off = _disabled_set(disabled)
+    off = disabled_set(disabled)
     report = Report()
     dump_dir = os.environ.get(DUMP_ENV)
     verify_each = os.environ.get(VERIFY_ENV, "") not in ("", "0")

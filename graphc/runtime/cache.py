@@ -41,12 +41,36 @@ names it and why, and the program is compiled and stored afresh.
 The size limit is kept least-recently-used: a hit refreshes the entry's modification time,
 and after each store the oldest entries are removed until the total fits (never the entry
 just written).
+
+Optimised programs. The session also keeps the pass pipeline's result here
+(:func:`optimize_cached`), so a later process that lowers the same program runs no pass:
+an entry of the same file format whose key parts (:func:`passes_key_parts`) are
+``kind="passes"``, the SHA-256 of the lowered program's bytes *with* its names (the result
+holds them: the origins that errors name), graphc's version, a fingerprint of graphc's
+source files (:func:`source_fingerprint`: a source tree's passes change without a new
+version), NumPy's version (constant folding runs its kernels), the pass list and the passes
+switched off. Its payload::
+
+    magic          b"GRAPHC-PASSES1\n"
+    head_len       u64
+    head           canonical JSON: {"content_hash": the optimised program's content hash,
+                   "plan": its memory plan (graphc.passes.memory.plan_to_json) or null}
+    program        the optimised program's bytes (graphc.ir.serialize, names kept)
+
+A loaded program carries its memory plan in ``meta["memory_plan"]`` (the other analyses
+and the pipeline's report are not kept); with ``GRAPHC_VERIFY`` it is verified and its
+content hash and plan checked against it. Programs with a host op, with an op or an op's
+rule that is not graphc's own (a user's op may change between processes under the same
+key), or compiled with ``GRAPHC_DUMP_IR`` set are optimised without the cache. Such entries
+share the folder, the checks, the quarantine and the LRU limit with code entries;
+``graphc cache list`` shows them as backend ``(passes)``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -56,11 +80,19 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from graphc import registry as reg
+from graphc.ir.encoding import SerializationError, to_bytes
 from graphc.ir.program import Program
+from graphc.ir.serialize import from_bytes
+from graphc.ir.verify import verify
+from graphc.passes import pipeline
+from graphc.passes.memory import MemoryPlan, plan_from_json, plan_to_json
 from graphc.runtime.backend import Backend, CompileOptions, Executable, can_export
 from graphc.runtime.files import write_atomically
 
@@ -79,7 +111,7 @@ EXPLAIN_ENV = "GRAPHC_CACHE_EXPLAIN"
 _HEADER = struct.Struct("<8sII32s")
 _OFF_WORDS = frozenset({"0", "off", "false", "no"})
 # Key parts graphc itself sets; an identity item of the same name is stored as "backend.<name>".
-_RESERVED = ("program", "graphc", "backend", "options")
+_RESERVED = ("program", "graphc", "backend", "options", "kind")
 # How a miss explanation names a part, and whether it reads as a plural ("differ").
 _LABELS: dict[str, tuple[str, bool]] = {
     "program": ("program hash", False),
@@ -114,6 +146,9 @@ class CacheEntry:
     last_used: float  # modification time: the store, or the latest hit
     program_hash: str  # a prefix of the program's content hash ("" when unreadable)
     path: Path
+    # "code" (a backend's compiled code) or "passes" (an optimised program, for the input
+    # program whose hash ``program_hash`` begins; ``backend`` then reads "(passes)").
+    kind: str = "code"
 
 
 @dataclasses.dataclass
@@ -125,14 +160,18 @@ class CacheStats:
     stores: int = 0
     corrupt: int = 0
     evicted: int = 0
+    passes_hits: int = 0  # optimised programs loaded (the pass pipeline not run)
+    passes_misses: int = 0  # optimised programs computed and stored
 
     def as_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)
 
 
 # -- the key -------------------------------------------------------------------------------------
+@functools.cache
 def graphc_version() -> str:
-    """The installed distribution's version, else the package's ``__version__``."""
+    """The installed distribution's version, else the package's ``__version__`` (looked up
+    once per process: the metadata search costs about a millisecond)."""
     try:
         return importlib.metadata.version("graphc")
     except importlib.metadata.PackageNotFoundError:
@@ -142,10 +181,13 @@ def graphc_version() -> str:
         return str(getattr(sys.modules.get("graphc"), "__version__", "unknown"))
 
 
-def key_parts(backend: Backend, program: Program, options: CompileOptions) -> dict[str, str]:
-    """Everything the compiled code depends on, as text (module docstring)."""
+def key_parts(
+    backend: Backend, program: Program, options: CompileOptions, program_hash: str | None = None
+) -> dict[str, str]:
+    """Everything the compiled code depends on, as text (module docstring).
+    ``program_hash``: ``program.content_hash()`` when the caller has it already."""
     parts = {
-        "program": program.content_hash(),
+        "program": program_hash if program_hash is not None else program.content_hash(),
         "graphc": graphc_version(),
         "backend": str(backend.name),
         "options": options.cache_key(),
@@ -245,13 +287,16 @@ class CompileCache:
             setattr(self.stats, name, getattr(self.stats, name) + n)
 
     # -- compile through the cache ----------------------------------------------------------
-    def compile(self, backend: Backend, program: Program, options: CompileOptions) -> tuple[Executable, str]:
+    def compile(
+        self, backend: Backend, program: Program, options: CompileOptions, program_hash: str | None = None
+    ) -> tuple[Executable, str]:
         """``(executable, outcome)``: "hit" (loaded, nothing compiled), "miss" (compiled and
         stored) or "off" (the backend cannot export, the cache is switched off, or the
-        backend's ``export`` raises TypeError: this executable has no code to keep)."""
+        backend's ``export`` raises TypeError: this executable has no code to keep).
+        ``program_hash``: ``program.content_hash()``, when the caller has it already."""
         if not self.enabled or not can_export(backend):
             return backend.compile(program, options), "off"
-        parts = key_parts(backend, program, options)
+        parts = key_parts(backend, program, options, program_hash)
         key = entry_key(parts)
         path = self.path_for(key)
         code = self._read(path, parts)
@@ -282,6 +327,48 @@ class CompileCache:
         if self._store(key, parts, payload):
             self._evict(keep=path)
         return exe, "miss"
+
+    # -- the pass pipeline through the cache ----------------------------------------------
+    def optimize(self, program: Program, disabled: Iterable[str] | None = None) -> tuple[Program, str, str]:
+        """``(optimised program, its content hash, outcome)``: the pipeline's result for
+        ``program`` (graphc.passes.pipeline.optimize) loaded from its entry ("hit": no pass
+        runs), else computed and stored ("miss"), or computed only ("off": the cache is
+        switched off, ``GRAPHC_DUMP_IR`` asks for every pass's output, or the program is
+        not :func:`passes_cacheable`)."""
+        off = pipeline.disabled_set(disabled)
+        if not self.enabled or os.environ.get(pipeline.DUMP_ENV) or not passes_cacheable(program):
+            out = pipeline.optimize(program, off)
+            return out, out.content_hash(), "off"
+        try:
+            parts = passes_key_parts(program, off)
+        except SerializationError:  # a program the format cannot hold: nothing to key it by
+            out = pipeline.optimize(program, off)
+            return out, out.content_hash(), "off"
+        key = entry_key(parts)
+        path = self.path_for(key)
+        payload = self._read(path, parts)
+        if payload is not None:
+            try:
+                out, content_hash = _load_optimised(payload)
+            except (ValueError, KeyError, TypeError) as exc:  # SerializationError is a ValueError
+                self._set_aside(path, f"its optimised program does not load ({exc})")
+            else:
+                if os.environ.get(pipeline.VERIFY_ENV, "") not in ("", "0"):
+                    _check_loaded(out, content_hash)
+                with contextlib.suppress(OSError):  # evicted meanwhile: the hit stands
+                    os.utime(path)
+                self._count("passes_hits")
+                return out, content_hash, "hit"
+        out = pipeline.optimize(program, off)
+        content_hash = out.content_hash()
+        try:
+            payload = _dump_optimised(out, content_hash)
+        except SerializationError:
+            return out, content_hash, "off"
+        self._count("passes_misses")
+        if self._store(key, parts, payload):
+            self._evict(keep=path)
+        return out, content_hash, "miss"
 
     # -- reading -------------------------------------------------------------------------------------
     def _read(self, path: Path, parts: Mapping[str, str]) -> bytes | None:
@@ -410,14 +497,18 @@ class CompileCache:
                 continue
             manifest = _read_manifest(p)
             parts = manifest.get("parts", {}) if manifest else {}
+            passes = isinstance(parts, dict) and parts.get("kind") == PASSES_KIND
+            if not isinstance(parts, dict):
+                parts = {}
             out.append(
                 CacheEntry(
                     key=p.name.removesuffix(SUFFIX),
-                    backend=str(parts.get("backend", "(unreadable)")),
+                    backend="(passes)" if passes else str(parts.get("backend", "(unreadable)")),
                     size=st.st_size,
                     last_used=st.st_mtime,
                     program_hash=str(parts.get("program", ""))[:12],
                     path=p,
+                    kind=PASSES_KIND if passes else "code",
                 )
             )
         out.sort(key=lambda e: (e.last_used, e.key))
@@ -471,8 +562,9 @@ class CompileCache:
         stored = []
         for p in self._entry_files():
             manifest = _read_manifest(p)
-            if manifest and isinstance(manifest.get("parts"), dict):
-                stored.append(manifest["parts"])
+            found = manifest.get("parts") if manifest else None
+            if isinstance(found, dict) and found.get("kind") != PASSES_KIND:  # code entries only
+                stored.append(found)
         wanted = dict(parts)
         if not stored:
             return "no entry for this program (the cache is empty)"
@@ -579,6 +671,153 @@ def _mtime(p: Path) -> float:
         return 0.0
 
 
+# -- optimised programs ----------------------------------------------------------------------------
+PASSES_KIND = "passes"  # the "kind" key part of an optimised program's entry
+PASSES_VERSION = 1  # the layout of such an entry's payload (a key part)
+_PASSES_MAGIC = b"GRAPHC-PASSES1\n"
+_U64 = struct.Struct("<Q")
+# The rules of an op that the passes run (shape and dtype rules, the reference constant
+# folding calls, the scalar expression fusion reads, the symbolic value).
+_PASS_RULES = ("shape", "dtype", "reference", "scalar", "value")
+
+
+@functools.cache
+def source_fingerprint() -> str:
+    """A digest of the size and modification time of every module file of the graphc
+    package (taken once per process): the passes' results change with graphc's code, which
+    a source tree changes without changing the version."""
+    return fingerprint_of(Path(__file__).resolve().parents[1])
+
+
+def fingerprint_of(root: Path) -> str:
+    """The digest :func:`source_fingerprint` takes of the ``.py`` files under ``root``
+    (their paths, sizes and modification times; ``__pycache__`` folders left out)."""
+    listed: list[str] = []
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                for e in it:
+                    if e.is_dir(follow_symlinks=False):
+                        if e.name != "__pycache__":
+                            stack.append(Path(e.path))
+                    elif e.name.endswith(".py"):
+                        st = e.stat()
+                        listed.append(f"{Path(e.path).relative_to(root)}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            listed.append(f"{folder}:unreadable")
+    return hashlib.sha256("\n".join(sorted(listed)).encode()).hexdigest()
+
+
+def _graphc_code(fn: Any) -> bool:
+    module = getattr(fn, "__module__", None)
+    return isinstance(module, str) and (module == "graphc" or module.startswith("graphc."))
+
+
+def passes_cacheable(program: Program) -> bool:
+    """Whether the pipeline's result for ``program`` may be kept on disk: no host op (it
+    names a Python function of this process) and every op's rules graphc's own (an op a
+    user registered, or a rule replaced at run time, may differ in the next process while
+    the key stays the same). Control-flow regions included."""
+    seen: set[str] = set()
+    stack = [program]
+    while stack:
+        p = stack.pop()
+        for n in p.nodes:
+            if n.regions:
+                stack.extend(n.regions)
+            if n.op in seen:
+                continue
+            seen.add(n.op)
+            try:
+                opdef = reg.get(n.op)
+            except KeyError:
+                return False
+            if opdef.has("host"):
+                return False
+            for name in _PASS_RULES:
+                fn = getattr(opdef, name, None)
+                if fn is not None and not _graphc_code(fn):
+                    return False
+    return True
+
+
+def passes_key_parts(program: Program, disabled: set[str]) -> dict[str, str]:
+    """What the pipeline's result depends on (module docstring): the input program with its
+    names (they are in the result: the ops' origins name the user's lines), graphc's
+    version and source files, NumPy's version (constant folding runs its kernels), the
+    list of passes and the ones switched off."""
+    return {
+        "kind": PASSES_KIND,
+        "program": hashlib.sha256(to_bytes(program)).hexdigest(),
+        "graphc": graphc_version(),
+        "source": source_fingerprint(),
+        "numpy": np.__version__,
+        "passes": ",".join(pipeline.pass_names()) + f";v{PASSES_VERSION}",
+        "disabled": ",".join(sorted(disabled)),
+    }
+
+
+def _dump_optimised(program: Program, content_hash: str) -> bytes:
+    """An optimised program's payload: its bytes (names kept), its content hash and its
+    memory plan (when it has the plan made for it)."""
+    plan = program.meta.get("memory_plan")
+    plan_doc = plan_to_json(plan) if isinstance(plan, MemoryPlan) and plan.matches(program) else None
+    head = _canonical({"content_hash": content_hash, "plan": plan_doc})
+    return b"".join([_PASSES_MAGIC, _U64.pack(len(head)), head, to_bytes(program)])
+
+
+def _load_optimised(payload: bytes) -> tuple[Program, str]:
+    """The program and content hash :func:`_dump_optimised` wrote (ValueError otherwise)."""
+    if not payload.startswith(_PASSES_MAGIC) or len(payload) < len(_PASSES_MAGIC) + _U64.size:
+        raise ValueError("it does not hold an optimised program")
+    start = len(_PASSES_MAGIC) + _U64.size
+    (n,) = _U64.unpack_from(payload, len(_PASSES_MAGIC))
+    if n > len(payload) - start:
+        raise ValueError("its optimised program's header is truncated")
+    try:
+        head = json.loads(payload[start : start + n].decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError("its optimised program's header is not JSON") from None
+    if type(head) is not dict or set(head) != {"content_hash", "plan"}:
+        raise ValueError("its optimised program's header lacks the content hash or the plan")
+    content_hash = head["content_hash"]
+    if type(content_hash) is not str or len(content_hash) != 64:
+        raise ValueError("its optimised program's content hash is not a SHA-256")
+    program = from_bytes(payload[start + n :])
+    if head["plan"] is not None:
+        program.meta["memory_plan"] = plan_from_json(head["plan"], budget=16 * len(payload))
+    return program, content_hash
+
+
+def _check_loaded(program: Program, content_hash: str) -> None:
+    """With ``GRAPHC_VERIFY``: the loaded program verifies, has the stored content hash and
+    (when it came with one) the plan made for it; a failure is a bug, raised as the
+    verifier's are."""
+    verify(program)
+    if program.content_hash() != content_hash:
+        raise AssertionError("an optimised program loaded from the cache does not have its stored content hash")
+    plan = program.meta.get("memory_plan")
+    if plan is not None:
+        plan.check(program)
+
+
+def optimize_cached(
+    program: Program, disabled: Iterable[str] | None = None, cache: CompileCache | None = None
+) -> tuple[Program, str, str]:
+    """The pass pipeline's result for ``program`` through ``cache`` (default:
+    :func:`default_cache`): ``(optimised program, its content hash, outcome)``, outcome
+    "hit", "miss" or "off" (CompileCache.optimize)."""
+    off = pipeline.disabled_set(disabled)
+    if cache is None:
+        if not enabled_by_env():
+            out = pipeline.optimize(program, off)
+            return out, out.content_hash(), "off"
+        cache = default_cache()
+    return cache.optimize(program, off)
+
+
 # -- the process's default cache -------------------------------------------------------------------
 _defaults: dict[tuple[str, int], CompileCache] = {}
 _defaults_lock = threading.Lock()
@@ -596,7 +835,11 @@ def default_cache() -> CompileCache:
 
 
 def compile_cached(
-    backend: Backend, program: Program, options: CompileOptions, cache: CompileCache | None = None
+    backend: Backend,
+    program: Program,
+    options: CompileOptions,
+    cache: CompileCache | None = None,
+    program_hash: str | None = None,
 ) -> tuple[Executable, str]:
     """Compile ``program`` on ``backend`` through ``cache`` (default: :func:`default_cache`):
     ``(executable, outcome)`` with outcome "hit", "miss" or "off" (CompileCache.compile)."""
@@ -604,4 +847,4 @@ def compile_cached(
         if not enabled_by_env() or not can_export(backend):
             return backend.compile(program, options), "off"
         cache = default_cache()
-    return cache.compile(backend, program, options)
+    return cache.compile(backend, program, options, program_hash)

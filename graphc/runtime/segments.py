@@ -120,16 +120,18 @@ def compile_program(
     options: CompileOptions | None = None,
     *,
     outcomes: list[str] | None = None,
+    program_hash: str | None = None,
 ) -> Executable:
     """Compile ``program`` for ``backend``: directly when it can run it as a whole, else
     as segments (module docstring). Each compile goes through the on-disk cache
     (graphc/runtime/cache.py); ``outcomes``, when given, receives one entry per compiled
-    unit: "hit", "miss" or "off"."""
+    unit: "hit", "miss" or "off". ``program_hash``: ``program.content_hash()``, when the
+    caller has it already (a program compiled as a whole is looked up by it)."""
     options = options if options is not None else CompileOptions()
     sink = outcomes if outcomes is not None else []
     part = plan(program, backend)
     if part is None:
-        exe, outcome = _compile_unit(backend, program, options)
+        exe, outcome = _compile_unit(backend, program, options, program_hash)
         sink.append(outcome)
         return exe
     fallback = backend if backend.name == FALLBACK_BACKEND else get_backend(FALLBACK_BACKEND)
@@ -142,11 +144,13 @@ def compile_program(
     return SegmentedExecutable(program, part, backend, backends, exes)
 
 
-def _compile_unit(backend: Backend, program: Program, options: CompileOptions) -> tuple[Executable, str]:
+def _compile_unit(
+    backend: Backend, program: Program, options: CompileOptions, program_hash: str | None = None
+) -> tuple[Executable, str]:
     """One unit through the on-disk cache, except a unit with a host op (module docstring)."""
     if has_host_ops(program):
         return backend.compile(program, options), "off"
-    return compile_cached(backend, program, options)
+    return compile_cached(backend, program, options, program_hash=program_hash)
 
 
 class SegmentedExecutable:

@@ -14,6 +14,7 @@ locks (it reads no session state), no copies, the entry check specialised to its
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import threading
 from collections.abc import Iterator
@@ -28,9 +29,9 @@ from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
 from graphc.ir.entry import bind_entry, facts
 from graphc.ir.lower import Lowered, lower
 from graphc.ir.verify import verify
-from graphc.passes import pipeline
 from graphc.runtime import nest
 from graphc.runtime.backend import Backend, CompileOptions, Executable, get_backend
+from graphc.runtime.cache import optimize_cached
 from graphc.runtime.rwlock import ReadWriteLock
 from graphc.runtime.segments import compile_program
 
@@ -236,7 +237,14 @@ class Session:
         self._compile_lock = threading.Lock()
         self._closed = False
         self._default_cm: Any = None
-        self.stats = {"lowerings": 0, "compiles": 0, "runs": 0, "cache_hits": 0, "cache_misses": 0}
+        self.stats = {
+            "lowerings": 0,
+            "compiles": 0,
+            "runs": 0,
+            "cache_hits": 0,
+            "cache_misses": 0,
+            "passes_hits": 0,  # programs whose optimised form came from the on-disk cache
+        }
 
     # -- context ------------------------------------------------------------------
     @property
@@ -437,7 +445,7 @@ class Session:
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        with self._compile_lock:  # one thread compiles a program; the others then find it
+        with self._compile_lock, _collector_paused():  # one thread compiles; the others then find it
             hit = self._cache.get(key)
             if hit is not None:
                 return hit
@@ -445,15 +453,21 @@ class Session:
             self.stats["lowerings"] += 1
             if _verify_enabled():
                 verify(lowered.program)
-            lowered.program = pipeline.optimize(
-                lowered.program, disabled=self._compile_options.disable_passes
+            # The pipeline's result, from the on-disk cache when an earlier process optimised
+            # this very program (then no pass runs), with its content hash.
+            lowered.program, h, passes = optimize_cached(
+                lowered.program, self._compile_options.disable_passes
             )
-            h = lowered.program.content_hash()
+            self.stats["passes_hits"] += passes == "hit"
             exe = self._executables.get(h)
             if exe is None:
                 outcomes: list[str] = []
                 exe = compile_program(
-                    lowered.program, self._backend, self._compile_options, outcomes=outcomes
+                    lowered.program,
+                    self._backend,
+                    self._compile_options,
+                    outcomes=outcomes,
+                    program_hash=h,
                 )
                 self.stats["compiles"] += 1
                 # Units loaded from the on-disk cache (no code generated) and compiled anew.
@@ -573,6 +587,36 @@ class Session:
     def _variable_value(self, var_op: Operation) -> np.ndarray | None:
         v = self._variables.get(var_op._id)
         return None if v is None else self._backend.to_host(v)
+
+
+# Python's cyclic garbage collector, paused while any session compiles (see _collector_paused).
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_resume = False
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Compiling allocates tens of thousands of objects that stay alive (the lowered and
+    optimised programs, their nodes, values and dims), and those allocations set off the
+    collector's full collections, each walking every object of the process, again and
+    again (about half of a warm-cache start, measured). Compiling makes little cyclic
+    garbage (the programs that passes replace), so the collector is paused while any
+    session compiles and resumed, if it was on, when the last compile ends; it then
+    collects that garbage at its next run. A user who switched it off keeps it off."""
+    global _gc_pauses, _gc_resume
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_resume = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_resume:
+                gc.enable()
 
 
 def _variable_index(low: Lowered) -> list[tuple[int, Operation]]:
