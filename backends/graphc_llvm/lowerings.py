@@ -588,15 +588,18 @@ _GEMM = {
     np.dtype(np.float32): ("scipy_cblas_sgemm", T.F32),
     np.dtype(np.float64): ("scipy_cblas_dgemm", T.F64),
 }
+_GEMV = {np.dtype(np.float32): "scipy_cblas_sgemv", np.dtype(np.float64): "scipy_cblas_dgemv"}
 CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS = 101, 111, 112
 _INT32_MAX = 2**31 - 1
 
 
 @lowering("MatMul")
 def _matmul(k: Kernel) -> None:
-    """``a @ b`` over broadcast batch dims, each matrix product one BLAS gemm call (float32,
-    float64; other dtypes as a generated triple loop). Sizes above the 32-bit BLAS's range
-    fail the run with an error instead of overflowing."""
+    """``a @ b`` over broadcast batch dims, each matrix product one BLAS call (float32,
+    float64; other dtypes as a generated triple loop): gemm, or gemv when the product has
+    one row or one column (a batch-1 dense layer: gemm would first pack the whole weight
+    matrix, gemv streams it once; the operands' transposes become gemv's own). Sizes above
+    the 32-bit BLAS's range fail the run with an error instead of overflowing."""
     a, bb = k.inputs
     out = k.outputs[0]
     ta = bool(k.attrs.get("transpose_a", False))
@@ -674,30 +677,112 @@ def _matmul(k: Kernel) -> None:
             )
             lda = b.trunc(M if ta else K, i32)
             ldb = b.trunc(K if tb else N, i32)
-            b.call(
-                fn,
-                [
-                    i32(CBLAS_ROW_MAJOR),
-                    i32(CBLAS_TRANS if ta else CBLAS_NO_TRANS),
-                    i32(CBLAS_TRANS if tb else CBLAS_NO_TRANS),
-                    b.trunc(M, i32),
-                    b.trunc(N, i32),
-                    b.trunc(K, i32),
-                    ir.Constant(fty, 1.0),
-                    pa,
-                    lda,
-                    pb,
-                    ldb,
-                    ir.Constant(fty, 0.0),
-                    pc,
-                    b.trunc(N, i32),
-                ],
-            )
+            with b.if_else(b.or_(b.icmp_signed("==", M, T.I64(1)), b.icmp_signed("==", N, T.I64(1)))) as (
+                vector,
+                matrix,
+            ):
+                with vector:
+                    _gemv(k, a, bb, out, pa, pb, pc, M, N, K, ta, tb)
+                with matrix:
+                    _gemm_call(k, fn, pa, pb, pc, M, N, K, lda, ldb, ta, tb, fty)
         else:
             _naive_matmul(k, a, bb, out, pa, pb, pc, M, N, K, ta, tb)
 
     with b.if_then(nonempty):
         k.loop_nest([k.dim(d) for d in batch_out], one)
+
+
+def _gemm_call(
+    k: Kernel,
+    fn: ir.Function,
+    pa: ir.Value,
+    pb: ir.Value,
+    pc: ir.Value,
+    M: ir.Value,
+    N: ir.Value,
+    K: ir.Value,
+    lda: ir.Value,
+    ldb: ir.Value,
+    ta: bool,
+    tb: bool,
+    fty: ir.Type,
+) -> None:
+    """``cblas_?gemm`` (row-major): ``c[M, N] = op(a) @ op(b)``."""
+    b = k.b
+    i32 = T.I32
+    b.call(
+        fn,
+        [
+            i32(CBLAS_ROW_MAJOR),
+            i32(CBLAS_TRANS if ta else CBLAS_NO_TRANS),
+            i32(CBLAS_TRANS if tb else CBLAS_NO_TRANS),
+            b.trunc(M, i32),
+            b.trunc(N, i32),
+            b.trunc(K, i32),
+            ir.Constant(fty, 1.0),
+            pa,
+            lda,
+            pb,
+            ldb,
+            ir.Constant(fty, 0.0),
+            pc,
+            b.trunc(N, i32),
+        ],
+    )
+
+
+def _gemv(
+    k: Kernel,
+    a: Arg,
+    bb: Arg,
+    out: Arg,
+    pa: ir.Value,
+    pb: ir.Value,
+    pc: ir.Value,
+    M: ir.Value,
+    N: ir.Value,
+    K: ir.Value,
+    ta: bool,
+    tb: bool,
+) -> None:
+    """A product with one row (M == 1) or one column (N == 1) as ``cblas_?gemv`` (row-major):
+    the other operand is the matrix, stored as it is (its transpose flag becomes gemv's),
+    and the vector and the result are contiguous (stride 1) whatever the flags, since a
+    [1, K] or [K, 1] operand is K consecutive elements. beta = 0: the result's old contents
+    are never read (the BLAS standard)."""
+    b = k.b
+    i32 = T.I32
+    fty = T.reg_type(out.dtype)
+    fn = k.extern(
+        _GEMV[a.dtype],
+        T.VOID,
+        [i32, i32, i32, i32, fty, a.ptr.type, i32, a.ptr.type, i32, fty, out.ptr.type, i32],
+    )
+
+    def call(matrix: ir.Value, rows: ir.Value, cols: ir.Value, trans: bool, x: ir.Value) -> None:
+        b.call(
+            fn,
+            [
+                i32(CBLAS_ROW_MAJOR),
+                i32(CBLAS_TRANS if trans else CBLAS_NO_TRANS),
+                b.trunc(rows, i32),
+                b.trunc(cols, i32),
+                ir.Constant(fty, 1.0),
+                matrix,
+                b.trunc(cols, i32),  # the stored matrix's row stride (>= 1: K > 0, M * N > 0)
+                x,
+                i32(1),
+                ir.Constant(fty, 0.0),
+                pc,
+                i32(1),
+            ],
+        )
+
+    with b.if_else(b.icmp_signed("==", M, T.I64(1))) as (row, column):
+        with row:  # c[n] = sum_k a[k] op(b)[k, n]: b stored [N, K] (tb) or [K, N]
+            call(pb, N if tb else K, K if tb else N, not tb, pa)
+        with column:  # c[m] = sum_k op(a)[m, k] b[k]: a stored [K, M] (ta) or [M, K]
+            call(pa, K if ta else M, M if ta else K, ta, pb)
 
 
 def _naive_matmul(
