@@ -1,8 +1,10 @@
 """tf.TensorArray (graphc.ops.tensor_array_ops): a dense [size, *element_shape] tensor.
 Reads, writes, stack, unstack, gather, scatter, split, concat and size against NumPy, as a
 while_loop variable (element shape given, or learnt from the first write in the body),
-as a cond result, gradients through write/read/stack in loops by central differences
-(float64), the errors TF1 gives, and the LLVM backend (control flow in a NumPy segment)."""
+as a cond result, dynamic_size=True arrays growing (in a loop with a fed trip count, from
+size 0, a fed size or a static one, and outside loops), gradients through
+write/read/stack in loops (a grown array's too) by central differences (float64), the
+errors TF1 gives, and the LLVM backend (control flow in a NumPy segment)."""
 
 from __future__ import annotations
 
@@ -106,8 +108,6 @@ def test_errors_as_tf1() -> None:
         ta.write(0, tf.zeros([2], tf.int32))
     with pytest.raises(ValueError, match="size 3"):
         ta.unstack(tf.zeros([4, 2]))
-    with pytest.raises(NotImplementedError, match="dynamic_size"):
-        tf.TensorArray(tf.float32, size=tf.placeholder(tf.int32, []), dynamic_size=True)
     with pytest.raises(ValueError, match="not been written"):
         tf.TensorArray(tf.float32, size=3).stack()
     i = tf.placeholder(tf.int32, [])
@@ -184,6 +184,99 @@ def test_loop_errors_for_a_tensor_array_without_an_element_shape() -> None:
     v = tf.placeholder(tf.float32, [None])
     with pytest.raises(ValueError, match="fully known"):
         tf.while_loop(lambda i, t: i < 2, lambda i, t: (i + 1, t.write(i, v)), [0, ta])
+
+
+# -- dynamic_size=True: the buffer grows -------------------------------------------------------
+_STARTS = ["zero", "zero_with_shape", "fed", "static_two"]
+
+
+@pytest.mark.parametrize(
+    ("backend", "start"),
+    [("numpy", s) for s in _STARTS] + [(b, s) for b in _BACKENDS[1:] for s in ("zero", "fed")],
+)
+def test_dynamic_size_grows_in_a_loop_with_a_fed_trip_count(backend: str, start: str) -> None:
+    x = tf.placeholder(tf.float64, [3])
+    n = tf.placeholder(tf.int32, [])
+    if start == "zero":
+        ta = tf.TensorArray(tf.float64, size=0, dynamic_size=True)
+    elif start == "zero_with_shape":
+        ta = tf.TensorArray(tf.float64, size=0, dynamic_size=True, element_shape=[3])
+    elif start == "fed":
+        ta = tf.TensorArray(tf.float64, size=tf.maximum(n - 2, 0), dynamic_size=True)
+    else:
+        ta = tf.TensorArray(tf.float64, size=2, dynamic_size=True)
+
+    def body(i: tf.Tensor, s: tf.Tensor, out: tf.TensorArray) -> tuple:
+        s = tf.sin(s) * x
+        return i + 1, s, out.write(i, s)
+
+    _, _, out = tf.while_loop(lambda i, s, o: i < n, body, [tf.constant(0), x, ta])
+    stacked = out.stack()
+    assert stacked.shape.as_list() == [None, 3]
+    with _session(backend) as sess:
+        for count in (0, 1, 4):
+            got, got_size = sess.run([stacked, out.size()], {x: _XS[0], n: count})
+            rows = max(count, 2) if start == "static_two" else count
+            want, s = np.zeros((rows, 3)), _XS[0]
+            for i in range(count):
+                s = np.sin(s) * _XS[0]
+                want[i] = s
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+            assert got_size == rows
+
+
+def test_dynamic_size_outside_loops() -> None:
+    x = tf.placeholder(tf.float32, [2, 2])
+    i = tf.placeholder(tf.int32, [])
+    ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+    a = ta.write(3, x[0]).write(1, x[1])  # grows to 4 rows, then writes inside them
+    b = tf.TensorArray(tf.float32, size=1, dynamic_size=True).scatter([0, 2], x)
+    c = tf.TensorArray(tf.float32, size=1, dynamic_size=True, element_shape=[2]).write(i, x[0])
+    d = tf.TensorArray(tf.float32, size=2, dynamic_size=True).unstack(tf.concat([x, x], 0))
+    assert a.stack().shape.as_list() == [None, 2]
+    xs = np.array([[1, 2], [3, 4]], np.float32)
+    with tf.Session() as sess:
+        got = sess.run([a.stack(), a.size(), b.stack(), d.size(), d.read(3)], {x: xs})
+        np.testing.assert_array_equal(got[0], [[0, 0], xs[1], [0, 0], xs[0]])
+        assert got[1] == 4 and got[3] == 4
+        np.testing.assert_array_equal(got[2], [xs[0], [0, 0], xs[1]])
+        np.testing.assert_array_equal(got[4], xs[1])
+        np.testing.assert_array_equal(sess.run(c.stack(), {x: xs, i: 2}), [[0, 0], [0, 0], xs[0]])
+        np.testing.assert_array_equal(sess.run(c.stack(), {x: xs, i: 0}), [xs[0]])
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            sess.run(c.stack(), {x: xs, i: -1})
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            sess.run(a.read(i), {x: xs, i: 4})  # past the size it grew to
+
+
+@pytest.mark.parametrize("backend", _BACKENDS)
+def test_gradient_through_stack_of_a_grown_tensor_array(backend: str) -> None:
+    x = tf.placeholder(tf.float64, [3])
+    n = tf.placeholder(tf.int32, [])
+    coef = tf.placeholder(tf.float64, [None, 3])
+    ta = tf.TensorArray(tf.float64, size=0, dynamic_size=True)
+
+    def body(i: tf.Tensor, h: tf.Tensor, out: tf.TensorArray) -> tuple:
+        h = tf.tanh(h * x + 0.3)
+        return i + 1, h, out.write(i, h * h)
+
+    _, h, out = tf.while_loop(lambda i, h, o: i < n, body, [tf.constant(0), x, ta])
+    loss = tf.reduce_sum(out.stack() * coef) + tf.reduce_sum(h)
+    (g,) = tf.gradients(loss, x)
+
+    def ref(xv: np.ndarray, k: int, cv: np.ndarray) -> float:
+        hv, rows = xv, []
+        for _ in range(k):
+            hv = np.tanh(hv * xv + 0.3)
+            rows.append(hv * hv)
+        return float((np.array(rows).reshape(k, 3) * cv).sum() + hv.sum())
+
+    with _session(backend) as sess:
+        for k in (1, 3):
+            cv = np.arange(3.0 * k).reshape(k, 3) / 5 - 0.5
+            got = sess.run(g, {x: _XS[1], n: k, coef: cv})
+            want = _central(lambda v, k=k, cv=cv: ref(v, k, cv), _XS[1])
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
 
 
 # -- gradients -------------------------------------------------------------------------------

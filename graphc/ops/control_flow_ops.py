@@ -69,10 +69,14 @@ Gradients (graphc.autodiff.gradients calls :func:`control_flow_gradient`): the g
 of ``cond`` is a ``cond`` on the same predicate whose branches are the gradients of the
 forward branches (the taken branch's gradient, as TF1); the gradient of ``while_loop``
 first runs a loop that saves each iteration's loop variables in accumulators (TF1's
-approach), then a backward loop that walks them in reverse, recomputing each
-iteration's body from its saved inputs. A gradient body refers to the forward body's
-tensors; those are recomputed inside it (its ``substitutions`` replace the forward
-body's arguments by the saved values).
+approach: a stack of rows, or for a variable that may change shape per iteration a flat
+buffer with each iteration's offset and shape, ``_History``), then a backward loop that
+walks them in reverse, recomputing each iteration's body from its saved inputs. A
+gradient body refers to the forward body's tensors; those are recomputed inside it (its
+``substitutions`` replace the forward body's arguments by the saved values). As in TF1,
+these gradient loops are not differentiated again: a second-order gradient through a
+while loop is a ValueError ("Second-order gradient for while loops not supported") when
+tf.gradients is called; through a cond it works.
 """
 
 from __future__ import annotations
@@ -87,15 +91,18 @@ import numpy as np
 from graphc import dtypes as _dt
 from graphc import registry as reg
 from graphc.frontend.graph import Operation, Tensor, get_default_graph
+from graphc.frontend.location import user_location
 from graphc.frontend.tensor_shape import TensorShape, as_shape
 from graphc.ops import (
     compare_ops,
     concat_ops,
     core_ops,
+    dynamic_shape_ops,
     fill_ops,
     gather_ops,
     layout_ops,
     math_ops,
+    reduction_ops,
     slicing_ops,
 )
 from graphc.ops.common import constant, convert_to_tensor
@@ -1238,27 +1245,32 @@ def _if_grad(
 def _while_grad(
     op: Operation, cf: ControlFlow, grads: Sequence[Tensor | None], gradients: GradientsFn
 ) -> list[Any]:
+    """The gradient of a While: a history loop (the forward loop again, saving each
+    iteration's loop variables, :class:`_History`), then a backward loop over the saved
+    iterations in reverse, each recomputing its iteration's body from the saved values and
+    applying that body's gradient. A loop variable's gradient keeps the shape the variable
+    had in that iteration, so it changes shape with it."""
+    forward = getattr(op, "_cf_gradient_of", None)
+    if forward is not None:
+        # TF1's message and rule: a gradient loop is not differentiated again.
+        raise ValueError(
+            f"Second-order gradient for while loops not supported: {op.name!r} is part of the gradient "
+            f"of tf.while_loop {forward.name!r} (created at {forward.location}), differentiated again "
+            f"at {user_location()}"
+        )
     cond_b, body_b = cf.bodies
     n = cf.n_vars
     vars_in = list(op.inputs[:n])
     caps = list(op.inputs[n:])
     dys = _filled(grads, op.outputs)
-    for k, _t in enumerate(op.outputs):
-        inv = as_shape(op.attrs["shapes"][k])
-        if inv.ndims is None or (not inv.is_fully_defined() and vars_in[k].shape != inv):
-            raise NotImplementedError(
-                f"the gradient of while_loop {op.name!r}: loop variable {k} may change shape per iteration"
-            )
+    invs = [as_shape(s) for s in op.attrs["shapes"]]
+    hists = [
+        _History(v, inv, f"loop variable {k} of while_loop {op.name!r}")
+        for k, (v, inv) in enumerate(zip(vars_in, invs))
+    ]
     i32 = _dt.int32
 
     # 1. The history loop: the forward loop again, saving each iteration's loop variables.
-    acc0 = []
-    for v in vars_in:
-        shp = v.shape.as_list() if v.shape.ndims is not None else None
-        if shp is None:
-            raise NotImplementedError("the gradient of a while_loop needs loop variables of known rank")
-        acc0.append(_no_rows(v))
-
     def h_cond(i: Tensor, *rest: Tensor) -> Tensor:
         b = current_body()
         assert b is not None
@@ -1269,34 +1281,37 @@ def _while_grad(
     def h_body(i: Tensor, *rest: Tensor) -> list[Tensor]:
         b = current_body()
         assert b is not None
-        vs, accs = rest[:n], rest[n:]
+        vs, saved = rest[:n], list(rest[n:])
         for a, v in zip(body_b.args, vs):
             b.substitutions[id(a)] = v
-        new_accs = [_stack_append(a, v) for a, v in zip(accs, vs)]
-        return [math_ops.add(i, constant(1, dtype=i32)), *body_b.outputs, *new_accs]
+        new_saved: list[Tensor] = []
+        for h, v in zip(hists, vs):
+            new_saved += h.record(v, saved[: h.width])
+            saved = saved[h.width :]
+        return [math_ops.add(i, constant(1, dtype=i32)), *body_b.outputs, *new_saved]
 
-    inv = (
-        [TensorShape([])]
-        + [v.shape for v in vars_in]
-        + [TensorShape([None, *v.shape.as_list()]) for v in vars_in]
-    )
     hist = while_loop(
         h_cond,
         h_body,
-        [constant(0, dtype=i32), *vars_in, *acc0],
-        shape_invariants=inv,
+        [constant(0, dtype=i32), *vars_in, *(t for h in hists for t in h.initial)],
+        shape_invariants=[TensorShape([]), *invs, *(s for h in hists for s in h.invariants)],
         name="while_history",
         return_same_structure=True,
     )
+    hist[0].op._cf_gradient_of = op  # type: ignore[attr-defined]
     trips = hist[0]
-    accs = list(hist[1 + n :])
+    rest = list(hist[1 + n :])
+    records = []
+    for h in hists:
+        records.append(rest[: h.width])
+        rest = rest[h.width :]
 
     # 2. The backward loop, iterations in reverse, each body recomputed from saved inputs.
     fv = [k for k in range(n) if vars_in[k].dtype.is_floating]
     fc = [k for k in range(len(caps)) if caps[k].dtype.is_floating]
     if not fv and not fc:
         return [None] * len(op.inputs)
-    d0 = [dys[k] if dys[k] is not None else fill_ops.zeros_like(vars_in[k]) for k in fv]
+    d0 = [dys[k] if dys[k] is not None else fill_ops.zeros_like(op.outputs[k]) for k in fv]
     c0 = [fill_ops.zeros_like(caps[k]) for k in fc]
 
     def g_cond(j: Tensor, *rest: Tensor) -> Tensor:
@@ -1306,14 +1321,13 @@ def _while_grad(
         b = current_body()
         assert b is not None
         dvs, dcs = list(rest[: len(fv)]), list(rest[len(fv) :])
-        for a, acc in zip(body_b.args, accs):
-            b.substitutions[id(a)] = _elem(acc, j)
+        saved = [h.recall(r, j) for h, r in zip(hists, records)]
+        for a, v in zip(body_b.args, saved):
+            b.substitutions[id(a)] = v
         ys = [body_b.outputs[k] for k in fv]
         xs = [body_b.args[k] for k in fv] + [caps[k] for k in fc]
         gs = gradients(ys, xs, grad_ys=dvs)
-        new_dv = [
-            g if g is not None else fill_ops.zeros_like(body_b.args[k]) for g, k in zip(gs[: len(fv)], fv)
-        ]
+        new_dv = [g if g is not None else fill_ops.zeros_like(saved[k]) for g, k in zip(gs[: len(fv)], fv)]
         new_dc = [dc if g is None else math_ops.add(dc, g) for dc, g in zip(dcs, gs[len(fv) :])]
         return [math_ops.subtract(j, constant(1, dtype=i32)), *new_dv, *new_dc]
 
@@ -1322,12 +1336,84 @@ def _while_grad(
         g_body,
         [math_ops.subtract(trips, constant(1, dtype=i32)), *d0, *c0],
         name="while_grad",
-        shape_invariants=[TensorShape([])] + [vars_in[k].shape for k in fv] + [caps[k].shape for k in fc],
+        shape_invariants=[TensorShape([])] + [hists[k].shape for k in fv] + [caps[k].shape for k in fc],
         return_same_structure=True,
     )
+    back[0].op._cf_gradient_of = op  # type: ignore[attr-defined]
     result: list[Any] = [None] * len(op.inputs)
     for j, k in enumerate(fv):
         result[k] = back[1 + j]
     for j, k in enumerate(fc):
         result[n + k] = back[1 + len(fv) + j]
     return result
+
+
+class _History:
+    """How the history loop saves one loop variable's value in each iteration, and how the
+    backward loop reads iteration ``j``'s back.
+
+    A variable whose shape invariant is fully defined, or is its very entering shape (then
+    it is taken to keep the shape it enters with), is saved as rows of a stack
+    ``[trips, *shape]`` and read back by a gather: fixed shapes, which the LLVM backend's
+    native loops take. A variable whose invariant is less specific than its entering
+    shape (TF1's way to let it change shape: ``shape_invariants``), or a tensor marked
+    ``_cf_varying`` (a dynamic-size TensorArray's buffer, which may grow), is saved flat:
+    ``flat`` holds every iteration's elements one after the other (row-major), ``offsets[t]``
+    where iteration ``t``'s start and ``shapes[t]`` its shape; iteration ``j`` is read back
+    as ``reshape(flat[offsets[j] : offsets[j] + prod(shapes[j])], shapes[j])`` (a slice with
+    run-time bounds: its size is defined when it runs, so such loops run as NumPy
+    segments). Total memory is the sum of the iterations' sizes, as a stack's is."""
+
+    def __init__(self, v: Tensor, invariant: TensorShape, what: str) -> None:
+        declared = v.shape != invariant or getattr(v, "_cf_varying", False)
+        self.varying = not invariant.is_fully_defined() and declared
+        self.shape = invariant if self.varying else v.shape
+        if self.shape.ndims is None:
+            raise NotImplementedError(f"the gradient of a while_loop needs its {what} to have a known rank")
+        rank = self.shape.ndims
+        if self.varying:
+            self.width = 3
+            self.initial = [
+                layout_ops.reshape(v, [-1])[:0],
+                fill_ops.zeros([0], dtype=_dt.int32),
+                fill_ops.zeros([0, rank], dtype=_dt.int32),
+            ]
+            self.invariants = [TensorShape([None]), TensorShape([None]), TensorShape([None, rank])]
+        else:
+            self.width = 1
+            self.initial = [_no_rows(v)]
+            self.invariants = [TensorShape([None, *v.shape.as_list()])]
+
+    def record(self, v: Tensor, saved: Sequence[Tensor]) -> list[Tensor]:
+        """The saved values after one more iteration whose variable is ``v``."""
+        if not self.varying:
+            return [_stack_append(saved[0], v)]
+        flat, offsets, shapes = saved
+        start = layout_ops.reshape(core_ops.size(flat), [1])
+        return [
+            concat_ops.concat([flat, layout_ops.reshape(v, [-1])], 0),
+            concat_ops.concat([offsets, start], 0),
+            concat_ops.concat([shapes, layout_ops.expand_dims(core_ops.shape(v), 0)], 0),
+        ]
+
+    def recall(self, saved: Sequence[Tensor], j: Tensor) -> Tensor:
+        """The variable's value in iteration ``j``."""
+        if not self.varying:
+            return _elem(saved[0], j)
+        flat, offsets, shapes = saved
+        shape = _elem(shapes, j)
+        count = reduction_ops.reduce_prod(shape)
+        piece = dynamic_shape_ops.slice(
+            flat, layout_ops.reshape(_elem(offsets, j), [1]), layout_ops.reshape(count, [1])
+        )
+        dims = self.shape.as_list()
+        open_axes = [a for a, d in enumerate(dims) if d is None]
+        target: list[Any] = []
+        for a, d in enumerate(dims):
+            if d is not None:
+                target.append(d)
+            elif len(open_axes) == 1:
+                target.append(-1)  # the one open dim follows from the element count
+            else:
+                target.append(_elem(shape, constant(a, dtype=_dt.int32)))
+        return layout_ops.reshape(piece, target)

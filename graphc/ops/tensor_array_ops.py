@@ -6,8 +6,8 @@ immutable view of such a tensor, and every operation that changes it (``write``,
 ``unstack``, ``scatter``) returns a new TensorArray over a new buffer, as TF1's return a
 new TensorArray over a new flow. As a ``tf.while_loop`` variable, or a ``tf.cond``
 result, the buffer is what is carried (graphc.ops.control_flow_ops flattens a
-TensorArray into it), so its shape stays fixed across iterations and the while loop's
-gradient applies unchanged: gradients flow through ``write``/``read``/``stack``/
+TensorArray into it), so a fixed-size array's shape stays fixed across iterations and
+the while loop's gradient applies unchanged: gradients flow through ``write``/``read``/``stack``/
 ``gather``/``scatter``/``unstack`` because each is built from differentiable ops
 (``GatherV2`` for reads, a row select for writes).
 
@@ -29,8 +29,18 @@ no buffer: outside a loop its first ``write``/``unstack``/``scatter`` makes one 
 value's shape at run time), inside a ``tf.while_loop`` body the first ``write`` makes it a
 loop variable (its value's static shape must then be fully known).
 
-Differences from TF1, by design of the dense representation: ``dynamic_size=True`` is
-accepted only with a static ``size`` and does not grow past it; reading an element
+``dynamic_size=True``: the buffer grows. ``size`` (static or a run-time int32 scalar)
+is the initial number of rows; a ``write``/``scatter`` past the last row first appends
+zero rows up to the index (``concat`` with zeros: ``max(rows, i + 1)`` rows, static when
+the index and the size are), ``unstack``/``split`` set the size, and ``size()`` is the
+buffer's rows. Such a buffer's static first dim is left open (TF1's dynamic array has no
+static size) and the tensor is marked ``_cf_varying``: as a ``tf.while_loop`` variable
+(``ta = ta.write(i, x)`` in the body, ``ta.stack()`` after the loop, a fed trip count) it
+is a loop variable that changes shape per iteration, which the loop's gradient saves per
+iteration (graphc.ops.control_flow_ops ``_History``); it runs as a NumPy segment on the
+LLVM backend. A negative index fails when the graph runs, as does a read past the rows.
+
+Differences from TF1, by design of the dense representation: reading an element
 twice (``clear_after_read``) and writing one twice are not errors here (the later write
 wins); an element never written reads as zeros.
 """
@@ -89,11 +99,6 @@ class TensorArray:
             self._size = int(size)
             if self._size < 0:
                 raise ValueError(f"TensorArray size must be non-negative, got {self._size}")
-        if dynamic_size and not isinstance(self._size, int):
-            raise NotImplementedError(
-                "TensorArray(dynamic_size=True) with a size known only when the graph runs: graphc's "
-                "TensorArray is a dense [size, ...] tensor of fixed size; give a static size"
-            )
         self._dynamic_size = bool(dynamic_size)
         self._infer_shape = infer_shape
         self._element_shape = as_shape(element_shape) if element_shape is not None else TensorShape(None)
@@ -103,7 +108,9 @@ class TensorArray:
         # the buffer a loop variable once the element shape is known (see control_flow_ops).
         self._materialize: Callable[[TensorArray, TensorShape], Tensor] | None = None
         if self._element_shape.is_fully_defined():
-            self._buffer = fill_ops.zeros(self._buffer_dims(self._element_shape), dtype=self._dtype)
+            self._buffer = self._own(
+                fill_ops.zeros(self._buffer_dims(self._element_shape), dtype=self._dtype)
+            )
 
     # -- helpers -----------------------------------------------------------------------------
     def _buffer_dims(self, elem: TensorShape | Tensor) -> Any:
@@ -114,16 +121,66 @@ class TensorArray:
         return concat_ops.concat([layout_ops.reshape(self._size_tensor(), [1]), elem], 0)
 
     def _size_tensor(self) -> Tensor:
+        if self._size is None:  # a dynamic-size array: its buffer's rows
+            assert self._buffer is not None
+            return core_ops.shape(self._buffer)[0]
         return self._size if isinstance(self._size, Tensor) else constant(self._size, dtype=_dt.int32)
 
-    def _derive(self, buffer: Tensor, element_shape: TensorShape | None = None) -> TensorArray:
+    def _own(self, buffer: Tensor) -> Tensor:
+        """``buffer`` as this array holds it. A dynamic-size array's buffer may grow, so its
+        static first dim is left open (TF1's dynamic TensorArray has no static size) and it
+        is marked ``_cf_varying``: as a loop variable it may change shape per iteration,
+        which the while loop's gradient must know (control_flow_ops ``_History``)."""
+        if not self._dynamic_size:
+            return buffer
+        shp = buffer.shape
+        if shp.ndims is not None and shp.ndims >= 1 and shp.as_list()[0] is not None:
+            buffer = core_ops.placeholder_with_default(buffer, [None, *shp.as_list()[1:]])
+        buffer._cf_varying = True  # type: ignore[attr-defined]
+        return buffer
+
+    def _derive(
+        self, buffer: Tensor, element_shape: TensorShape | None = None, size: Any = None
+    ) -> TensorArray:
+        """A TensorArray over ``buffer``. A dynamic-size array's size is ``size`` if given
+        (an int when known statically), else its buffer's rows; a fixed one keeps its size."""
         ta = TensorArray.__new__(TensorArray)
         ta.__dict__.update(self.__dict__)
-        ta._buffer = buffer
         ta._materialize = None
+        if buffer is not None and self._dynamic_size:
+            d0 = buffer.shape.as_list()[0] if buffer.shape.ndims else None
+            ta._size = size if size is not None else d0
+            buffer = self._own(buffer)
+        ta._buffer = buffer
         if element_shape is not None:
             ta._element_shape = element_shape
         return ta
+
+    def _grown(self, base: Tensor, needed: Any) -> tuple[Tensor, Any]:
+        """A dynamic-size array's buffer ``base`` (this array's rows) with zero rows appended
+        up to ``needed`` rows (an int, or an int32 scalar tensor) when it has fewer, and the
+        size after: both static when both are known."""
+        d0 = base.shape.as_list()[0] if base.shape.ndims else None
+        size = d0 if d0 is not None else (self._size if base is self._buffer else None)
+        rest = base.shape.as_list()[1:] if base.shape.ndims is not None else None
+        if isinstance(size, int) and isinstance(needed, int):
+            if needed <= size:
+                return base, size
+            if rest is not None and all(d is not None for d in rest):
+                pad = fill_ops.zeros([needed - size, *rest], dtype=self._dtype)
+            else:
+                dims = concat_ops.concat(
+                    [constant([needed - size], dtype=_dt.int32), core_ops.shape(base)[1:]], 0
+                )
+                pad = fill_ops.zeros(dims, dtype=self._dtype)
+            return concat_ops.concat([base, pad], 0), needed
+        have = core_ops.shape(base)[0]
+        want = needed if isinstance(needed, Tensor) else constant(needed, dtype=_dt.int32)
+        new = math_ops.maximum(have, want)
+        dims = concat_ops.concat(
+            [layout_ops.reshape(math_ops.subtract(new, have), [1]), core_ops.shape(base)[1:]], 0
+        )
+        return concat_ops.concat([base, fill_ops.zeros(dims, dtype=self._dtype)], 0), None
 
     def _check_element(self, shape: TensorShape, what: str) -> TensorShape:
         """The element shape after a value of ``shape`` is stored (TF1's infer_shape rules)."""
@@ -162,16 +219,29 @@ class TensorArray:
             return fill_ops.zeros(self._buffer_dims(elem), dtype=self._dtype)
         return fill_ops.zeros(self._buffer_dims(dynamic_elem), dtype=self._dtype)
 
-    def _checked(self, index: Tensor) -> Tensor:
-        """``index`` as int32, through a gather from ``range(size)`` so that an index out of
-        range fails when the graph runs (TF1's error) instead of touching no row."""
-        idx = math_ops.cast(index, _dt.int32) if index.dtype != _dt.int32 else index
-        return gather_ops.gather(fill_ops.range(self._size_tensor()), idx)
+    def _checked(self, index: Tensor, size: Tensor | None = None) -> Tensor:
+        """``index`` as int32, through a gather from ``range(size)`` (this array's size unless
+        given) so that an index out of range fails when the graph runs (TF1's error) instead
+        of touching no row."""
+        idx = _int32(index)
+        return gather_ops.gather(fill_ops.range(self._size_tensor() if size is None else size), idx)
 
-    def _rows_mask(self, index: Tensor, rank: int) -> Tensor:
+    def _rows_mask(self, index: Tensor, rank: int, size: Tensor | None = None) -> Tensor:
         """bool [size, 1, ..., 1] (``rank`` dims): true on row ``index``."""
-        m = compare_ops.equal(fill_ops.range(self._size_tensor()), self._checked(index))
+        n = self._size_tensor() if size is None else size
+        m = compare_ops.equal(fill_ops.range(n), self._checked(index, n))
         return layout_ops.reshape(m, [-1] + [1] * (rank - 1))
+
+    def _resized(self, base: Tensor, needed: Any) -> tuple[Tensor, Any, Tensor | None]:
+        """The buffer to write rows ``< needed`` into: ``base`` itself for a fixed-size array
+        (its size; an index past it fails when the graph runs), grown for a dynamic-size one;
+        with the size after (for ``_derive``) and the size as a tensor for the row masks
+        (None: this array's)."""
+        if not self._dynamic_size:
+            return base, None, None
+        grown, size = self._grown(base, needed)
+        n = constant(size, dtype=_dt.int32) if isinstance(size, int) else core_ops.shape(grown)[0]
+        return grown, size, n
 
     # -- TF1's API ------------------------------------------------------------------------------
     @property
@@ -205,8 +275,15 @@ class TensorArray:
         if idx.shape.ndims not in (None, 0) or not idx.dtype.is_integer:
             raise ValueError(f"TensorArray.write needs a scalar integer index, got {idx}")
         rank = base.shape.ndims if base.shape.ndims is not None else v.shape.ndims + 1
-        new = math_ops.where_v2(self._rows_mask(idx, rank), layout_ops.expand_dims(v, 0), base)
-        return self._derive(new, elem)
+        known = _static_int(idx)
+        needed = (
+            known + 1
+            if known is not None and known >= 0
+            else math_ops.add(_int32(idx), constant(1, dtype=_dt.int32))
+        )
+        base, size, n = self._resized(base, needed)
+        new = math_ops.where_v2(self._rows_mask(idx, rank, n), layout_ops.expand_dims(v, 0), base)
+        return self._derive(new, elem, size)
 
     def read(self, index: Any, name: str | None = None) -> Tensor:
         """Element ``index`` (zeros if it was never written)."""
@@ -223,7 +300,9 @@ class TensorArray:
                     f"TensorArray {self._name!r} has not been written to and its element shape "
                     f"{self._element_shape} is not fully defined: cannot {what} it (give element_shape=)"
                 )
-            self._buffer = fill_ops.zeros(self._buffer_dims(self._element_shape), dtype=self._dtype)
+            self._buffer = self._own(
+                fill_ops.zeros(self._buffer_dims(self._element_shape), dtype=self._dtype)
+            )
         return self._buffer
 
     def stack(self, name: str | None = None) -> Tensor:
@@ -253,7 +332,8 @@ class TensorArray:
             raise ValueError("TensorArray.unstack needs a value of rank >= 1")
         if v.shape.ndims is not None:
             rows = v.shape.as_list()[0]
-            if isinstance(self._size, int) and rows is not None and rows != self._size:
+            fixed = isinstance(self._size, int) and not self._dynamic_size
+            if fixed and rows is not None and rows != self._size:
                 raise ValueError(f"TensorArray of size {self._size} cannot unstack a value of {rows} rows")
             elem = self._check_element(TensorShape(v.shape.as_list()[1:]), "unstack")
         else:
@@ -274,10 +354,20 @@ class TensorArray:
         dyn = core_ops.shape(v)[1:] if not elem.is_fully_defined() else None
         base = self._base(elem, dyn)
         rank = v.shape.ndims
+        known = _static_lengths(idx)
+        if known is not None:
+            needed: Any = max(known, default=-1) + 1
+        else:
+            top = reduction_ops.reduce_max(
+                concat_ops.concat([_int32(idx), constant([-1], dtype=_dt.int32)], 0)
+            )
+            needed = math_ops.add(top, constant(1, dtype=_dt.int32))
+        base, size, n = self._resized(base, needed)
         # hits[r, k]: indices[k] == r; a row takes the last k that hits it.
+        rows_n = self._size_tensor() if n is None else n
         hits = compare_ops.equal(
-            layout_ops.expand_dims(fill_ops.range(self._size_tensor()), 1),
-            layout_ops.expand_dims(self._checked(idx), 0),
+            layout_ops.expand_dims(fill_ops.range(rows_n), 1),
+            layout_ops.expand_dims(self._checked(idx, rows_n), 0),
         )
         n = core_ops.size(idx)
         order = fill_ops.range(n)
@@ -287,7 +377,7 @@ class TensorArray:
         hit = reduction_ops.reduce_any(hits, axis=1)
         rows = gather_ops.gather(v, math_ops.maximum(last, constant(0, dtype=_dt.int32)))
         mask = layout_ops.reshape(hit, [-1] + [1] * (rank - 1))
-        return self._derive(math_ops.where_v2(mask, rows, base), elem)
+        return self._derive(math_ops.where_v2(mask, rows, base), elem, size)
 
     def split(self, value: Any, lengths: Any, name: str | None = None) -> TensorArray:
         """TF1's split: element ``i`` is ``value[sum(lengths[:i]) : sum(lengths[:i + 1])]``.
@@ -296,7 +386,7 @@ class TensorArray:
         must ``value``'s first dim: the dense buffer holds elements of one shape, so every
         length must be the same (the buffer is then ``value`` reshaped to
         ``[len(lengths), length, *rest]``). Unequal or run-time lengths are refused with a
-        NotImplementedError. As in TF1, a TensorArray of static size needs
+        NotImplementedError. As in TF1, a fixed-size TensorArray of static size needs
         ``len(lengths) == size`` and the lengths must sum to ``value``'s first dim.
         """
         v = self._value_in(value, "value")
@@ -310,7 +400,7 @@ class TensorArray:
             )
         if any(n < 0 for n in lens):
             raise ValueError(f"TensorArray.split: lengths must be non-negative, got {lens}")
-        if isinstance(self._size, int) and len(lens) != self._size:
+        if isinstance(self._size, int) and not self._dynamic_size and len(lens) != self._size:
             # TF1: "Expected lengths to be a vector of length <size>" for a fixed-size array.
             raise ValueError(
                 f"TensorArray of size {self._size} cannot split into {len(lens)} elements (lengths {lens})"
@@ -339,7 +429,7 @@ class TensorArray:
             buf = layout_ops.reshape(v, dims)
         if self._materialize is not None and self._buffer is None:
             self._base(elem, None)  # inside a loop body: the buffer becomes a loop variable
-        return self._derive(buf, elem)
+        return self._derive(buf, elem, len(lens))
 
     def identity(self, name: str | None = None) -> TensorArray:
         """The same elements (TF1's identity: a new flow)."""
@@ -368,16 +458,29 @@ class TensorArray:
 
     def _cf_initial(self, elem: TensorShape) -> Tensor:
         """A zero buffer for elements of the fully defined shape ``elem``."""
-        return fill_ops.zeros(self._buffer_dims(elem), dtype=self._dtype)
+        return self._own(fill_ops.zeros(self._buffer_dims(elem), dtype=self._dtype))
 
     def _cf_size(self) -> int | None:
-        return self._size if isinstance(self._size, int) else None
+        """The buffer's rows in a loop when fixed (None: a run-time or dynamic size)."""
+        return self._size if isinstance(self._size, int) and not self._dynamic_size else None
 
     def _cf_signature(self) -> Any:
         return ("TensorArray", self._dtype.name)
 
     def __repr__(self) -> str:
         return f"<TensorArray {self._name!r} dtype={self._dtype.name} size={self._size} element_shape={self._element_shape}>"
+
+
+def _int32(t: Tensor) -> Tensor:
+    return math_ops.cast(t, _dt.int32) if t.dtype != _dt.int32 else t
+
+
+def _static_int(t: Tensor) -> int | None:
+    """A scalar Const tensor's value (None for any other tensor)."""
+    if t.op.type != "Const":
+        return None
+    value = t.op.get_attr("value")
+    return int(value.reshape(())) if value.size == 1 else None
 
 
 def _static_lengths(lengths: Any) -> list[int] | None:
