@@ -68,7 +68,7 @@ class Compiled:
         module = jit.new_module("mathlib_test")
         self.kernels = {
             (name, dt): _kernel(module, name, TYPES[dt])
-            for name in UNARY + ["pow"] + INTRINSICS
+            for name in UNARY + ["pow", "exp_nonpos"] + INTRINSICS
             for dt in DTYPES
         }
         self.ir_text = str(module)
@@ -252,6 +252,19 @@ def test_trig_beyond_the_accurate_range(lib: Compiled, name: str, dt: str) -> No
     edge = np.linspace(0.9, 1.0, 10_001) * mathlib.TRIG_ACCURATE_RANGE[dt]
     edge = edge.astype(t)
     assert ulp_error(lib(name, dt, edge), reference(name, dt, edge), dt).max() <= mathlib.ACCURACY[(name, dt)]
+
+
+@pytest.mark.parametrize("dt", list(DTYPES))
+def test_exp_nonpos_is_exp(lib: Compiled, dt: str) -> None:
+    """exp_nonpos (exp of an argument known to be <= 0, one scaling instead of two) gives
+    exp's bits for every x <= 0, -0, -inf, NaN and the denormal results included."""
+    x = accuracy_inputs("exp", dt)
+    x = x[~(x > 0)]
+    got, want = lib("exp_nonpos", dt, x), lib("exp", dt, x)
+    assert np.all(np.isnan(want) == np.isnan(got))
+    ok = np.isnan(want) | (got.view(f"u{got.itemsize}") == want.view(f"u{want.itemsize}"))
+    assert ok.all(), f"exp_nonpos({x[~ok][0]!r}) = {got[~ok][0]!r}, exp gives {want[~ok][0]!r}"
+    assert (want[np.isfinite(x)] < np.finfo(DTYPES[dt]).tiny).sum() > 1000  # denormal results tested
 
 
 def test_thresholds(lib: Compiled) -> None:

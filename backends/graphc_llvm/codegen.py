@@ -165,11 +165,16 @@ class Kernel:
     def store(self, arg: Arg, index: ir.Value, value: ir.Value) -> None:
         T.store(self.b, value, self.gep(arg, index), arg.dtype)
 
-    def loop(self, n: ir.Value, body: Callable[[ir.Value], None], name: str = "i") -> None:
-        """``for i in range(n): body(i)`` (nothing when n <= 0)."""
-        counted_loop(self.fn, self.b, n, body, name)
+    def loop(
+        self, n: ir.Value, body: Callable[[ir.Value], None], name: str = "i", interleave: int = 0
+    ) -> None:
+        """``for i in range(n): body(i)`` (nothing when n <= 0); ``interleave``: see
+        :func:`counted_loop`."""
+        counted_loop(self.fn, self.b, n, body, name, interleave)
 
-    def split_loop(self, n: ir.Value, cost: ir.Value, body: Callable[[ir.Value], None]) -> None:
+    def split_loop(
+        self, n: ir.Value, cost: ir.Value, body: Callable[[ir.Value], None], interleave: int = 0
+    ) -> None:
         """``for i in range(n): body(i)``, split over threads when the work is large.
 
         Called with the whole range (``end == -1``, as ``graphc_run`` calls every node), a
@@ -185,7 +190,7 @@ class Kernel:
         ``cost`` below two threads' work), this is a plain loop: no thread code is emitted
         (it would be folded away, but only after costing the optimiser its time)."""
         if _never_split(n, cost):
-            self.loop(n, body, name="s")
+            self.loop(n, body, name="s", interleave=interleave)
             return
         b = self.b
         whole = b.icmp_signed("==", self.end, T.I64(-1))
@@ -210,7 +215,7 @@ class Kernel:
         body(i)
         nxt = b.add(i, T.I64(1), flags=["nsw"])
         i.add_incoming(nxt, b.block)
-        b.cbranch(b.icmp_signed("<", nxt, hi), loop, done)
+        _hint(b.cbranch(b.icmp_signed("<", nxt, hi), loop, done), interleave)
         b.position_at_end(done)
 
     def dim_threads(self) -> ir.Value:
@@ -225,9 +230,11 @@ class Kernel:
         extents: Sequence[ir.Value],
         body: Callable[[list[ir.Value]], None],
         split_cost: ir.Value | None = None,
+        interleave: int = 0,
     ) -> None:
         """Nested loops over ``extents`` (row-major: the last varies fastest). With
-        ``split_cost`` (the nest's total work), the outermost loop is a :meth:`split_loop`."""
+        ``split_cost`` (the nest's total work), the outermost loop is a :meth:`split_loop`;
+        ``interleave`` applies to the innermost loop (see :func:`counted_loop`)."""
         idx: list[ir.Value] = []
 
         def level(k: int) -> None:
@@ -240,10 +247,11 @@ class Kernel:
                 level(k + 1)
                 idx.pop()
 
+            il = interleave if k == len(extents) - 1 else 0
             if k == 0 and split_cost is not None:
-                self.split_loop(extents[0], split_cost, inner)
+                self.split_loop(extents[0], split_cost, inner, il)
             else:
-                self.loop(extents[k], inner, name=f"i{k}")
+                self.loop(extents[k], inner, name=f"i{k}", interleave=il)
 
         level(0)
 
@@ -389,9 +397,19 @@ def _never_split(n: ir.Value, cost: ir.Value) -> bool:
 
 
 def counted_loop(
-    fn: ir.Function, b: ir.IRBuilder, n: ir.Value, body: Callable[[ir.Value], None], name: str = "i"
+    fn: ir.Function,
+    b: ir.IRBuilder,
+    n: ir.Value,
+    body: Callable[[ir.Value], None],
+    name: str = "i",
+    interleave: int = 0,
 ) -> None:
-    """``for i in range(n): body(i)`` at ``b``'s position in ``fn`` (nothing when n <= 0)."""
+    """``for i in range(n): body(i)`` at ``b``'s position in ``fn`` (nothing when n <= 0).
+
+    ``interleave`` > 0 asks LLVM's vectoriser to interleave that many vector iterations
+    (``llvm.loop.interleave.count``): for a long body of independent element computations
+    (transcendentals), whose dependency chains are longer than the CPU's reorder window
+    can overlap from one iteration to the next, which LLVM's cost model does not do itself."""
     pre = b.block
     loop = fn.append_basic_block(f"{name}.loop")
     done = fn.append_basic_block(f"{name}.done")
@@ -402,8 +420,22 @@ def counted_loop(
     body(i)
     nxt = b.add(i, T.I64(1), flags=["nsw", "nuw"])
     i.add_incoming(nxt, b.block)
-    b.cbranch(b.icmp_signed("<", nxt, n), loop, done)
+    _hint(b.cbranch(b.icmp_signed("<", nxt, n), loop, done), interleave)
     b.position_at_end(done)
+
+
+def _hint(branch: ir.Instruction, interleave: int) -> None:
+    """Attach a loop ID with ``llvm.loop.interleave.count`` to a loop's back-edge branch
+    (a new ID per loop: LLVM identifies a loop's metadata by its self-reference)."""
+    if interleave <= 0:
+        return
+    module = branch.module
+    count = module.add_metadata(
+        [ir.MetaDataString(module, "llvm.loop.interleave.count"), ir.Constant(T.I32, interleave)]
+    )
+    loop_id = ir.values.MDValue(module, [count], name=str(len(module.metadata)))
+    loop_id.operands = (loop_id, count)
+    branch.set_metadata("llvm.loop", loop_id)
 
 
 def _declare(module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type]) -> ir.Function:

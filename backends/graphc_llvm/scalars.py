@@ -103,12 +103,24 @@ def _primitive(b: ir.IRBuilder, e: S.SExpr, args: list[ir.Value]) -> ir.Value:
         return b.select(*args)
     dt = e.dtype
     if _is_float(dt):
+        if op == "exp" and _nonpositive(e.args[0]):
+            op = "exp_nonpos"  # the same results, cheaper
         return _float_op(b, op, dt, args)
     return _int_op(b, op, dt, args)
 
 
+def _nonpositive(e: S.SExpr) -> bool:
+    """Whether float ``e`` is <= 0 (or NaN) for every input: -|y|, -(y y), -exp(y)."""
+    if e.op != "neg":
+        return False
+    a = e.args[0]
+    return a.op in ("abs", "exp") or (a.op == "mul" and a.args[0] == a.args[1])
+
+
 _COMPARE_F = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 _MATH = {"exp", "expm1", "log", "log1p", "sin", "cos", "tanh", "erf", "pow"}
+# Primitives rendered as mathlib's inline polynomials (long straight-line code).
+TRANSCENDENTALS = frozenset(_MATH)
 _INTRINSIC_1 = {"sqrt": "llvm.sqrt", "floor": "llvm.floor", "ceil": "llvm.ceil", "round": "llvm.roundeven"}
 
 
@@ -139,7 +151,7 @@ def _float_op(b: ir.IRBuilder, op: str, dt: np.dtype, args: list[ir.Value]) -> i
         return _intrinsic(b, "llvm.minimum", ty, args)
     if op in _INTRINSIC_1:
         return _intrinsic(b, _INTRINSIC_1[op], ty, args)
-    if op in _MATH:
+    if op in _MATH or op == "exp_nonpos":
         return _float_math(b, op, dt, args)
     if op == "sign":
         x = args[0]
