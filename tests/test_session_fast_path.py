@@ -260,3 +260,22 @@ def test_addresses_through_ctypes_give_the_same_values(monkeypatch: pytest.Monke
             t.start()
             t.join()
             np.testing.assert_allclose(got[0], want)
+
+
+@pytest.mark.parametrize("n", [4, 40_000])  # results made new each run, and large ones reused (native.py)
+def test_results_kept_by_the_caller_are_never_overwritten(n: int) -> None:
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None])
+        y = x * 2.0
+        with tf.Session(backend="llvm") as sess:
+            step = sess.make_callable(y, [x])
+            kept = [step(np.full(n, float(i), np.float32)) for i in range(4)]
+            view = sess.run(y, {x: np.ones(n, np.float32)})[1:]  # a view keeps its base
+            for i in range(6):  # results dropped at once: their buffers are free for the next run
+                out = step(np.full(n, -1.0 - i, np.float32))
+                np.testing.assert_array_equal(out, np.full(n, -2.0 - 2 * i, np.float32))
+                del out
+            for i, a in enumerate(kept):
+                np.testing.assert_array_equal(a, np.full(n, 2.0 * i, np.float32))
+            np.testing.assert_array_equal(view, np.full(n - 1, 2.0, np.float32))

@@ -116,28 +116,35 @@ class LLVMExecutable:
             key = tuple([dims[name] for name in self._symbols])
             if key != s.key:
                 s.set_dims(key)
-            param_shapes, result_shapes, arena_bytes, too_big = s.current
+            sizes = s.current
         else:
-            param_shapes, result_shapes, arena_bytes, too_big = s.static
+            sizes = s.static
+        param_shapes, result_shapes, arena_bytes, too_big, fresh = sizes  # type: ignore[misc]
         if too_big:
             self._resource_exhausted(dims)
         # Every input is checked before any native code runs: the kernels trust each
         # buffer to be C-ordered, of its param's dtype and exactly of the shape the dims give.
-        arrays = list(inputs)
+        arrays = inputs
         dtypes = self._param_dtypes
-        for i, a in enumerate(arrays):
+        for i, a in enumerate(inputs):
             dt = dtypes[i]
             if type(a) is not np.ndarray or (a.dtype is not dt and a.dtype != dt) or not a.flags.c_contiguous:
                 a = a if type(a) is np.ndarray else np.asarray(a)
                 if a.dtype != dt or not a.flags.c_contiguous:
                     a = np.array(a, dtype=dt, order="C")
-                arrays[i] = a
+                if arrays is inputs:
+                    arrays = list(inputs)  # the caller's sequence is never changed
+                arrays[i] = a  # type: ignore[index]
             if a.shape != param_shapes[i]:
                 raise ValueError(
                     f"input {i} ({self.program.params[i].name}) has shape {a.shape}, "
                     f"the program needs {param_shapes[i]}"
                 )
-        results = s.result_buffers(result_shapes, self._result_dtypes)
+        if fresh:  # every result small: new buffers (reuse spares page faults of large ones only)
+            rdt = self._result_dtypes
+            results = [np.empty(shape, rdt[j]) for j, shape in enumerate(result_shapes)]
+        else:
+            results = s.result_buffers(result_shapes, self._result_dtypes)
         if arena_bytes > s.arena_bytes:
             s.grow_arena(arena_bytes)
         ctx = s.ctx
@@ -223,6 +230,14 @@ def thread_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+# Param shapes, result shapes, arena bytes, too big to allocate, every result small.
+_Sizes = tuple[list[tuple[int, ...]], list[tuple[int, ...]], int, bool, bool]
+# Result buffers smaller than this are made new each run: the allocator hands them out of
+# memory already mapped (NumPy's small-block cache, malloc's heap below its mmap
+# threshold), so reusing them would save no page fault and cost a reference-count scan.
+_RECYCLE_BYTES = 64 * 1024
+
+
 class _Scratch:
     """One thread's argument arrays (their addresses taken once), its arena, and the
     shapes of the dims it last ran with."""
@@ -265,7 +280,7 @@ class _Scratch:
                 ],
                 dtype=np.int64,
             )
-        self.static: tuple[list[tuple[int, ...]], list[tuple[int, ...]], int, bool] | None = None
+        self.static: _Sizes | None = None
         self.key: tuple[int, ...] | None = None  # the dims ``current`` was computed for
         self.current = self.static
         if not lay.symbols:
@@ -305,15 +320,17 @@ class _Scratch:
             out.append(buf)
         return out
 
-    def shapes(self) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]], int, bool]:
-        """Param shapes, result shapes, arena bytes, and whether the run cannot be allocated
-        (a size overflowed 64 bits, or a buffer is larger than the machine's memory)."""
+    def shapes(self) -> _Sizes:
+        """Param shapes, result shapes, arena bytes, whether the run cannot be allocated (a
+        size overflowed 64 bits, or a buffer is larger than the machine's memory), and
+        whether every result buffer is small enough to be made new each run."""
         sizes = self.sizes.tolist()
         lay = self.lay
         params = [tuple(sizes[p["at"] : p["at"] + p["rank"]]) for p in lay.param_shapes]
         results = [tuple(sizes[r["at"] : r["at"] + r["rank"]]) for r in lay.results]
         arena = sizes[lay.arena_at]
         too_big = bool(sizes[lay.overflow_at]) or arena > MACHINE_MEMORY_BYTES
+        largest = 0
         if not too_big:
             for shape, dt in zip(results, self.result_dtypes):
                 n = dt.itemsize
@@ -322,7 +339,8 @@ class _Scratch:
                 if n > MACHINE_MEMORY_BYTES:
                     too_big = True
                     break
-        return params, results, arena, too_big
+                largest = max(largest, n)
+        return params, results, arena, too_big, largest < _RECYCLE_BYTES
 
     def grow_arena(self, nbytes: int) -> None:
         """Make the arena at least ``nbytes`` of 64-byte-aligned memory and put its address

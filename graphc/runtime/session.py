@@ -120,6 +120,8 @@ class RunMetadata(_Options):
 # anything else (values, expressions, assertions: the full entry check).
 _BIND_NONE, _BIND_SHAPES, _BIND_FULL = 0, 1, 2
 _NO_DONATION: frozenset[int] = frozenset()
+# A make_callable whose arguments are its program's feed params in order (no reordering).
+_IN_ORDER: list[int] = []
 
 
 class _Compiled:
@@ -381,7 +383,8 @@ class Session:
             if known:
                 compiled, order = known
                 if order is not None:
-                    values = self._run_fast(compiled, [checked[i] for i in order])
+                    host = checked if order is _IN_ORDER else [checked[i] for i in order]
+                    values = self._run_fast(compiled, host)
                 else:
                     values = self._execute(compiled, dict(zip(feed_tensors, checked)))
             else:
@@ -392,6 +395,8 @@ class Session:
                 compiled = self._compile(targets, feeds)
                 if fixed:
                     order = [position[t] for t in compiled.feed_params] if compiled.fast else None
+                    if order == list(range(n_feeds)):
+                        order = _IN_ORDER  # the arguments are the params, in order
                     known[:] = [compiled, order]
                 if compiled.fast:
                     values = self._run_fast(compiled, [feeds[t] for t in compiled.feed_params])
@@ -485,9 +490,11 @@ class Session:
         variable, no counter), so no other run can change what it computes."""
         env = compiled.bind(host)  # the entry check, before any native code
         outputs = compiled.executable.run(host, env, _NO_DONATION)
-        self.stats["runs"] += 1
+        stats = self.stats
+        stats["runs"] += 1
         if compiled.plan is not None:
-            self.stats["peak_bytes"] = compiled.peak_bytes(env)
+            peak = compiled.peak_static
+            stats["peak_bytes"] = peak if peak is not None else compiled.peak_bytes(env)
         # The outputs are the executable's own fresh arrays: no copy; a 0-d one becomes a
         # NumPy scalar, as TF1 returns.
         return [v[()] if v.ndim == 0 else v for v in outputs]
