@@ -110,6 +110,28 @@ def test_minimize_in_a_cond_updates_on_even_steps(backend: str) -> None:
             assert int(sess.run(gs)) == updates
 
 
+@pytest.mark.parametrize("backend", _BACKENDS)
+def test_adam_in_a_cond_makes_its_slots_outside_and_steps_when_taken(backend: str) -> None:
+    # The reference: the same optimizer on a twin variable, outside any cond, run on the
+    # steps the cond takes (tests/test_optimizers.py checks Adam against TF1's formula).
+    x = tf.Variable(np.array([1.0, -2.0]), dtype=tf.float64)
+    twin = tf.Variable(np.array([1.0, -2.0]), dtype=tf.float64)
+    take = tf.placeholder(tf.bool, [])
+    opt = tf.train.AdamOptimizer(0.1)
+    train = tf.cond(take, lambda: opt.minimize(tf.reduce_sum(x * x * x)), lambda: tf.no_op())
+    # Its slots and beta powers are variables of the top level, initialized as usual.
+    assert len(tf.global_variables()) == 6
+    train_twin = tf.train.AdamOptimizer(0.1).minimize(tf.reduce_sum(twin * twin * twin))
+    with _session(backend) as sess:
+        sess.run(tf.global_variables_initializer())
+        for taken in [True, False, True, True, False]:
+            sess.run(train, {take: taken})
+            if taken:
+                sess.run(train_twin)
+            np.testing.assert_allclose(sess.run(x), sess.run(twin), rtol=1e-12)
+        assert not np.allclose(sess.run(x), [1.0, -2.0])
+
+
 # -- tf.while_loop ---------------------------------------------------------------------------
 @pytest.mark.parametrize("backend", _BACKENDS)
 def test_while_assigns_per_iteration_with_a_fed_trip_count(backend: str) -> None:
