@@ -142,3 +142,27 @@ def test_pipeline_still_vectorises_without_unrolling() -> None:
     optimised = str(jit.optimize(exe.llvm_ir))
     assert "x float>" in optimised  # a vector loop (width chosen for the host)
     assert jit.identity()["pipeline"] == f"unroll={int(jit.LOOP_UNROLLING)}"
+
+
+def test_nodes_alike_share_one_kernel_and_each_computes_its_own_values() -> None:
+    """The same elementwise update over arrays of different shapes and ranks (an optimizer's
+    per-variable update) is one shared kernel called by every node of its kind; each
+    node's values are still NumPy's."""
+
+    def build():  # type: ignore[no-untyped-def]
+        a = tf.placeholder(tf.float32, [3, 5])
+        d = tf.placeholder(tf.float32, [2, 2, 2])
+        b = tf.placeholder(tf.float32, [300, 700])  # large: the threaded path
+        c = tf.placeholder(tf.float32, [None, 4])
+        return [tf.sqrt(x * x + 1.0) * 0.5 - x for x in (a, d, b, c)] + [c * c + c], [a, d, b, c]
+
+    exe = _compiled(build, [(3, 5), (2, 2, 2), (300, 700), (None, 4)])
+    # Two shared kernels: one for the two small constant-sized nodes (no thread code),
+    # one for the large and the symbolic one; c * c + c, alone of its kind, has its own.
+    assert exe.llvm_ir.count('define internal i32 @"graphc.kernel') == 2
+    rng = np.random.default_rng(5)
+    xs = [rng.normal(size=s).astype(np.float32) for s in ((3, 5), (2, 2, 2), (300, 700), (9, 4))]
+    got = exe.run(xs, {s: 9 for s in exe.layout.symbols})
+    for x, y in zip(xs, got[:4]):
+        np.testing.assert_allclose(y, np.sqrt(x * x + 1.0) * 0.5 - x, rtol=2e-6, atol=1e-6)
+    np.testing.assert_allclose(got[4], xs[3] * xs[3] + xs[3], rtol=1e-6)

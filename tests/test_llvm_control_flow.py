@@ -10,6 +10,7 @@ shape, a random op in a loop body) still runs correctly through NumPy segments.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -288,3 +289,37 @@ def test_a_random_op_in_a_loop_body_draws_as_on_numpy() -> None:
     got, want, _ = _both([a], {x: np.zeros(4, np.float32)})
     np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
     assert np.all((got[0] >= 0) & (got[0] <= 3)) and len(set(got[0].tolist())) == 4
+
+
+def test_a_failure_inside_regions_names_the_op_that_failed() -> None:
+    """An index out of range in a gather inside a cond inside a loop body: the error names
+    the gather and the user's line (as the NumPy backend does), not the While."""
+    table = tf.placeholder(tf.float32, [None, 4])
+    idx = tf.placeholder(tf.int32, [None])
+    made: dict[str, Any] = {}
+
+    def body(i: Any, acc: Any) -> Any:
+        def gathered() -> Any:
+            rows = tf.gather(table, idx + i, name="rows_of_table")
+            made["op"], made["line"] = rows.op, sys._getframe().f_lineno - 1
+            return acc + rows
+
+        return i + 1, tf.cond(i > 0, gathered, lambda: acc * 2.0)
+
+    _, acc = tf.while_loop(lambda i, acc: i < 3, body, [0, tf.zeros([5, 4])])
+    ts = np.ones((4, 4), np.float32)
+    sess = tf.Session(backend="llvm")
+    sess.run(acc, {table: ts, idx: np.zeros(5, np.int32)})
+    _assert_native(sess)
+    bad = np.full(5, 2, np.int32)  # row 2 + i is out of range in the second iteration
+    errs = []
+    for s in (sess, tf.Session(backend="numpy")):
+        with pytest.raises(errors.InvalidArgumentError) as info:
+            s.run(acc, {table: ts, idx: bad})
+        errs.append(info.value)
+    native, reference = errs
+    assert native.op is not None and reference.op is not None
+    assert native.op.name == reference.op.name == made["op"].name
+    assert native.op.type == made["op"].type
+    assert f"{__file__}:{made['line']}" in native.op.location
+    assert "rows_of_table" in str(native) and "4" in native.message

@@ -10,7 +10,8 @@ The module exports two functions (C ABI):
   ``bufs`` holds the params' data (program order), the constants', each result
   buffer's, then the arena (64-byte aligned). Each node's function runs in program
   order; one that fails (an index out of range) stores ``[node, code, value, bound]``
-  in ``err`` and the run returns its nonzero code at once.
+  in ``err`` and the run returns its nonzero code at once (a failure inside an If/While
+  region adds the path to the region's node: :data:`ERR_SLOTS`).
 
 Where each value lives follows the memory plan (graphc/passes/memory.py): arena values
 at their planned offsets (formulas in the dims, computed in the code), values leaving
@@ -26,14 +27,19 @@ pointers to its inputs and outputs, their shapes as IR values, and loop helpers.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from llvmlite import ir
 
+from graphc import dtypes as _dt
+from graphc import registry as reg
+from graphc import scalar as S
 from graphc import symbolic as sym
 from graphc.ir.program import Node, Program, Value
+from graphc.ops import fused_ops
 from graphc.passes.memory import plan_for
 from graphc_llvm import jit
 from graphc_llvm import types as T
@@ -59,6 +65,16 @@ ERROR_MESSAGES = {
     8: "Reduction axis {value} is empty (it has {bound} elements)",
 }
 RESOURCE_ERRORS = frozenset({5})
+
+# The ``err`` array a run hands the native code: ``[node, code, value, bound]``, then the
+# path to a failing node inside control-flow regions: ``err[ERR_DEPTH]`` counts the region
+# levels the failure passed through (each region's run, innermost first, adds one), and
+# level ``j < MAX_ERR_DEPTH`` stores ``(region index, node index)`` at
+# ``err[ERR_PATH + 2 * j]``. ``err[0]`` is the failing node of the program itself.
+ERR_DEPTH = 4
+ERR_PATH = 5
+MAX_ERR_DEPTH = 8
+ERR_SLOTS = ERR_PATH + 2 * MAX_ERR_DEPTH
 
 
 @dataclasses.dataclass
@@ -103,13 +119,15 @@ class Layout:
 class Kernel:
     """The function being emitted for one node (see the module docstring)."""
 
-    def __init__(self, module: ir.Module, emitter: ProgramEmitter, node: Node, index: int) -> None:
+    def __init__(
+        self, module: ir.Module, emitter: Any, node: Node, index: int, name: str | None = None
+    ) -> None:
         self.module = module
-        self.emitter = emitter
+        self.emitter = emitter  # the ProgramEmitter, or a shared kernel's _SharedFrame
         self.node = node
         self.attrs = node.attrs
         self.index = index
-        self.fn = ir.Function(module, NODE_FN, name=f"{emitter.prefix}node{index}")
+        self.fn = ir.Function(module, NODE_FN, name=name or f"{emitter.prefix}node{index}")
         self.fn.linkage = "internal"
         self.bufs, self.dims_ptr, self.err, self.start, self.end = self.fn.args
         self._entry = self.fn.append_basic_block("entry")
@@ -188,8 +206,9 @@ class Kernel:
 
         When the sizes are constants that can never make two chunks (``n <= 1``, or
         ``cost`` below two threads' work), this is a plain loop: no thread code is emitted
-        (it would be folded away, but only after costing the optimiser its time)."""
-        if _never_split(n, cost):
+        (it would be folded away, but only after costing the optimiser its time); so is a
+        kernel shared by nodes whose constant sizes are all that small (``never_split``)."""
+        if _never_split(n, cost) or getattr(self.emitter, "never_split", False):
             self.loop(n, body, name="s", interleave=interleave)
             return
         b = self.b
@@ -446,6 +465,196 @@ def _declare(module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type]
     return fn
 
 
+# -- kernels shared between nodes ------------------------------------------------------------
+# A lowering marked :func:`size_generic` emits code that depends only on its node's op,
+# attrs, dtypes and shapes, read as formulas (``Kernel.dim``), never on where the node's
+# values live nor on anything else in the program. Such a node is emitted once per module
+# for every distinct (op, attrs, dtypes, shapes up to the dims' values): its dims become
+# the kernel's own symbols, passed at run time, and its buffers pointers passed in. Each
+# node then gets a small function that computes its pointers and dims and calls the shared
+# kernel. A training step's optimizer, the same update for every variable, compiles once.
+
+
+def size_generic(fn: Lowering) -> Lowering:
+    """Mark a lowering whose code is a function of its node's op, attrs, dtypes and shapes
+    alone (and correct for any values of its dims), so that nodes alike share one kernel."""
+    fn.size_generic = True  # type: ignore[attr-defined]
+    return fn
+
+
+class _NotShared(Exception):
+    """A node whose kernel is emitted for it alone."""
+
+
+_GENERIC_PREFIX = "G."  # a shared kernel's own dim symbols (no program symbol is named so)
+
+
+def _freeze(v: Any) -> Any:
+    """A hashable key for an attribute value that tells apart what must stay apart (1,
+    1.0 and True; 0.0 and -0.0; NaNs compare equal by their bits)."""
+    t = type(v)
+    if t in (bool, int, str) or v is None:
+        return (t.__name__, v)
+    if t is float:
+        return ("float", v.hex())
+    if isinstance(v, _dt.DType):
+        return ("dtype", v.name)
+    if isinstance(v, S.SExpr):
+        return ("sexpr", v)  # interned: one object per structure
+    if t in (tuple, list):
+        return (t.__name__, tuple(_freeze(x) for x in v))
+    if t is np.ndarray and v.dtype != object:
+        return ("array", v.dtype.str, v.shape, v.tobytes())
+    if isinstance(v, np.generic):
+        return ("np", v.dtype.str, v.tobytes())
+    raise _NotShared(f"an attribute of type {t.__name__}")
+
+
+def _dims_key(dims: Sequence[sym.Dim]) -> tuple[Any, ...]:
+    return tuple(("int", d) if isinstance(d, int) else ("poly", d) for d in dims)
+
+
+def _flat_view(node: Node) -> tuple[dict[int, tuple[sym.Dim, ...]], dict[str, Any]]:
+    """A Fused node without a reduction whose every operand is either of its iteration
+    shape, walked axis for axis, or a scalar, restated over one flat axis (the same
+    elements in the same order): a dense elementwise kernel is then one kernel for every
+    rank. Other nodes as they are. Returns the values' shapes that change, and the attrs."""
+    attrs = node.attrs
+    if node.op != fused_ops.FUSED.name or fused_ops.has_reduction(attrs):
+        return {}, attrs
+    shape = tuple(attrs["shape"])
+    if len(shape) < 2:
+        return {}, attrs
+    full = tuple(range(len(shape)))
+    broadcast: list[tuple[int, ...]] = []
+    for v, bc in zip(node.inputs, attrs["broadcast"]):
+        if tuple(bc) == full and tuple(v.shape) == shape:
+            broadcast.append((0,))
+        elif tuple(bc) == () and tuple(v.shape) == ():
+            broadcast.append(())
+        else:
+            return {}, attrs
+    if len(node.outputs) != 1 or tuple(node.outputs[0].shape) != shape:
+        return {}, attrs
+    flat = (sym.product(shape),)
+    shapes = {id(v): flat for v in [*node.inputs, *node.outputs] if tuple(v.shape) == shape}
+    return shapes, {**attrs, "shape": flat, "broadcast": tuple(broadcast)}
+
+
+def _has_dim(t: reg.AttrType) -> bool:
+    return t.kind == "dim" or any(isinstance(a, reg.AttrType) and _has_dim(a) for a in t.args)
+
+
+class _SharedNode:
+    """A node restated over the kernel's own dims: every dim of its values and dim-typed
+    attrs other than 0 and 1 becomes a symbol ``G.i`` (equal dims, one symbol), each
+    distinct buffer location a pointer slot; ``key`` names the kernel it needs."""
+
+    def __init__(self, node: Node, location: dict[int, tuple[str, Any]], lowering: Lowering) -> None:
+        self.dims: list[sym.Dim] = []  # the node's dim behind each G.i, in order
+        self._of: dict[sym.Dim, sym.Dim] = {}
+        self.slot_of: dict[int, int] = {}  # id(generic value) -> pointer slot
+        slots: dict[tuple[str, Any], int] = {}
+        values: dict[int, Value] = {}
+        parts: list[Any] = [lowering, node.op]
+
+        shape_of, node_attrs = _flat_view(node)
+
+        def restate(vs: Sequence[Value]) -> list[Value]:
+            out = []
+            for v in vs:
+                if id(v) not in values:
+                    g = Value(v.dtype, tuple(self.sub(d) for d in shape_of.get(id(v), v.shape)))
+                    values[id(v)] = g
+                    loc = location[id(v)]
+                    self.slot_of[id(g)] = slots.setdefault(loc, len(slots))
+                g = values[id(v)]
+                parts.append((v.dtype.name, _dims_key(g.shape), self.slot_of[id(g)], list(values).index(id(v))))
+                out.append(g)
+            return out
+
+        inputs = restate(node.inputs)
+        parts.append("->")
+        outputs = restate(node.outputs)
+        schema = reg.get(node.op).attrs or {}
+        attrs: dict[str, Any] = {}
+        for name in sorted(node_attrs):
+            if name not in schema:
+                raise _NotShared(f"attribute {name} outside the schema")
+            value, frozen = self._walk(node_attrs[name], schema[name])
+            attrs[name] = value
+            parts.append((name, frozen))
+        # A node whose sizes are constants too small for two threads' work keeps its
+        # kernel free of thread code (Kernel.split_loop): such kernels are shared only
+        # among nodes like it.
+        every = [*node.inputs, *node.outputs]
+        self.small = all(isinstance(d, int) for v in every for d in v.shape) and all(
+            int(np.prod(v.shape, dtype=np.int64)) < 2 * WORK_PER_THREAD for v in every
+        )
+        parts.append(("small", self.small))
+        self.n_slots = len(slots)
+        self.slots = [self.slot_of[id(values[id(v)])] for v in [*node.inputs, *node.outputs]]
+        self.node = Node(node.op, inputs, attrs, outputs, node.origin)
+        self.key = (tuple(parts), len(self.dims))
+
+    def sub(self, d: sym.Dim) -> sym.Dim:
+        if isinstance(d, int) and d in (0, 1):
+            return d  # emptiness and broadcasting are part of the code
+        if d not in self._of:
+            self._of[d] = sym.symbol(f"{_GENERIC_PREFIX}{len(self.dims)}")
+            self.dims.append(d)
+        return self._of[d]
+
+    def _walk(self, v: Any, t: reg.AttrType) -> tuple[Any, Any]:
+        kind = t.kind
+        if not _has_dim(t):
+            return v, _freeze(v)
+        if kind == "dim":
+            g = self.sub(v)
+            return g, _dims_key((g,))
+        if kind == "optional":
+            return (None, ("none",)) if v is None else self._walk(v, t.args[0])
+        if kind == "tuple_of" and type(v) is tuple:
+            items = [self._walk(x, t.args[0]) for x in v]
+        elif kind == "record" and type(v) is tuple and len(v) == len(t.args):
+            items = [self._walk(x, tx) for x, tx in zip(v, t.args)]
+        else:  # one_of with a dim among its types: an int may be a dim or not
+            raise _NotShared(f"an attribute of type {t!r}")
+        return tuple(a for a, _ in items), (kind, tuple(k for _, k in items))
+
+
+class _SharedFrame:
+    """What a shared kernel's :class:`Kernel` reads in place of the ProgramEmitter: its
+    ``bufs`` argument holds one pointer per slot, its ``dims`` the G symbols' values and
+    then the thread count."""
+
+    def __init__(self, emitter: ProgramEmitter, shared: _SharedNode) -> None:
+        self.lowerings = emitter.lowerings
+        self.prefix = emitter.prefix
+        self.parallel = emitter.parallel
+        self.shared = shared
+        self.threads_index = len(shared.dims)
+        self.never_split = shared.small
+
+    def symbol_index(self, name: str) -> int:
+        if not name.startswith(_GENERIC_PREFIX):
+            raise _NotShared(f"the lowering reads the program's symbol {name}")
+        return int(name[len(_GENERIC_PREFIX) :])
+
+    def pointer(self, kernel: Kernel, v: Value) -> ir.Value:
+        slot = self.shared.slot_of[id(v)]
+        mem = T.mem_type(v.dtype.np).as_pointer()
+        bufs = kernel.bufs
+        return kernel._at_entry(lambda eb: eb.bitcast(eb.load(eb.gep(bufs, [T.I64(slot)])), mem))
+
+
+# The shared kernels of each module: key -> function (None: the node's lowering refused
+# its restated form, so nodes of that key get kernels of their own).
+_SHARED_KERNELS: weakref.WeakKeyDictionary[ir.Module, dict[Any, ir.Function | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 class ProgramEmitter:
     """Builds the module for one program (see the module docstring).
 
@@ -454,7 +663,9 @@ class ProgramEmitter:
     :meth:`emit_region` gives ``{prefix}run(bufs, dims, err) -> i32`` over the region's own
     ``bufs`` (its params, its constants, its result buffers, its arena: the same layout as
     ``graphc_run``'s) and ``dims`` (the region's symbols, then the thread count), which the
-    node running the region fills. Every function it adds is named with ``prefix``."""
+    node running the region fills. Every function it adds is named with ``prefix``, but
+    for the kernels nodes share (module-wide, :func:`size_generic`); a failure inside the
+    region records ``region_index`` (its place in its node's regions) on the error path."""
 
     def __init__(
         self,
@@ -462,10 +673,12 @@ class ProgramEmitter:
         lowerings: dict[str, Lowering],
         module: ir.Module | None = None,
         prefix: str = "",
+        region_index: int = 0,
     ) -> None:
         self.program = program
         self.lowerings = lowerings
         self.prefix = prefix
+        self.region_index = region_index  # a region's place in its node's regions
         self.module = module if module is not None else jit.new_module("graphc")
         plan = plan_for(program)
         self.plan = plan
@@ -676,6 +889,21 @@ class ProgramEmitter:
     def _emit_nodes(self) -> tuple[list[ir.Function | None], list[str]]:
         functions: list[ir.Function | None] = []
         labels = []
+        # The nodes that share a kernel: those whose kind (key) two or more nodes have, or
+        # one the module already holds. A node alone of its kind keeps its own kernel (its
+        # constant sizes folded in, no call in between).
+        kernels = _SHARED_KERNELS.setdefault(self.module, {})
+        restated: dict[int, _SharedNode] = {}
+        count: dict[Any, int] = {}
+        for k, node in enumerate(self.program.nodes):
+            lower = self.lowerings.get(node.op)
+            if getattr(lower, "size_generic", False):
+                try:
+                    restated[k] = shared = _SharedNode(node, self.location, lower)
+                except _NotShared:
+                    continue
+                count[shared.key] = count.get(shared.key, 0) + 1
+        restated = {k: r for k, r in restated.items() if count[r.key] > 1 or r.key in kernels}
         for k, node in enumerate(self.program.nodes):
             labels.append(f"{node.op} {node.origin.name!r}" if node.origin else node.op)
             if node.op == "Const":
@@ -684,30 +912,93 @@ class ProgramEmitter:
             lower = self.lowerings.get(node.op)
             if lower is None:
                 raise Unsupported(f"no lowering for {node.op}")
-            kern = Kernel(self.module, self, node, k)
-            lower(kern)
-            functions.append(kern.finish())
+            shared = restated.get(k)
+            fn = self._shared(node, k, lower, shared) if shared is not None else None
+            if fn is None:
+                kern = Kernel(self.module, self, node, k)
+                lower(kern)
+                fn = kern.finish()
+            functions.append(fn)
         return functions, labels
 
+    def _shared(self, node: Node, index: int, lower: Lowering, shared: _SharedNode) -> ir.Function | None:
+        """Node ``index``'s function as a call of the module's shared kernel for its kind
+        (emitted on first use; see :func:`size_generic`), or None when it gets its own."""
+        kernels = _SHARED_KERNELS.setdefault(self.module, {})
+        if shared.key not in kernels:
+            name = f"graphc.kernel{len(kernels)}"
+            kern = Kernel(self.module, _SharedFrame(self, shared), shared.node, index, name=name)
+            # Called from every node of its kind: never inlined into them (that would
+            # copy it back once per node, the cost sharing saves).
+            kern.fn.attributes.add("noinline")
+            try:
+                lower(kern)
+                kernels[shared.key] = kern.finish()
+            except Exception:  # noqa: BLE001  (the node's own kernel then says what is wrong)
+                del self.module.globals[name]
+                kernels[shared.key] = None
+        fn = kernels[shared.key]
+        if fn is None:
+            return None
+        w = Kernel(self.module, self, node, index)
+        b = w.b
+        ptrs = w.alloca(ir.ArrayType(T.I8P, max(shared.n_slots, 1)))
+        for arg, slot in zip([*w.inputs, *w.outputs], shared.slots):
+            b.store(b.bitcast(arg.ptr, T.I8P), b.gep(ptrs, [T.I64(0), T.I64(slot)]))
+        dims = w.alloca(ir.ArrayType(T.I64, len(shared.dims) + 1))
+        for i, d in enumerate(shared.dims):
+            b.store(w.dim(d), b.gep(dims, [T.I64(0), T.I64(i)]))
+        b.store(w.dim_threads(), b.gep(dims, [T.I64(0), T.I64(len(shared.dims))]))
+        args = [b.bitcast(ptrs, T.I8P.as_pointer()), b.bitcast(dims, T.I64.as_pointer()), w.err, w.start, w.end]
+        b.ret(b.call(fn, args))
+        return w.finish()
+
     def _emit_run(self, functions: list[ir.Function | None], name: str = "graphc_run") -> ir.Function:
+        """The node functions called in program order. A failure returns its code at once
+        after recording where it happened: ``graphc_run`` the node's index in ``err[0]``;
+        a region's run one level of the path (its region index and the node's) at
+        ``err[ERR_PATH + 2 * depth]`` (module docstring, ERR_SLOTS)."""
         fnty = ir.FunctionType(T.I32, [T.I8P.as_pointer(), T.I64.as_pointer(), T.I64.as_pointer()])
         fn = ir.Function(self.module, fnty, name=name)
-        if name != "graphc_run":
+        top = name == "graphc_run"
+        if not top:
             fn.linkage = "internal"
         bufs, dims, err = fn.args
-        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        entry = fn.append_basic_block("entry")
+        fail = fn.append_basic_block("fail")
+        b = ir.IRBuilder(entry)
+        if top:
+            b.store(T.I64(0), b.gep(err, [T.I64(ERR_DEPTH)]))
+        at_fail: list[tuple[ir.Value, ir.Value, ir.Block]] = []
         for k, f in enumerate(functions):
             if f is None:
                 continue
             rc = b.call(f, [bufs, dims, err, T.I64(0), T.I64(-1)])
-            bad = fn.append_basic_block(f"fail{k}")
             ok = fn.append_basic_block(f"ok{k}")
-            b.cbranch(b.icmp_signed("!=", rc, T.I32(0)), bad, ok)
-            b.position_at_end(bad)
-            b.store(T.I64(k), b.gep(err, [T.I64(0)]))
-            b.ret(rc)
+            at_fail.append((T.I64(k), rc, b.block))
+            b.cbranch(b.icmp_signed("!=", rc, T.I32(0)), fail, ok)
             b.position_at_end(ok)
         b.ret(T.I32(0))
+        b.position_at_end(fail)
+        if not at_fail:
+            b.unreachable()
+            return fn
+        where = b.phi(T.I64, name="node")
+        code = b.phi(T.I32, name="rc")
+        for k_value, rc, block in at_fail:
+            where.add_incoming(k_value, block)
+            code.add_incoming(rc, block)
+        if top:
+            b.store(where, b.gep(err, [T.I64(0)]))
+        else:
+            depth_at = b.gep(err, [T.I64(ERR_DEPTH)])
+            depth = b.load(depth_at)
+            with b.if_then(b.icmp_unsigned("<", depth, T.I64(MAX_ERR_DEPTH))):
+                at = b.add(T.I64(ERR_PATH), b.mul(depth, T.I64(2)))
+                b.store(T.I64(self.region_index), b.gep(err, [at]))
+                b.store(where, b.gep(err, [b.add(at, T.I64(1))]))
+            b.store(b.add(depth, T.I64(1)), depth_at)
+        b.ret(code)
         return fn
 
     def _emit_sizes(self, labels: list[str]) -> Layout:

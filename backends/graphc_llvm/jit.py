@@ -2,7 +2,9 @@
 
 One target machine per process, for the host CPU and all its features (so generated
 loops use its widest vectors). :func:`optimize` runs LLVM's O3 pipeline with loop and
-SLP vectorisation (runtime unrolling off: see :data:`LOOP_UNROLLING`); :func:`emit_object` turns an optimised module into object code (what
+SLP vectorisation (runtime unrolling off: see :data:`LOOP_UNROLLING`; interleaving only
+where a loop asks for it: :data:`LOOP_INTERLEAVING`); :func:`emit_object` turns an
+optimised module into object code (what
 the cache stores); :class:`LoadedCode` maps object code into the process without running
 the optimiser again and gives the addresses of its functions.
 
@@ -31,6 +33,19 @@ _lock = threading.Lock()  # LLVM's global state (engines, symbols) is not thread
 # loop strength reduction, a quarter of code generation, made reductions and convolutions
 # 5-15% slower; turning off the vector epilogue saved little.) Part of :func:`identity`.
 LOOP_UNROLLING = False
+
+# The vectoriser interleaves only the loops that ask for it (``llvm.loop.interleave.count``,
+# codegen.counted_loop's ``interleave``), not every loop its cost model picks: interleaving
+# every vector loop four times made a fifth of the MLP step's code generation, and the
+# suite's cases ran as fast without it (mlp_step 1.25x -> 1.21x its matmuls, elementwise
+# 0.130x -> 0.127x hand NumPy, cnn_step 376 -> 384 ms, within this machine's noise).
+# Part of :func:`identity`.
+LOOP_INTERLEAVING = False
+
+# The contract between generated code and the executable that runs it (the ``err`` array's
+# layout, codegen.ERR_SLOTS): part of :func:`identity`, so code compiled under another
+# never comes back from the cache.
+CODE_ABI = "2"
 
 
 @functools.cache
@@ -74,6 +89,8 @@ def identity() -> dict[str, str]:
         "cpu": llvm.get_host_cpu_name(),
         "features": host_features(),
         "pipeline": f"unroll={int(LOOP_UNROLLING)}",
+        "interleave": "all" if LOOP_INTERLEAVING else "asked",
+        "abi": CODE_ABI,
     }
 
 
@@ -96,7 +113,7 @@ def optimize(module: ir.Module | str, opt_level: int = 3) -> llvm.ModuleRef:
         pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
         pto.loop_vectorization = opt_level >= 2
         pto.slp_vectorization = opt_level >= 2
-        pto.loop_interleaving = opt_level >= 2
+        pto.loop_interleaving = LOOP_INTERLEAVING and opt_level >= 2
         pto.loop_unrolling = LOOP_UNROLLING and opt_level >= 2
         pb = llvm.create_pass_builder(tm, pto)
         mpm = pb.getModulePassManager()

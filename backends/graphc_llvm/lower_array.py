@@ -31,7 +31,7 @@ from graphc.ops import fused_ops
 from graphc.passes.fuse import reduce_axes
 from graphc_llvm import scalars
 from graphc_llvm import types as T
-from graphc_llvm.codegen import Arg, Kernel, Unsupported
+from graphc_llvm.codegen import Arg, Kernel, Unsupported, size_generic
 from graphc_llvm.lowerings import emit_fused, lowering
 
 # Failure codes (graphc_llvm.codegen.ERROR_MESSAGES).
@@ -268,6 +268,7 @@ def _adder(k: Kernel, dtype: np.dtype) -> Combine:
 
 
 @lowering("BroadcastTo")
+@size_generic
 def _broadcast_to(k: Kernel) -> None:
     """np.broadcast_to(x, shape): the Fused loop nest of ``in0`` over the output's shape."""
     x, out = k.inputs[0], k.outputs[0]
@@ -276,6 +277,7 @@ def _broadcast_to(k: Kernel) -> None:
 
 
 @lowering("SumToShape")
+@size_generic
 def _sum_to_shape(k: Kernel) -> None:
     """The reference's ``_sum_to``: sum over g's leading axes and over each axis where the
     target is 1 and g is not, in g's dtype. When every axis is known to be kept or summed,

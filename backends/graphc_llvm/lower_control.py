@@ -51,6 +51,7 @@ from graphc_llvm.lowerings import lowering, lowering_for
 
 _ALIGN = 64
 _I64_MAX = 2**63 - 1
+_REGION_INDEX = {"then": 0, "else": 1, "cond": 0, "body": 1}  # the place in Node.regions
 
 
 class _Table(dict):  # type: ignore[type-arg]
@@ -153,7 +154,7 @@ def can_compile(node: Node) -> bool:
         module = jit.new_module("graphc_check")
         for j, (region, shapes, dtypes, outs) in enumerate(_signatures(node)):
             _region_subst(region, shapes, dtypes, outs)
-            ProgramEmitter(region, _Table(), module=module, prefix=f"check.r{j}.").emit_region()
+            ProgramEmitter(region, _Table(), module=module, prefix=f"check.r{j}.", region_index=j).emit_region()
     except Unsupported:
         return False
     return True
@@ -196,7 +197,9 @@ class _Sizes:
 
 
 def _prepare(k: Kernel, region: Program, subst: dict[str, sym.Dim], tag: str, sizes: _Sizes) -> _Region:
-    em = ProgramEmitter(region, k.emitter.lowerings, module=k.module, prefix=f"{k.fn.name}.{tag}.")
+    em = ProgramEmitter(
+        region, k.emitter.lowerings, module=k.module, prefix=f"{k.fn.name}.{tag}.", region_index=_REGION_INDEX[tag]
+    )
     run = em.emit_region()
     b = k.b
     consts = []

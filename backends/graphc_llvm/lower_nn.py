@@ -43,7 +43,7 @@ from graphc.kernels import philox
 from graphc.passes.fuse import reduce_axes
 from graphc_llvm import scalars
 from graphc_llvm import types as T
-from graphc_llvm.codegen import Arg, Kernel, Unsupported
+from graphc_llvm.codegen import Arg, Kernel, Unsupported, size_generic
 from graphc_llvm.lowerings import (
     FOLD_LANES,
     LaneFold,
@@ -551,6 +551,7 @@ _UPDATE_BLOCK_BYTES = 64  # elements per vector step of an update: one AVX-512 o
 
 
 @lowering("ApplyAdam")
+@size_generic
 def _apply_adam(k: Kernel) -> None:
     """Adam's update (graphc/ops/training_ops.py): the three new values in one pass, in blocks
     of _UPDATE_BLOCK_BYTES as vectors (a partial last block element by element), each step

@@ -22,7 +22,7 @@ from graphc.ops import fused_ops
 from graphc.passes.fuse import reduce_axes
 from graphc_llvm import scalars
 from graphc_llvm import types as T
-from graphc_llvm.codegen import Arg, Kernel, Lowering
+from graphc_llvm.codegen import Arg, Kernel, Lowering, size_generic
 
 LOWERINGS: dict[str, Lowering] = {}
 
@@ -104,10 +104,12 @@ def lowering_for(op: str) -> Lowering | None:
 
 
 @lowering(fused_ops.FUSED.name)
+@size_generic
 def _fused(k: Kernel) -> None:
     emit_fused(k, k.attrs, k.inputs, k.outputs[0])
 
 
+@size_generic
 def _elementwise(k: Kernel) -> None:
     node = k.node
     opdef = reg.get(node.op)
@@ -119,6 +121,7 @@ def _elementwise(k: Kernel) -> None:
     emit_fused(k, attrs, k.inputs, k.outputs[0])
 
 
+@size_generic
 def _reduction(k: Kernel) -> None:
     node = k.node
     x = node.inputs[0]

@@ -34,7 +34,17 @@ from graphc.ir.program import Node, Program
 from graphc.runtime.backend import MACHINE_MEMORY_BYTES, CompileOptions
 from graphc_llvm import blas, jit, lower_control
 from graphc_llvm import types as T
-from graphc_llvm.codegen import ERROR_MESSAGES, RESOURCE_ERRORS, Layout, ProgramEmitter, Unsupported
+from graphc_llvm.codegen import (
+    ERR_DEPTH,
+    ERR_PATH,
+    ERR_SLOTS,
+    ERROR_MESSAGES,
+    MAX_ERR_DEPTH,
+    RESOURCE_ERRORS,
+    Layout,
+    ProgramEmitter,
+    Unsupported,
+)
 from graphc_llvm.lowerings import lowering_for, supported_ops
 
 _RUN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
@@ -205,7 +215,7 @@ class LLVMExecutable:
         )
 
     def _raise(self, rc: int, err: np.ndarray) -> None:
-        node = self.program.nodes[int(err[0])]
+        node = _failed_node(self.program, err)
         template = ERROR_MESSAGES.get(int(err[1]), "kernel failure {value} / {bound}")
         msg = template.format(value=int(err[2]), bound=int(err[3]))
         if int(err[1]) in RESOURCE_ERRORS:
@@ -213,6 +223,22 @@ class LLVMExecutable:
         raise errors.InvalidArgumentError(None, node.origin, msg)
 
 
+
+
+def _failed_node(program: Program, err: np.ndarray) -> Node:
+    """The node a failed run names: ``err[0]``'s node of the program, or, for a failure
+    inside If/While regions, the op inside them that failed (the path codegen recorded,
+    innermost level first; a path deeper than it holds names the outermost node)."""
+    node = program.nodes[int(err[0])]
+    depth = int(err[ERR_DEPTH])
+    if depth > MAX_ERR_DEPTH:
+        return node
+    for level in reversed(range(depth)):
+        region, index = int(err[ERR_PATH + 2 * level]), int(err[ERR_PATH + 2 * level + 1])
+        if not (0 <= region < len(node.regions) and 0 <= index < len(node.regions[region].nodes)):
+            return node
+        node = node.regions[region].nodes[index]
+    return node
 
 
 def thread_count() -> int:
@@ -254,7 +280,7 @@ class _Scratch:
         if threads != blas.threads_set:
             blas.set_threads(threads)
         self.sizes = np.zeros(lay.n_sizes, dtype=np.int64)
-        self.err = np.zeros(4, dtype=np.int64)
+        self.err = np.zeros(ERR_SLOTS, dtype=np.int64)
         self.bufs_at, self.dvec_at = self.bufs.ctypes.data, self.dvec.ctypes.data
         self.sizes_at, self.err_at = self.sizes.ctypes.data, self.err.ctypes.data
         for j, c in enumerate(exe._consts):
@@ -501,8 +527,9 @@ class LLVMBackend:
             module, layout = ProgramEmitter(program, _Lowerings()).emit()
         except Unsupported:
             return self._numpy(program, options)
-        opt = int((options or CompileOptions()).get("opt_level", 3))
         text = str(module)
+        del module
+        opt = int((options or CompileOptions()).get("opt_level", 3))
         ref = jit.optimize(text, opt)
         obj = jit.emit_object(ref)
         self.stats["compiles"] += 1
