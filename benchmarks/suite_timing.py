@@ -41,8 +41,8 @@ def thread_env(threads: int) -> dict[str, str]:
         # XLA's CPU client runs its own Eigen pool; these flags make it run on the calling
         # thread only.
         env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    else:
-        env["XLA_FLAGS"] = f"intra_op_parallelism_threads={threads}"
+    # With more threads XLA keeps its Eigen pool, which has a thread per core; a bare
+    # "intra_op_parallelism_threads=N" (no leading "--") aborts XLA's flag parser.
     return env
 
 
