@@ -157,6 +157,30 @@ def test_miss_then_hit_after_a_restart(tmp_path: Path) -> None:
     assert len(entry_files(tmp_path)) == 2
 
 
+def test_the_key_changes_with_the_backends_source_files(tmp_path, monkeypatch) -> None:
+    # A backend whose module lives in a folder of its own: editing a file there (a
+    # lowering changed in a source tree, same versions) gives another key.
+    import importlib.util
+
+    folder = tmp_path / "fake_backend_pkg"
+    folder.mkdir()
+    source = folder / "fake_backend_mod.py"
+    source.write_text("class B:\n    name = 'b'\n")
+    spec = importlib.util.spec_from_file_location("fake_backend_mod", source)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "fake_backend_mod", module)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(C, "_BACKEND_FINGERPRINTS", {})
+    before = C.code_fingerprint(module.B())
+    assert before == C.code_fingerprint(module.B())
+    (folder / "lowerings.py").write_text("# a new lowering\n")
+    monkeypatch.setattr(C, "_BACKEND_FINGERPRINTS", {})
+    after = C.code_fingerprint(module.B())
+    assert after != before
+    expected = hashlib.sha256(f"{C.source_fingerprint()}:{C.fingerprint_of(folder)}".encode()).hexdigest()
+    assert after == expected
+
+
 def test_key_parts_name_everything_code_depends_on() -> None:
     program = make_program()
     backend = ExportingBackend()
@@ -166,6 +190,7 @@ def test_key_parts_name_everything_code_depends_on() -> None:
         "graphc": C.graphc_version(),
         "backend": "fake",
         "options": OPTIONS.cache_key(),
+        "source": C.code_fingerprint(backend),
         "compiler": "fake-1.0",
         "cpu": "znver5",
         "features": FEATURES,

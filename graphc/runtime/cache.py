@@ -13,7 +13,8 @@ cache off. ``GRAPHC_CACHE_MAX_BYTES`` (an int, or with a K/M/G suffix; default 1
 bounds its size. ``GRAPHC_CACHE_EXPLAIN=1`` prints, on every miss, why no stored entry fitted.
 
 The key (:func:`key_parts`) names everything the code depends on: the program's content
-hash (its serialised bytes after the passes, without names), graphc's version, the
+hash (its serialised bytes after the passes, without names), graphc's version, a
+fingerprint of graphc's and the backend's source files (:func:`code_fingerprint`), the
 backend's name, every item of ``backend.cache_identity()`` (compiler versions, target
 triple, CPU name and features) and ``options.cache_key()``. The entry's file name is the
 SHA-256 of the parts' canonical JSON.
@@ -111,13 +112,14 @@ EXPLAIN_ENV = "GRAPHC_CACHE_EXPLAIN"
 _HEADER = struct.Struct("<8sII32s")
 _OFF_WORDS = frozenset({"0", "off", "false", "no"})
 # Key parts graphc itself sets; an identity item of the same name is stored as "backend.<name>".
-_RESERVED = ("program", "graphc", "backend", "options", "kind")
+_RESERVED = ("program", "graphc", "backend", "options", "kind", "source")
 # How a miss explanation names a part, and whether it reads as a plural ("differ").
 _LABELS: dict[str, tuple[str, bool]] = {
     "program": ("program hash", False),
     "graphc": ("graphc version", False),
     "backend": ("backend", False),
     "options": ("compile options", True),
+    "source": ("graphc's or the backend's source files", True),
     "features": ("cpu features", True),
     "cpu": ("cpu name", False),
     "triple": ("target triple", False),
@@ -191,6 +193,7 @@ def key_parts(
         "graphc": graphc_version(),
         "backend": str(backend.name),
         "options": options.cache_key(),
+        "source": code_fingerprint(backend),
     }
     identity = backend.cache_identity()  # type: ignore[attr-defined]
     for name, value in sorted(identity.items()):
@@ -687,6 +690,25 @@ def source_fingerprint() -> str:
     package (taken once per process): the passes' results change with graphc's code, which
     a source tree changes without changing the version."""
     return fingerprint_of(Path(__file__).resolve().parents[1])
+
+
+_BACKEND_FINGERPRINTS: dict[str, str] = {}
+
+
+def code_fingerprint(backend: Backend) -> str:
+    """:func:`source_fingerprint` and the same digest of the folder of the module that
+    defines ``backend``'s class (taken once per process and backend module): generated code
+    changes with the backend's lowerings, which a source tree changes without changing the
+    version. Part of the cache key only, not of an artifact's identity, so an artifact
+    still loads under another install of the same versions."""
+    module = type(backend).__module__
+    found = _BACKEND_FINGERPRINTS.get(module)
+    if found is None:
+        path = getattr(sys.modules.get(module), "__file__", None)
+        backend_part = fingerprint_of(Path(path).resolve().parent) if path else "unknown"
+        found = hashlib.sha256(f"{source_fingerprint()}:{backend_part}".encode()).hexdigest()
+        _BACKEND_FINGERPRINTS[module] = found
+    return found
 
 
 def fingerprint_of(root: Path) -> str:
