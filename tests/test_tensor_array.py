@@ -359,12 +359,176 @@ def test_split_gradient_by_central_differences() -> None:
 
 def test_split_refusals() -> None:
     x = tf.placeholder(tf.float32, [5, 2])
-    with pytest.raises(NotImplementedError, match="unequal lengths"):
-        tf.TensorArray(tf.float32, size=2).split(x, [2, 3])
-    n = tf.placeholder(tf.int32, [2])
-    with pytest.raises(NotImplementedError, match="known only when the graph runs"):
-        tf.TensorArray(tf.float32, size=2).split(x, n)
     with pytest.raises(ValueError, match="size 3 cannot split into 2"):
         tf.TensorArray(tf.float32, size=3).split(x, [2, 2])
+    with pytest.raises(ValueError, match="size 3 cannot split into 2"):
+        tf.TensorArray(tf.float32, size=3).split(x, tf.placeholder(tf.int32, [2]))
     with pytest.raises(ValueError, match="sum to 4 but the value has 5 rows"):
         tf.TensorArray(tf.float32, size=2).split(x, [2, 2])
+    with pytest.raises(ValueError, match="non-negative"):
+        tf.TensorArray(tf.float32, size=2).split(x, [6, -1])
+    with pytest.raises(ValueError, match="Expected lengths to be a vector"):
+        tf.TensorArray(tf.float32, size=2).split(x, tf.placeholder(tf.int32, [2, 1]))
+    with pytest.raises(ValueError, match="Inconsistent shapes"):
+        tf.TensorArray(tf.float32, size=2, element_shape=[2, 2]).split(x, [2, 3])
+
+
+# -- ragged elements: unequal or run-time split lengths, infer_shape=False writes --------------
+def _pieces(xs: np.ndarray, lengths: list[int]) -> list[np.ndarray]:
+    # TF1: element i is value[sum(lengths[:i]) : sum(lengths[:i + 1])]
+    ends = np.cumsum(lengths)
+    return [xs[e - n : e] for n, e in zip(lengths, ends)]
+
+
+_XR = np.random.default_rng(1).normal(size=(6, 2))
+
+
+@pytest.mark.parametrize("backend", _BACKENDS)
+def test_split_into_unequal_and_run_time_lengths_then_read_and_concat(backend: str) -> None:
+    x = tf.placeholder(tf.float64, [None, 2])
+    ln = tf.placeholder(tf.int32, [None])
+    i = tf.placeholder(tf.int32, [])
+    fixed = tf.TensorArray(tf.float64, size=3).split(x * 2.0, [1, 3, 2])
+    fed = tf.TensorArray(tf.float64, size=0, dynamic_size=True).split(x, tf.cast(ln, tf.int64))
+    assert fixed.element_shape.as_list() == [None, 2]
+    assert fixed.concat().shape.as_list() == [None, 2]
+    with _session(backend) as sess:
+        got = sess.run([fixed.read(0), fixed.read(1), fixed.read(2), fixed.concat(), fixed.size()], {x: _XR})
+        for g, want in zip(got[:3], _pieces(_XR * 2.0, [1, 3, 2])):
+            np.testing.assert_array_equal(g, want)
+        np.testing.assert_array_equal(got[3], _XR * 2.0)
+        assert got[4] == 3
+        for lengths in ([2, 0, 4], [6], [1, 1, 1, 1, 2], [0, 0]):
+            xs = _XR[: sum(lengths)]
+            for k, want in enumerate(_pieces(xs, lengths)):
+                g, size, cat = sess.run([fed.read(i), fed.size(), fed.concat()], {x: xs, ln: lengths, i: k})
+                np.testing.assert_array_equal(g, want)
+                assert size == len(lengths)
+                np.testing.assert_array_equal(cat, xs)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="sum of lengths is"):
+            sess.run(fed.read(0), {x: _XR, ln: [2, 3], i: 0})
+        with pytest.raises(tf.errors.InvalidArgumentError, match="non-negative"):
+            sess.run(fed.concat(), {x: _XR, ln: [7, -1], i: 0})
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            sess.run(fed.read(i), {x: _XR, ln: [2, 4], i: 2})
+
+
+def test_stack_and_gather_of_ragged_elements_need_one_length_as_tf1() -> None:
+    x = tf.placeholder(tf.float64, [6, 2])
+    ln = tf.placeholder(tf.int32, [3])
+    ta = tf.TensorArray(tf.float64, size=3).split(x, ln)
+    fixed_size = tf.TensorArray(tf.float64, size=4).split(x, tf.placeholder_with_default(ln, [None]))
+    with tf.Session() as sess:
+        got = sess.run([ta.stack(), ta.gather([2, 0])], {x: _XR, ln: [2, 2, 2]})
+        np.testing.assert_array_equal(got[0], _XR.reshape(3, 2, 2))
+        np.testing.assert_array_equal(got[1], _XR.reshape(3, 2, 2)[[2, 0]])
+        # Only the gathered elements need one length.
+        got = sess.run(ta.gather([2, 0]), {x: _XR, ln: [1, 4, 1]})
+        np.testing.assert_array_equal(got, np.stack([_XR[5:6], _XR[0:1]]))
+        with pytest.raises(tf.errors.InvalidArgumentError, match="inconsistent shapes.*1 3 2"):
+            sess.run(ta.stack(), {x: _XR, ln: [1, 3, 2]})
+        with pytest.raises(tf.errors.InvalidArgumentError, match="not equal to the size of lengths"):
+            sess.run(fixed_size.concat(), {x: _XR, ln: [1, 3, 2]})
+
+
+def test_writes_of_different_first_dims_with_infer_shape_false() -> None:
+    a = tf.placeholder(tf.float32, [None, 3])
+    b = tf.placeholder(tf.float32, [2, 3])
+    i = tf.placeholder(tf.int32, [])
+    av = np.arange(12, dtype=np.float32).reshape(4, 3)
+    bv = -np.arange(6, dtype=np.float32).reshape(2, 3)
+    # element_shape with an open first dim: ragged from the start, unwritten elements empty.
+    ta = tf.TensorArray(tf.float32, size=3, element_shape=[None, 3], infer_shape=False)
+    ta = ta.write(2, a).write(0, b)
+    # No element_shape: dense after the first write, ragged at a write of another length.
+    tb = tf.TensorArray(tf.float32, size=3, infer_shape=False).write(1, b).write(i, a)
+    grown = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False, element_shape=[None, 3])
+    grown = grown.write(1, a).write(3, b)
+    with tf.Session() as sess:
+        got = sess.run([ta.concat(), ta.read(0), ta.read(1), ta.read(2), ta.size()], {a: av, b: bv})
+        np.testing.assert_array_equal(got[0], np.concatenate([bv, av]))
+        np.testing.assert_array_equal(got[1], bv)
+        assert got[2].shape == (0, 3)
+        np.testing.assert_array_equal(got[3], av)
+        got = sess.run([tb.concat(), tb.read(1)], {a: av, b: bv, i: 2})
+        np.testing.assert_array_equal(got[0], np.concatenate([np.zeros((2, 3)), bv, av]))  # unwritten: zeros
+        np.testing.assert_array_equal(got[1], bv)
+        got = sess.run([tb.concat(), tb.read(1)], {a: av, b: bv, i: 1})  # the later write wins
+        np.testing.assert_array_equal(got[0], np.concatenate([np.zeros((2, 3)), av, np.zeros((2, 3))]))
+        got = sess.run([grown.concat(), grown.size(), grown.read(3)], {a: av, b: bv})
+        np.testing.assert_array_equal(got[0], np.concatenate([av, bv]))
+        assert got[1] == 4
+        np.testing.assert_array_equal(got[2], bv)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="inconsistent shapes"):
+            sess.run(ta.stack(), {a: av, b: bv})
+    with pytest.raises(ValueError, match="Inconsistent shapes"):
+        tf.TensorArray(tf.float32, size=2, element_shape=[None, 3], infer_shape=False).write(
+            0, tf.zeros([2, 4])
+        )
+    # infer_shape=True (TF1's default): the elements keep one shape.
+    with pytest.raises(ValueError, match="Inconsistent shapes"):
+        tf.TensorArray(tf.float32, size=2).write(0, tf.zeros([2, 3])).write(1, tf.zeros([1, 3]))
+
+
+def test_gradients_through_ragged_split_read_write_and_concat() -> None:
+    x = tf.placeholder(tf.float64, [6, 2])
+    y = tf.placeholder(tf.float64, [3, 2])
+    ta = tf.TensorArray(tf.float64, size=3).split(tf.sin(x), [1, 3, 2])
+    tb = ta.write(1, y * y)  # element 1 becomes 3 rows of y * y
+    coef = np.arange(12.0).reshape(6, 2) / 5 - 1
+    loss = (
+        tf.reduce_sum(ta.read(1) * ta.read(1))
+        + tf.reduce_sum(tb.concat() * coef)
+        + tf.reduce_sum(tf.exp(tb.read(2)))
+    )
+    gx, gy = tf.gradients(loss, [x, y])
+    ys = _XR[:3]
+
+    def ref(xv: np.ndarray, yv: np.ndarray) -> float:
+        p = _pieces(np.sin(xv), [1, 3, 2])
+        cat = np.concatenate([p[0], yv * yv, p[2]])
+        return float((p[1] ** 2).sum() + (cat * coef).sum() + np.exp(p[2]).sum())
+
+    with tf.Session() as sess:
+        got_loss, got_x, got_y = sess.run([loss, gx, gy], {x: _XR, y: ys})
+    np.testing.assert_allclose(got_loss, ref(_XR, ys), rtol=1e-12)
+    np.testing.assert_allclose(got_x, _central(lambda v: ref(v, ys), _XR), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(got_y, _central(lambda v: ref(_XR, v), ys), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("backend", _BACKENDS)
+def test_ragged_arrays_in_a_loop_with_gradients(backend: str) -> None:
+    x = tf.placeholder(tf.float64, [6, 2])
+    w = tf.placeholder(tf.float64, [2])
+    ln = tf.placeholder(tf.int32, [3])
+    inp = tf.TensorArray(tf.float64, size=3).split(x, ln)
+    out = tf.TensorArray(tf.float64, size=3, element_shape=[None, 2], infer_shape=False)
+
+    def body(i: tf.Tensor, h: tf.Tensor, o: tf.TensorArray) -> tuple:
+        piece = tf.tanh(inp.read(i) * w + h)
+        return i + 1, h + tf.reduce_sum(piece, 0), o.write(2 - i, piece)
+
+    _, h, o = tf.while_loop(lambda i, h, o: i < 3, body, [0, tf.zeros([2], tf.float64), out])
+    coef = np.arange(12.0).reshape(6, 2) / 5 - 1
+    loss = tf.reduce_sum(o.concat() * coef) + tf.reduce_sum(o.read(0)) + tf.reduce_sum(h * h)
+    gx, gw = tf.gradients(loss, [x, w])
+    ws = np.array([0.5, -1.2])
+
+    def ref(xv: np.ndarray, wv: np.ndarray, lengths: list[int]) -> float:
+        hv, outs = np.zeros(2), []
+        for p in _pieces(xv, lengths):
+            piece = np.tanh(p * wv + hv)
+            hv = hv + piece.sum(0)
+            outs.append(piece)
+        cat = np.concatenate(outs[::-1])
+        return float((cat * coef).sum() + outs[2].sum() + (hv * hv).sum())
+
+    with _session(backend) as sess:
+        for lengths in ([1, 3, 2], [0, 4, 2]):
+            feeds = {x: _XR, w: ws, ln: lengths}
+            got_loss, got_x, got_w = sess.run([loss, gx, gw], feeds)
+            np.testing.assert_allclose(got_loss, ref(_XR, ws, lengths), rtol=1e-12)
+            want_x = _central(lambda v, n=lengths: ref(v, ws, n), _XR)
+            np.testing.assert_allclose(got_x, want_x, rtol=1e-6, atol=1e-8)
+            want_w = _central(lambda v, n=lengths: ref(_XR, v, n), ws)
+            np.testing.assert_allclose(got_w, want_w, rtol=1e-6, atol=1e-8)
