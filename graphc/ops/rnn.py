@@ -1,6 +1,7 @@
 """TF1's RNN functions: ``tf.nn.static_rnn``, ``tf.nn.static_bidirectional_rnn``,
-``tf.nn.dynamic_rnn``, ``tf.nn.bidirectional_dynamic_rnn`` (TF1 1.15's signatures and
-variable scopes: ``rnn/<cell>/...``, ``bidirectional_rnn/fw/<cell>/...`` and ``.../bw/...``).
+``tf.nn.dynamic_rnn``, ``tf.nn.bidirectional_dynamic_rnn``, ``tf.nn.raw_rnn`` (TF1 1.15's
+signatures and variable scopes: ``rnn/<cell>/...``, ``bidirectional_rnn/fw/<cell>/...`` and
+``.../bw/...``).
 
 ``static_rnn`` unrolls the cell over a Python list of time steps. ``dynamic_rnn`` is one
 ``tf.while_loop`` over time. Its loop variables must keep their shapes (the loop's
@@ -15,6 +16,11 @@ output is zero and its state is carried through unchanged, so the final state is
 sequence's state after its last step. Inputs past a sequence's end are still computed
 (and masked), unlike TF1, which skips the steps past the longest sequence: the results
 are the same.
+
+``raw_rnn`` is one ``tf.while_loop`` too, driven by the user's ``loop_fn``; what it emits
+goes to TensorArrays with ``dynamic_size=True`` (graphc.ops.tensor_array_ops), one element
+per step, loop variables that grow (so the loop's gradient saves them per iteration, and
+on the LLVM backend the loop runs as a NumPy segment).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from graphc import dtypes as _dt
 from graphc.frontend.graph import Tensor, get_default_graph
 from graphc.frontend.tensor_shape import TensorShape
 from graphc.ops.common import convert_to_tensor
-from graphc.ops.compare_ops import equal, less
+from graphc.ops.compare_ops import equal, less, logical_not, logical_or
 from graphc.ops.concat_ops import concat, stack, unstack
 from graphc.ops.control_flow_ops import while_loop
 from graphc.ops.core_ops import shape as _shape
@@ -37,12 +43,15 @@ from graphc.ops.gather_ops import gather
 from graphc.ops.layout_ops import expand_dims, reshape, reverse, transpose
 from graphc.ops.math_ops import add, cast, multiply, subtract
 from graphc.ops.math_ops import where_v2 as _select
+from graphc.ops.reduction_ops import reduce_all
 from graphc.ops.rnn_cell import RNNCell, _size_dims, flatten, map_state, pack_as
+from graphc.ops.tensor_array_ops import TensorArray
 from graphc.ops.variable_scope import variable_scope
 
 __all__ = [
     "bidirectional_dynamic_rnn",
     "dynamic_rnn",
+    "raw_rnn",
     "reverse_sequence",
     "static_bidirectional_rnn",
     "static_rnn",
@@ -384,3 +393,164 @@ def bidirectional_dynamic_rnn(
             )
         out_bw = map_state(rev, tmp)
     return (out_fw, out_bw), (state_fw, state_bw)
+
+
+# -- raw_rnn ------------------------------------------------------------------------------------
+def raw_rnn(
+    cell: RNNCell,
+    loop_fn: Any,
+    parallel_iterations: int | None = None,
+    swap_memory: bool = False,
+    scope: Any = None,
+) -> tuple[Any, Any, Any]:
+    """tf.nn.raw_rnn (TF1 1.15): the cell driven by ``loop_fn`` in one ``tf.while_loop``.
+
+    ``loop_fn(time, cell_output, cell_state, loop_state)`` returns ``(finished,
+    next_input, next_cell_state, emit_output, next_loop_state)``. It is called once
+    before the loop with ``time = 0`` and ``cell_output = cell_state = loop_state = None``:
+    ``finished`` (bool ``[batch]``), the first input, the initial state (the structure of
+    ``cell.state_size``), ``emit_output`` giving the structure and per-example sizes of what
+    is emitted (None: ``cell.output_size``, in the state's dtype) and the initial loop state
+    (None: none). Then each step ``time`` runs ``output, state' = cell(input, state)`` and
+    ``loop_fn(time + 1, output, state', loop_state)``; for the rows ``finished`` before the
+    step, the emitted value is zeros and the state is carried through unchanged (a row
+    select, TF1's ``_copy_some_through``; scalars and TensorArrays pass as ``loop_fn`` gave
+    them); the emitted value is written at ``time`` of ``emit_ta``, a TensorArray (or nest of
+    them) with ``dynamic_size=True`` that grows by one element per step; a ``None``
+    ``next_loop_state`` keeps the previous one. The loop runs while any row is unfinished.
+    Returns ``(emit_ta, final_state, final_loop_state)`` (the last None when ``loop_fn``
+    gave no loop state). Variables live in ``scope`` (default ``rnn``), as dynamic_rnn's;
+    the cell is built before the loop. ``parallel_iterations`` and ``swap_memory`` are
+    accepted (iterations run in order)."""
+    for attr in ("output_size", "state_size", "zero_state"):
+        if not hasattr(cell, attr) or not callable(cell):
+            raise TypeError(
+                f"The argument 'cell' ({cell}) is not an RNNCell: it has no {attr!r} or is not callable"
+            )
+    if not callable(loop_fn):
+        raise TypeError("loop_fn must be a callable")
+    if parallel_iterations is not None and (
+        not isinstance(parallel_iterations, int) or parallel_iterations < 1
+    ):
+        raise TypeError("parallel_iterations must be a positive integer.")
+    with variable_scope(scope or "rnn"):
+        time = convert_to_tensor(0, dtype=_dt.int32)
+        finished, next_input, initial_state, emit_structure, init_loop_state = loop_fn(
+            time=time, cell_output=None, cell_state=None, loop_state=None
+        )
+        if initial_state is None:
+            raise ValueError("loop_fn must return the initial cell state (next_cell_state) when time == 0")
+        finished = convert_to_tensor(finished, dtype=_dt.bool_)
+        next_input = map_state(convert_to_tensor, next_input)
+        flat_input = flatten(next_input)
+        static_batch = None
+        for x in flat_input:
+            if x.shape.ndims is None or x.shape.ndims < 1:
+                raise ValueError(f"raw_rnn's inputs need a known rank >= 1 ([batch, ...]), got {x.shape}")
+            d = x.shape.as_list()[0]
+            if static_batch is not None and d is not None and d != static_batch:
+                raise ValueError(
+                    f"All inputs of raw_rnn must have one batch size, got {[t.shape for t in flat_input]}"
+                )
+            static_batch = d if static_batch is None else static_batch
+        batch: Any = static_batch if static_batch is not None else _shape(flat_input[0])[0]
+        state0 = map_state(convert_to_tensor, initial_state)
+        if len(flatten(state0)) != len(flatten(cell.state_size)):
+            raise ValueError(
+                f"The initial state from loop_fn does not have the structure of cell.state_size: {state0} and "
+                f"{cell.state_size}"
+            )
+        dt = _state_dtype(state0)
+        loop_state0 = (
+            init_loop_state if init_loop_state is not None else convert_to_tensor(0, dtype=_dt.int32)
+        )
+
+        # What is emitted: its structure, per-example sizes and dtypes.
+        if emit_structure is not None:
+            flat_emit = [convert_to_tensor(e) for e in flatten(emit_structure)]
+            emit_sizes: list[Any] = [
+                e.shape.as_list() if e.shape.is_fully_defined() else _shape(e) for e in flat_emit
+            ]
+            emit_dtypes = [e.dtype for e in flat_emit]
+        else:
+            emit_structure = cell.output_size
+            emit_sizes = [_size_dims(s) for s in flatten(emit_structure)]
+            emit_dtypes = [dt] * len(emit_sizes)
+
+        def _zero_dims(size: Any) -> Any:
+            if isinstance(size, list):
+                return [batch, *size]
+            return concat([reshape(convert_to_tensor(batch, dtype=_dt.int32), [1]), size], 0)
+
+        flat_zero_emit = [zeros(_zero_dims(s), dtype=d) for s, d in zip(emit_sizes, emit_dtypes)]
+        flat_emit_ta = []
+        for k, (s, d) in enumerate(zip(emit_sizes, emit_dtypes)):
+            elem = TensorShape([static_batch, *s]) if isinstance(s, list) else TensorShape(None)
+            ta = TensorArray(d, size=0, dynamic_size=True, element_shape=elem, name=f"rnn_output_{k}")
+            if not elem.is_fully_defined():
+                # The batch (or the emitted size) is known only when the graph runs: the array
+                # enters the loop with no elements of that shape, so that it is a loop variable.
+                ta = ta.unstack(zeros(concat([[0], _shape(flat_zero_emit[k])], 0), dtype=d))
+            flat_emit_ta.append(ta)
+        emit_ta0 = pack_as(emit_structure, flat_emit_ta)
+
+        in_shape = map_state(lambda t: t.shape, next_input)
+        _build_cell(cell, in_shape, dt, next_input, state0)
+        begin = getattr(cell, "_begin_loop", None)
+        if begin is not None:
+            begin(batch, in_shape, dt)
+
+        def copy_some_through(done: Tensor, current: Any, candidate: Any) -> Any:
+            def pick(cur: Any, cand: Any) -> Any:
+                if isinstance(cur, TensorArray):
+                    return cand
+                cand = convert_to_tensor(cand)
+                if cur.shape.ndims == 0:
+                    return cand
+                rank = cand.shape.ndims if cand.shape.ndims is not None else cur.shape.ndims
+                mask = reshape(done, [-1, *([1] * (rank - 1))])
+                return _select(mask, cur, cand)
+
+            return pack_as(current, [pick(c, n) for c, n in zip(flatten(current), flatten(candidate))])
+
+        def cond(t: Tensor, done: Tensor, *rest: Any) -> Tensor:
+            return logical_not(reduce_all(done))
+
+        def body(t: Tensor, done: Tensor, inp: Any, emit_ta: Any, state: Any, loop_state: Any) -> list[Any]:
+            output, cell_state = cell(inp, state)
+            next_time = t + 1
+            nxt_finished, nxt_input, nxt_state, emit, nxt_loop_state = loop_fn(
+                next_time, output, cell_state, None if init_loop_state is None else loop_state
+            )
+            if len(flatten(nxt_state)) != len(flatten(state)):
+                raise ValueError(
+                    f"loop_fn's next_cell_state must have the structure of the state: {nxt_state}"
+                )
+            if len(flatten(emit)) != len(flat_emit_ta):
+                raise ValueError(f"loop_fn's emit_output must have the structure of emit_structure: {emit}")
+            loop_state = loop_state if nxt_loop_state is None or init_loop_state is None else nxt_loop_state
+            emit = copy_some_through(done, pack_as(emit_structure, flat_zero_emit), emit)
+            nxt_state = copy_some_through(done, state, nxt_state)
+            new_tas = [ta.write(t, e) for ta, e in zip(flatten(emit_ta), flatten(emit))]
+            done = logical_or(done, convert_to_tensor(nxt_finished, dtype=_dt.bool_))
+            return [
+                next_time,
+                done,
+                map_state(convert_to_tensor, nxt_input),
+                pack_as(emit_structure, new_tas),
+                pack_as(state0, flatten(nxt_state)),
+                loop_state,
+            ]
+
+        try:
+            result = while_loop(
+                cond, body, [time, finished, next_input, emit_ta0, state0, loop_state0], name="while"
+            )
+        finally:
+            end = getattr(cell, "_end_loop", None)
+            if end is not None:
+                end()
+        emit_ta, final_state, final_loop_state = result[-3:]
+        if init_loop_state is None:
+            final_loop_state = None
+    return emit_ta, final_state, final_loop_state
