@@ -26,6 +26,7 @@ from graphc.ir.program import Program
 from graphc.ir.serialize import difference
 from graphc.passes import memory, pipeline
 from graphc.runtime import cache as C
+from graphc.runtime.backend import get_backend
 
 ROOT = Path(__file__).resolve().parents[1]
 W = np.linspace(-1.0, 1.0, 12, dtype=np.float32).reshape(3, 4)
@@ -236,14 +237,18 @@ sess.run(parts["init"])
 y, _ = sess.run([parts["y"], parts["train"]], {parts["x"]: X})
 w = sess.run(parts["w"])
 stats = {k: sess.stats[k] for k in ("passes_hits", "cache_hits", "cache_misses")}
-from graphc.runtime.cache import source_fingerprint
-print(json.dumps({"stats": stats, "y": y.tolist(), "w": w.tolist(), "source": source_fingerprint()}))
+from graphc.runtime.cache import code_fingerprint, source_fingerprint
+from graphc.runtime.backend import get_backend
+code = code_fingerprint(get_backend("llvm"))
+print(json.dumps({"stats": stats, "y": y.tolist(), "w": w.tolist(), "source": source_fingerprint(), "code": code}))
 """
 
 
 def test_a_new_process_loads_the_optimised_programs_and_their_code(cache_dir: Path) -> None:
     C.source_fingerprint.cache_clear()  # graphc's files as they are now, not at this process's start
+    C._BACKEND_FINGERPRINTS.clear()  # and the backend's
     _, y, w, _ = step(build(), backend="llvm")
+    code_then = C.code_fingerprint(get_backend("llvm"))  # what the stored entries' keys hold
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run(
         [sys.executable, "-c", SECOND_PROCESS, str(ROOT)],
@@ -255,9 +260,12 @@ def test_a_new_process_loads_the_optimised_programs_and_their_code(cache_dir: Pa
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    if out["source"] == C.source_fingerprint():
+    if out["source"] == C.source_fingerprint() and out["code"] == code_then:
         assert out["stats"] == {"passes_hits": 3, "cache_hits": 3, "cache_misses": 0}
-    else:  # a file of graphc changed meanwhile: its passes may differ, none is taken
+    elif out["source"] != C.source_fingerprint():
+        # A file of graphc changed meanwhile: its passes may differ, none is taken.
         assert out["stats"]["passes_hits"] == 0
+    else:  # only the backend's files changed: the passes' results hold, the code is made anew
+        assert out["stats"]["passes_hits"] == 3 and out["stats"]["cache_hits"] == 0
     np.testing.assert_array_equal(np.array(out["y"], np.float32), y)
     np.testing.assert_array_equal(np.array(out["w"], np.float32), w)
