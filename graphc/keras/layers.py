@@ -5,8 +5,12 @@ models.
 
 The math is tf.layers' (:mod:`graphc.layers`); ``training=None`` (the default here)
 takes the mode from :func:`graphc.keras.backend.learning_phase_scope`, which models set
-when they build their training and inference graphs. Not supported: masking
-(``mask_zero``), constraints in saved configs, channels_first.
+when they build their training and inference graphs. Masks (``Masking``,
+``Embedding(mask_zero=True)``) travel from layer to layer as in TF1 1.15's Keras (see
+:mod:`graphc.keras.masking`): ``Dense``, ``Dropout``, ``Activation``,
+``BatchNormalization``, ``Add`` and ``Concatenate`` pass them on (the merge layers
+combine their inputs' masks), the recurrent layers use them, and the other layers drop
+them. Not supported: constraints in saved configs, channels_first.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 from graphc import dtypes as _dt
 from graphc.frontend.graph import Tensor
 from graphc.frontend.tensor_shape import TensorShape
+from graphc.keras.masking import KerasMasking, set_mask
 from graphc.keras.weights import KerasWeights
 from graphc.layers import activations, convolutional, core, normalization, pooling
 from graphc.layers import base as _base
@@ -24,13 +29,16 @@ from graphc.layers import initializers as _inits
 from graphc.layers import regularizers as _regs
 from graphc.layers.utils import normalize_data_format
 from graphc.ops.array_ops import stack
+from graphc.ops.common import convert_to_tensor
+from graphc.ops.compare_ops import not_equal
 from graphc.ops.concat_ops import concat
 from graphc.ops.core_ops import placeholder, shape
 from graphc.ops.embedding_ops import embedding_lookup
+from graphc.ops.fill_ops import ones_like
 from graphc.ops.init_ops import RandomUniform
-from graphc.ops.layout_ops import reshape
+from graphc.ops.layout_ops import expand_dims, reshape, squeeze
 from graphc.ops.math_ops import add, cast
-from graphc.ops.reduction_ops import reduce_max, reduce_mean
+from graphc.ops.reduction_ops import reduce_all, reduce_any, reduce_max, reduce_mean
 
 __all__ = [
     "Activation",
@@ -50,6 +58,7 @@ __all__ = [
     "InputLayer",
     "InputSpec",
     "Layer",
+    "Masking",
     "MaxPooling2D",
     "Reshape",
     "deserialize",
@@ -64,11 +73,13 @@ def _no_constraint(value: Any, what: str) -> None:
         raise ValueError(f"{what} cannot be stored in a model's config")
 
 
-class Layer(KerasWeights, _base.Layer):
+class Layer(KerasMasking, KerasWeights, _base.Layer):
     """tf.keras.layers.Layer: subclass it with ``build(input_shape)`` (weights from
     ``self.add_weight(name, shape, initializer=...)``) and ``call(inputs)``. Keyword
     arguments: ``name``, ``trainable``, ``dtype``, ``input_shape`` / ``batch_input_shape``
-    (a model's first layer), ``activity_regularizer``."""
+    (a model's first layer), ``activity_regularizer``. Masks: a ``call(inputs,
+    mask=None)`` receives its inputs' mask; ``self.supports_masking = True`` passes it on,
+    or override ``compute_mask(inputs, mask=None)`` (:mod:`graphc.keras.masking`)."""
 
     _keras_style = True
     _call_training_default = None
@@ -170,6 +181,7 @@ class Dense(Layer, core.Dense):
             bias_constraint=bias_constraint,
             **kwargs,
         )
+        self.supports_masking = True
 
     def get_config(self) -> dict[str, Any]:
         return _common_config(self, units=self.units, **_weights_config(self))
@@ -439,9 +451,11 @@ class Activation(Layer):
 
 class Embedding(Layer):
     """tf.keras.layers.Embedding(input_dim, output_dim, embeddings_initializer='uniform',
-    ...): ``embeddings`` [input_dim, output_dim] looked up by integer ids (float ids are
-    cast to int32); output ``ids.shape + [output_dim]``. ``mask_zero`` is not supported
-    (graphc has no masking). Its gradient is dense (graphc has no IndexedSlices)."""
+    mask_zero=False, ...): ``embeddings`` [input_dim, output_dim] looked up by integer ids
+    (float ids are cast to int32); output ``ids.shape + [output_dim]``. With
+    ``mask_zero=True`` the output's mask is ``ids != 0`` (id 0 is padding; the other ids
+    still index ``embeddings``, as Keras). Its gradient is dense (graphc has no
+    IndexedSlices)."""
 
     def __init__(
         self,
@@ -455,8 +469,6 @@ class Embedding(Layer):
         input_length: int | None = None,
         **kwargs: Any,
     ) -> None:
-        if mask_zero:
-            raise NotImplementedError("Embedding(mask_zero=True): graphc's Keras has no masking")
         if "input_shape" not in kwargs and "batch_input_shape" not in kwargs and input_length is not None:
             kwargs["input_shape"] = (input_length,)
         super().__init__(activity_regularizer=_regs.get(activity_regularizer), **kwargs)
@@ -467,7 +479,8 @@ class Embedding(Layer):
         self.embeddings_initializer = _inits.get(embeddings_initializer)
         self.embeddings_regularizer = _regs.get(embeddings_regularizer)
         self.embeddings_constraint = embeddings_constraint
-        self.mask_zero = False
+        self.mask_zero = bool(mask_zero)
+        self.supports_masking = self.mask_zero
         self.input_length = input_length
 
     def build(self, input_shape: Any) -> None:
@@ -486,6 +499,13 @@ class Embedding(Layer):
             inputs = cast(inputs, _dt.int32)
         return embedding_lookup(self.embeddings, inputs)
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Tensor | None:
+        """``inputs != 0`` with ``mask_zero``, else None."""
+        if not self.mask_zero:
+            return None
+        ids = convert_to_tensor(inputs)
+        return not_equal(ids, convert_to_tensor(0, dtype=ids.dtype))
+
     def compute_output_shape(self, input_shape: Any) -> TensorShape:
         return TensorShape([*TensorShape(input_shape).as_list(), self.output_dim])
 
@@ -498,9 +518,42 @@ class Embedding(Layer):
             embeddings_initializer=_inits.serialize(self.embeddings_initializer),
             embeddings_regularizer=_regs.serialize(self.embeddings_regularizer),
             activity_regularizer=_regs.serialize(self.activity_regularizer),
-            mask_zero=False,
+            mask_zero=self.mask_zero,
             input_length=self.input_length,
         )
+
+
+class Masking(Layer):
+    """tf.keras.layers.Masking(mask_value=0.0): a step (a position of the last axis'
+    vectors) whose features all equal ``mask_value`` is masked: the output is ``inputs *
+    any(inputs != mask_value, axis=-1, keepdims=True)`` (masked steps zeroed) and its mask
+    ``any(inputs != mask_value, axis=-1)``, for the layers after it."""
+
+    _compute_output_and_mask_jointly = True
+
+    def __init__(self, mask_value: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.mask_value = mask_value
+
+    def _keep(self, inputs: Tensor) -> Tensor:
+        x = convert_to_tensor(inputs)
+        return reduce_any(not_equal(x, convert_to_tensor(self.mask_value, dtype=x.dtype)), axis=-1, keepdims=True)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Tensor:
+        return squeeze(self._keep(inputs), axis=[-1])
+
+    def call(self, inputs: Tensor) -> Tensor:
+        keep = self._keep(inputs)
+        outputs = inputs * cast(keep, inputs.dtype)
+        set_mask(outputs, squeeze(keep, axis=[-1]))
+        return outputs
+
+    def compute_output_shape(self, input_shape: Any) -> TensorShape:
+        return TensorShape(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return _common_config(self, mask_value=self.mask_value)
 
 
 class Reshape(Layer):
@@ -567,8 +620,32 @@ class GlobalMaxPooling2D(GlobalAveragePooling2D):
         return reduce_max(inputs, axis=[1, 2])
 
 
+def _merge_masks_check(inputs: Any, mask: Any) -> bool:
+    """Keras's checks of a merge layer's masks; False when there is none to merge."""
+    if mask is None:
+        return False
+    if not isinstance(mask, list | tuple):
+        raise ValueError("`mask` should be a list.")
+    if not isinstance(inputs, list | tuple):
+        raise ValueError("`inputs` should be a list.")
+    if len(mask) != len(inputs):
+        raise ValueError("The lists `inputs` and `mask` should have the same length.")
+    return any(m is not None for m in mask)
+
+
 class Add(Layer):
-    """tf.keras.layers.Add: the sum of a list of tensors of one shape."""
+    """tf.keras.layers.Add: the sum of a list of tensors of one shape; the output's mask
+    is the logical and of the inputs' masks (those given)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Tensor | None:
+        if not _merge_masks_check(inputs, mask):
+            return None
+        masks = [expand_dims(m, 0) for m in mask if m is not None]
+        return reduce_all(concat(masks, axis=0), axis=0)
 
     def call(self, inputs: Any) -> Tensor:
         if not isinstance(inputs, list | tuple) or len(inputs) < 2:
@@ -580,11 +657,29 @@ class Add(Layer):
 
 
 class Concatenate(Layer):
-    """tf.keras.layers.Concatenate(axis=-1): a list of tensors joined along ``axis``."""
+    """tf.keras.layers.Concatenate(axis=-1): a list of tensors joined along ``axis``; the
+    output's mask from the inputs' masks as Keras (see ``compute_mask``)."""
 
     def __init__(self, axis: int = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.axis = int(axis)
+        self.supports_masking = True
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Tensor | None:
+        """Keras's: each input's mask (all True for an input without one, given a last
+        axis when it has one axis fewer than its input) joined along ``axis``, then the
+        logical and over the last axis."""
+        if not _merge_masks_check(inputs, mask):
+            return None
+        masks = []
+        for x, m in zip(inputs, mask):
+            if m is None:
+                masks.append(cast(ones_like(x), _dt.bool_))
+            elif m.shape.ndims is not None and x.shape.ndims is not None and m.shape.ndims < x.shape.ndims:
+                masks.append(expand_dims(m, -1))
+            else:
+                masks.append(m)
+        return reduce_all(concat(masks, axis=self.axis), axis=-1)
 
     def call(self, inputs: Any) -> Tensor:
         if not isinstance(inputs, list | tuple) or len(inputs) < 2:
@@ -692,6 +787,7 @@ _CLASSES: dict[str, type] = {
         GlobalAveragePooling2D,
         GlobalMaxPooling2D,
         InputLayer,
+        Masking,
         MaxPooling2D,
         Reshape,
     )

@@ -19,6 +19,14 @@ How a model runs:
   steps.
 - ``fit`` feeds NumPy batches (shuffled each epoch with NumPy's global generator, as
   Keras), shows a tqdm progress bar per epoch (verbose=1), and returns a ``History``.
+- Masks (``Masking``, ``Embedding(mask_zero=True)``) travel between the layers by
+  themselves (:mod:`graphc.keras.masking`). When the output has a mask, the loss and
+  the metrics are weighted by it, as TF1 1.15's Keras: the loss is ``sum(loss * mask)``
+  over the number of loss elements, masked ones included (its ``sum_over_batch_size``;
+  a Loss object's ``sum`` is ``sum(loss * mask)``), a metric is ``sum(value * mask) /
+  sum(mask)`` (0 when all is masked). Each batch's values are averaged over the epoch
+  weighted by the batch's size (Keras's stateful metrics weight a masked metric by the
+  batch's mask sum instead).
 
 Not supported (NotImplementedError): several outputs in ``compile``/``fit`` (``predict``
 returns them all), ``sample_weight``/``class_weight``, ``loss_weights``, data
@@ -46,11 +54,13 @@ from graphc.keras import losses as _losses
 from graphc.keras import metrics as _metrics
 from graphc.keras import optimizers as _optimizers
 from graphc.keras.layers import Input, InputLayer, Layer
+from graphc.keras.masking import get_mask, set_mask
 from graphc.layers.base import Layer as _BaseLayer
 from graphc.layers.base import Node, collect_call_effects, keras_history, learning_phase_scope
 from graphc.ops.core_ops import group, placeholder
-from graphc.ops.math_ops import add_n
-from graphc.ops.reduction_ops import reduce_mean
+from graphc.ops.layout_ops import expand_dims, squeeze
+from graphc.ops.math_ops import add_n, cast, maximum
+from graphc.ops.reduction_ops import reduce_mean, reduce_sum
 from graphc.runtime import nest
 
 __all__ = ["Model", "Sequential", "load_model", "model_from_config", "model_from_json"]
@@ -95,6 +105,19 @@ def _shape_str(x: Any) -> str:
     return str(tuple(x.shape.as_list())) if x.shape.ndims is not None else "?"
 
 
+def _mask_weights(mask: Tensor, values: Tensor) -> Tensor:
+    """``mask`` as float weights for ``values`` (Keras's squeeze_or_expand_dimensions:
+    a trailing axis of 1 dropped, or one added, to match the rank)."""
+    w = cast(mask, values.dtype)
+    rw, rv = w.shape.ndims, values.shape.ndims
+    if rw is not None and rv is not None:
+        if rw == rv + 1 and w.shape.as_list()[-1] == 1:
+            w = squeeze(w, axis=[-1])
+        elif rv == rw + 1:
+            w = expand_dims(w, -1)
+    return w
+
+
 def _n_params(variables: Sequence[Any]) -> int:
     return int(sum(np.prod(v.shape.as_list(), dtype=np.int64) for v in variables))
 
@@ -103,6 +126,9 @@ class Model(Layer):
     """tf.keras.Model: ``Model(inputs, outputs, name=None)`` from ``tf.keras.Input``
     tensors (functional), or subclassed (layers made in ``__init__``, applied in
     ``call(inputs, training=None)``). See the module docstring for how it runs."""
+
+    # A model's outputs keep the masks its layers gave them.
+    _compute_output_and_mask_jointly = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         inputs = kwargs.pop("inputs", None)
@@ -228,11 +254,14 @@ class Model(Layer):
             if all(layer is not s for s in self._sublayers):
                 self._sublayers.append(layer)
 
-    def _run_graph(self, xs: list[Tensor], training: bool | None) -> Any:
+    def _run_graph(self, xs: list[Tensor], training: bool | None, masks: list[Any] | None = None) -> Any:
         assert self.inputs is not None and self.outputs is not None
         if len(xs) != len(self.inputs):
             raise ValueError(f"Model {self.name!r} expects {len(self.inputs)} input(s), got {len(xs)}")
         tmap: dict[int, Tensor] = {id(a): b for a, b in zip(self.inputs, xs)}
+        if masks is not None:
+            for x, m in zip(xs, masks):
+                set_mask(x, m)
         for node in self._nodes:
             layer = node.layer
             if isinstance(layer, InputLayer):
@@ -281,12 +310,15 @@ class Model(Layer):
 
     def call(self, inputs: Any, training: Any = None, mask: Any = None) -> Any:
         """A functional model's computation on new inputs (the recorded layer calls
-        replayed); subclasses define their own."""
+        replayed; ``mask``, one per input, becomes the inputs' masks); subclasses define
+        their own."""
         if not self._is_graph_network:
             raise NotImplementedError(
                 "When subclassing the `Model` class, you should implement a `call` method."
             )
-        return self._run_graph(nest.flatten(inputs), training)
+        xs = nest.flatten(inputs)
+        masks = None if mask is None else (list(mask) if isinstance(mask, list | tuple) else [mask])
+        return self._run_graph(xs, training, masks)
 
     def _build_and_call(self, inputs: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         # A model's layers build themselves when called.
@@ -418,8 +450,11 @@ class Model(Layer):
         self, target: Tensor, y_pred: Tensor, extra: list[Tensor]
     ) -> tuple[Tensor, list[Tensor]]:
         graph = self._graph
+        mask = get_mask(y_pred)
         with graph.name_scope("loss"):
-            if isinstance(self._loss_fn, _losses.Loss):
+            if mask is not None:
+                data_loss = self._masked_loss(target, y_pred, mask)
+            elif isinstance(self._loss_fn, _losses.Loss):
                 data_loss = self._loss_fn(target, y_pred)
             else:
                 data_loss = reduce_mean(self._loss_fn(target, y_pred))
@@ -432,8 +467,25 @@ class Model(Layer):
         mets = []
         with graph.name_scope("metrics"):
             for _, fn in self._metric_fns:
-                mets.append(reduce_mean(fn(target, y_pred)))
+                value = fn(target, y_pred)
+                if mask is None:
+                    mets.append(reduce_mean(value))
+                else:
+                    w = _mask_weights(mask, value)
+                    mets.append(reduce_sum(value * w) / maximum(reduce_sum(w), 1.0))
         return total, mets
+
+    def _masked_loss(self, target: Tensor, y_pred: Tensor, mask: Tensor) -> Tensor:
+        """TF1 1.15's Keras loss with the output's mask as sample weights."""
+        fn = self._loss_fn
+        per = fn.call(target, y_pred) if isinstance(fn, _losses.Loss) else fn(target, y_pred)
+        weighted = per * _mask_weights(mask, per)
+        reduction = fn.reduction if isinstance(fn, _losses.Loss) else "auto"
+        if reduction == "none":
+            return weighted
+        if reduction == "sum":
+            return reduce_sum(weighted)
+        return reduce_mean(weighted)
 
     def _single_output(self, outs: list[Tensor]) -> Tensor:
         if len(outs) != 1:
@@ -1074,6 +1126,8 @@ class Sequential(Model):
 
     def call(self, inputs: Any, training: Any = None, mask: Any = None) -> Any:
         x = inputs
+        if mask is not None and isinstance(x, Tensor):
+            set_mask(x, mask)
         for layer in self._seq_layers:
             x = _call_layer(layer, x, training)
         return x

@@ -28,9 +28,9 @@ order, as Keras) and an ``initial_state`` call argument are supported, and:
 - masking: a ``mask`` call argument ([batch, time], bool or nonzero; ``[time, batch]``
   with ``time_major``): at a masked step the states and the output are the previous ones
   (the output is zeros before the first unmasked step), as Keras's ``K.rnn``; the last
-  output is the one of the last unmasked step. graphc's Keras has no ``Masking`` layer
-  nor ``Embedding(mask_zero=True)`` and its models do not pass masks between layers, so
-  the mask is given to the call (``lstm(x, mask=tf.not_equal(ids, 0))``).
+  output is the one of the last unmasked step. The mask of the inputs (``Masking``,
+  ``Embedding(mask_zero=True)``: graphc.keras.masking) is used when none is given; the
+  sequence output keeps it, the last output has none.
 - ``stateful=True``: the states are non-trainable variables ``[batch, units]`` (the batch
   size must be known: ``batch_input_shape``, or an input of static batch size), zeros at
   first; each call starts from them and its outputs depend on the assignment of the final
@@ -53,6 +53,7 @@ from graphc import dtypes as _dt
 from graphc.frontend.graph import Tensor, get_default_graph
 from graphc.frontend.tensor_shape import TensorShape
 from graphc.keras import backend as _backend
+from graphc.keras.masking import KerasMasking
 from graphc.keras.weights import KerasWeights
 from graphc.layers import activations
 from graphc.layers import base as _base
@@ -120,7 +121,7 @@ def _dot_gates(parts: list[Tensor], w: Tensor, n: int) -> list[Tensor]:
     return [matmul(p, wk) for p, wk in zip(parts, split(w, n, axis=1) if n > 1 else [w])]
 
 
-class _Recurrent(KerasWeights, _base.Layer):
+class _Recurrent(KerasMasking, KerasWeights, _base.Layer):
     """What SimpleRNN, LSTM and GRU share: the weights, the loop, the outputs, the config."""
 
     _keras_style = True
