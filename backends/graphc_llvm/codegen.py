@@ -457,6 +457,16 @@ def _hint(branch: ir.Instruction, interleave: int) -> None:
     branch.set_metadata("llvm.loop", loop_id)
 
 
+def _glue(fn: ir.Function) -> None:
+    """Leave ``fn`` (already ``noinline``) unoptimised: for the module's glue that runs
+    once per size change or per thread start, never per element (graphc_sizes, the thread
+    spawner and its start routine). LLVM's optimiser and full code generator cost about
+    a tenth of a module's compile on these; their code is as correct unoptimised (optnone:
+    the same semantics, fast instruction selection) and runs a few nanoseconds longer per
+    call, far below what a size change or a thread start costs anyway."""
+    fn.attributes.add("optnone")
+
+
 def _declare(module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type]) -> ir.Function:
     """The module's declaration of external function ``name`` (added on first use)."""
     fn = module.globals.get(name)
@@ -757,6 +767,7 @@ class ProgramEmitter:
         fn = ir.Function(self.module, PARALLEL_FN, name=PARALLEL)
         fn.linkage = "internal"
         fn.attributes.add("noinline")  # one copy for the module: that is its point
+        _glue(fn)
         node, bufs, dims, err, n, chunks = fn.args
         worker = self._worker()
         create = _declare(self.module, "pthread_create", T.I32, [T.I64.as_pointer(), T.I8P, T.I8P, T.I8P])
@@ -828,6 +839,8 @@ class ProgramEmitter:
         function stored in its work record on the record's chunk."""
         w = ir.Function(self.module, ir.FunctionType(T.I8P, [T.I8P]), name="graphc.worker")
         w.linkage = "internal"
+        w.attributes.add("noinline")
+        _glue(w)
         b = ir.IRBuilder(w.append_basic_block())
         fields = b.bitcast(w.args[0], T.I64.as_pointer())
 
@@ -1005,6 +1018,8 @@ class ProgramEmitter:
         numbering = self.program.numbering()
         fnty = ir.FunctionType(T.VOID, [T.I64.as_pointer(), T.I64.as_pointer()])
         fn = ir.Function(self.module, fnty, name="graphc_sizes")
+        fn.attributes.add("noinline")
+        _glue(fn)
         dims, out = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         overflow = b.alloca(T.I1)
