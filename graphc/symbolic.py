@@ -167,6 +167,89 @@ def provably_nonnegative(d: Dim) -> bool:
     return not (free_symbols(d) & _SIGNED)
 
 
+class Facts:
+    """Dims known to be ``>= 0`` where a program runs (the sizes of arrays that exist by
+    then, the expressions its entry and data-defined dims were checked against), and the
+    lower bounds of symbols they imply: ``L - 1 >= 0`` gives ``L >= 1``, ``2*K + 5 >= 0``
+    gives ``K >= -2``. A dim that equals a size is one, even when unification wrote it as
+    ``L - 1``: these facts let :meth:`nonnegative` and :meth:`simplify` see it."""
+
+    __slots__ = ("known", "bounds")
+
+    def __init__(self, dims: Iterable[Dim] = ()) -> None:
+        self.known: set[Poly] = set()
+        self.bounds: dict[str, int] = {}
+        for d in dims:
+            self.add(d)
+
+    def add(self, d: Dim) -> None:
+        """Record ``d >= 0``."""
+        if not isinstance(d, Poly) or d in self.known:
+            return
+        self.known.add(d)
+        linear = _linear_in_one_symbol(d)
+        if linear is not None:
+            name, a, c = linear  # a*s + c >= 0 with a > 0: s >= ceil(-c / a)
+            lb = -(c // a)
+            if name in self.bounds:
+                self.bounds[name] = max(self.bounds[name], lb)
+            elif name in _SIGNED or lb > 0:
+                self.bounds[name] = lb if name in _SIGNED else max(lb, 0)
+
+    def nonnegative(self, d: Dim) -> bool:
+        """Whether ``d >= 0`` follows from the facts: ``d`` is a known one, or with each
+        bounded symbol written as its bound plus a non-negative rest, ``d`` has no negative
+        coefficient and no unbounded signed symbol."""
+        if provably_nonnegative(d) or (isinstance(d, Poly) and d in self.known):
+            return True
+        if isinstance(d, int):
+            return False
+        names = free_symbols(d)
+        if not self.bounds or not names & self.bounds.keys():
+            return False
+        # s -> s' + lb(s), s' a fresh unsigned symbol (no program names one with a quote),
+        # so a signed symbol with a bound is no longer unbounded once shifted.
+        shift = {s: Poly.atom(Atom(f"{s}'")) + self.bounds[s] for s in names & self.bounds.keys()}
+        return provably_nonnegative(substitute(d, shift))
+
+    def simplify(self, d: Dim) -> Dim:
+        """``d`` with each ``max``/``min`` atom decided by the facts where they decide it
+        (``max(0, L - 1)`` is ``L - 1`` when ``L >= 1``), inner atoms first."""
+        if isinstance(d, int) or all(a.is_symbol for a in d.atoms()):
+            return d
+        total: Dim = 0
+        for m, c in d.terms.items():
+            term: Dim = c
+            for a, p in m:
+                v = Poly.atom(a) if a.is_symbol else self._simplify_atom(a)
+                for _ in range(p):
+                    term = term * v  # type: ignore[operator]
+            total = total + term  # type: ignore[operator]
+        return total
+
+    def _simplify_atom(self, a: Atom) -> Dim:
+        x, y = (self.simplify(arg) for arg in a.args)
+        if a.op == "floordiv":
+            return floordiv(x, y)
+        if self.nonnegative(x - y):  # type: ignore[operator]
+            return x if a.op == "max" else y
+        if self.nonnegative(y - x):  # type: ignore[operator]
+            return y if a.op == "max" else x
+        return maximum(x, y) if a.op == "max" else minimum(x, y)
+
+
+def _linear_in_one_symbol(d: Poly) -> tuple[str, int, int] | None:
+    """(s, a, c) when ``d`` is ``a*s + c`` for one symbol s and an int a > 0, else None."""
+    c = d.terms.get((), 0)
+    rest = [(m, k) for m, k in d.terms.items() if m]
+    if len(rest) != 1:
+        return None
+    ((mono, a),) = rest
+    if a <= 0 or len(mono) != 1 or mono[0][1] != 1 or not mono[0][0].is_symbol:
+        return None
+    return mono[0][0].op, a, c
+
+
 def as_symbol(d: Dim | None) -> str | None:
     """The symbol's name if ``d`` is exactly one symbol (not an expression), else None."""
     if isinstance(d, Poly) and len(d.terms) == 1:

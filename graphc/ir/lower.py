@@ -507,6 +507,16 @@ class _Lowering:
             for axis, d in enumerate(shp)
             if d is None and isinstance(inputs[k].shape[axis], int)
         }
+        # A dim the shape invariant fixes (the frontend refused a body whose static shape
+        # contradicts it) never varies: where the body's result has another dim (one only
+        # its data tells), that dim is checked against it in each iteration.
+        fixed = {
+            (k, axis)
+            for k, shp in enumerate(op.attrs["shapes"][:n])
+            if shp is not None
+            for axis, d in enumerate(shp)
+            if d is not None
+        }
         # A loop-carried dim is assumed to stay what it enters with; where the body gives
         # another one it becomes a symbol of the body (bound from its argument each
         # iteration) and a dim the While defines: lower again with that symbol.
@@ -532,12 +542,20 @@ class _Lowering:
                 (k, axis)
                 for k, out in enumerate(subs[1].outputs[:n])
                 for axis, d in enumerate(out.shape)
-                if (k, axis) not in varying and self.dims.resolve(d) != self.dims.resolve(types[k][1][axis])
+                if (k, axis) not in varying | fixed
+                and self.dims.resolve(d) != self.dims.resolve(types[k][1][axis])
             }
             if not changed:
                 break
             varying |= changed
             self._restore(snap)
+        for k, out in enumerate(subs[1].outputs[:n]):
+            for axis, d in enumerate(out.shape):
+                want = types[k][1][axis]
+                if (k, axis) in fixed and self.dims.resolve(d) != self.dims.resolve(want):
+                    loop = getattr(op, "_cf_gradient_of", None) or op  # a gradient's re-run: the user's loop
+                    where = Origin(f"{loop.name}, loop variable {op.inputs[k].name}", op.type, str(loop.location))
+                    subs[1].assertions.append((d, want, where))
         for var, out, (_, shape) in zip(state, subs[1].outputs[n:], types[n:]):
             if [self.dims.resolve(d) for d in out.shape] != [self.dims.resolve(d) for d in shape]:
                 raise errors.UnimplementedError(

@@ -22,8 +22,43 @@ _CheckDims = LoweredDims
 _is_free = is_placeholder
 
 
-def _same_dim(recorded: sym.Dim, inferred: sym.Dim) -> bool:
-    return recorded == inferred or _is_free(inferred)
+def _same_dim(recorded: sym.Dim, inferred: sym.Dim, known: _Known | None = None) -> bool:
+    """Whether the recorded dim is the one the rules infer: the same expression, or the
+    same once what the program knows decides their max/min atoms. (Unification may write a
+    size as ``L - 1`` where a rule re-run on it clamps ``max(0, L - 1)``; both are right
+    when the program knows ``L - 1 >= 0``, and it does: ``L - 1`` is the size of an input,
+    or the expression a data-defined dim was checked against.)"""
+    if recorded == inferred or _is_free(inferred):
+        return True
+    if known is None:
+        return False
+    facts = known.facts()
+    return facts.simplify(recorded) == facts.simplify(inferred)
+
+
+class _Known:
+    """What a program knows to be ``>= 0`` at the node being checked: the dims of every
+    value defined so far (params, earlier nodes' outputs, each verified or checked at
+    entry), its bindings to params' axes, the expressions its data-defined dims so far
+    were checked against, and what the enclosing program knew where its control-flow node
+    runs. The :class:`graphc.symbolic.Facts` are built only when a comparison needs them."""
+
+    def __init__(self, parent: sym.Facts | None = None) -> None:
+        self.dims: list[sym.Dim] = []
+        self.parent = parent
+        self._facts: sym.Facts | None = None
+        self._n = 0  # how many of self.dims self._facts holds
+
+    def add(self, dims: Any) -> None:
+        self.dims.extend(d for d in dims if not isinstance(d, int))
+
+    def facts(self) -> sym.Facts:
+        if self._facts is None:
+            self._facts = sym.Facts(self.parent.known if self.parent is not None else ())
+        for d in self.dims[self._n :]:
+            self._facts.add(d)
+        self._n = len(self.dims)
+        return self._facts
 
 
 def verify(program: Program) -> None:
@@ -31,14 +66,20 @@ def verify(program: Program) -> None:
     _verify(program, round_trip=True)
 
 
-def _verify(program: Program, round_trip: bool) -> None:
+def _verify(program: Program, round_trip: bool, outer: sym.Facts | None = None) -> None:
     defined: set[int] = set()
+    known = _Known(outer)
     for i, p in enumerate(program.params):
         if p.kind not in ("feed", "variable", "rng"):
             raise VerificationError(f"param {i} has unknown kind {p.kind!r}")
         defined.add(id(p.value))
+        known.add(p.value.shape)
+    known.add(b.dim for b in program.bindings if b.source == "shape")  # a fed value may be < 0
     pvalues: dict[int, Any] = {}
     defined_axes = frozenset((id(d.value), d.axis) for d in program.defined_dims)
+    checked_at: dict[int, list[sym.Dim]] = {}  # id(value) -> what its defined dims must equal
+    for d in program.defined_dims:
+        checked_at.setdefault(id(d.value), []).append(d.dim)
     for k, node in enumerate(program.nodes):
         for j, v in enumerate(node.inputs):
             if id(v) not in defined:
@@ -49,12 +90,14 @@ def _verify(program: Program, round_trip: bool) -> None:
         problem = reg.attr_problem(schema, node.attrs)
         if problem is not None:
             raise VerificationError(f"node {k} ({node.op}) {problem}")
-        _check_node(k, node, pvalues, defined_axes)
-        _check_regions(k, node)
+        _check_node(k, node, pvalues, defined_axes, known)
+        _check_regions(k, node, known)
         for j, v in enumerate(node.outputs):
             if v.producer is not node or v.index != j:
                 raise VerificationError(f"node {k} ({node.op}): output {j} does not point back to its node")
             defined.add(id(v))
+            known.add(v.shape)
+            known.add(checked_at.get(id(v), ()))
     for o in program.outputs:
         if id(o.value) not in defined:
             raise VerificationError(f"output {o.kind} {o.name!r} is not defined by the program")
@@ -72,7 +115,7 @@ def _verify(program: Program, round_trip: bool) -> None:
 _REGIONS = {"If": 2, "While": 2}  # op -> its number of sub-programs
 
 
-def _check_regions(k: int, node: Node) -> None:
+def _check_regions(k: int, node: Node, known: _Known | None = None) -> None:
     """A control-flow node's sub-programs are programs of their own (verified, without the
     round trip: the enclosing program's covers them) whose signatures fit the node: If's
     branches take the args after the predicate and give the node's outputs; While's cond
@@ -84,9 +127,10 @@ def _check_regions(k: int, node: Node) -> None:
     if not want:
         return
     args = node.inputs[1:] if node.op == "If" else node.inputs
+    outer = known.facts() if known is not None else None
     for j, region in enumerate(node.regions):
         try:
-            _verify(region, round_trip=False)
+            _verify(region, round_trip=False, outer=outer)
         except VerificationError as exc:
             raise VerificationError(f"node {k} ({node.op}) sub-program {j}: {exc}") from None
         if len(region.params) != len(args) or any(
@@ -108,7 +152,11 @@ def _check_regions(k: int, node: Node) -> None:
 
 
 def _check_node(
-    k: int, node: Node, pvalues: dict[int, Any], defined_axes: frozenset[tuple[int, int]] = frozenset()
+    k: int,
+    node: Node,
+    pvalues: dict[int, Any],
+    defined_axes: frozenset[tuple[int, int]] = frozenset(),
+    known: _Known | None = None,
 ) -> None:
     opdef = reg.get(node.op)
     inputs = node.inputs
@@ -144,7 +192,7 @@ def _check_node(
             shp is None
             or len(shp) != len(v.shape)
             or not all(
-                _same_dim(a, b) or (id(v), axis) in defined_axes for axis, (a, b) in enumerate(zip(v.shape, shp))
+                (id(v), axis) in defined_axes or _same_dim(a, b, known) for axis, (a, b) in enumerate(zip(v.shape, shp))
             )
         ):
             raise VerificationError(
