@@ -453,9 +453,8 @@ class Embedding(Layer):
     """tf.keras.layers.Embedding(input_dim, output_dim, embeddings_initializer='uniform',
     mask_zero=False, ...): ``embeddings`` [input_dim, output_dim] looked up by integer ids
     (float ids are cast to int32); output ``ids.shape + [output_dim]``. With
-    ``mask_zero=True`` the output's mask is ``ids != 0`` (id 0 is padding; the other ids
-    still index ``embeddings``, as Keras). Its gradient is dense (graphc has no
-    IndexedSlices)."""
+    ``mask_zero=True`` the output's mask is ``ids != 0`` (id 0 is padding; it still looks
+    up row 0, as Keras). Its gradient is dense (graphc has no IndexedSlices)."""
 
     def __init__(
         self,
