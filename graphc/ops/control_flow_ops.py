@@ -826,7 +826,10 @@ def while_loop(
     ``cond(*loop_vars)``. ``cond`` and ``body`` are called once, to build them. A loop
     variable keeps its shape (TypeError for a changed dtype, ValueError for a shape the
     invariant does not allow) unless ``shape_invariants`` gives a less specific shape:
-    a dim left None there may change per iteration. ``maximum_iterations`` bounds the
+    a dim left None there may change per iteration. A dim the invariant fixes but the
+    body's static shape leaves None (a slice with a run-time bound) is checked in each
+    iteration (InvalidArgumentError naming the loop variable and the loop, ``ir/lower.py``).
+    ``maximum_iterations`` bounds the
     trip count (TF1 adds a counter). ``parallel_iterations``, ``back_prop`` and
     ``swap_memory`` are accepted; iterations run in order. Returns the final loop
     variables: a single one unpacked unless ``return_same_structure`` (TF1)."""
