@@ -5,8 +5,6 @@ checked against NumPy, gradients against central differences in float64."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pytest
 
@@ -17,25 +15,14 @@ from graphc.ir.verify import verify
 from graphc.kernels import philox
 from graphc.ops import control_flow_ops as cf
 from graphc.runtime.backend import available_backends
-
-
-@pytest.fixture(autouse=True)
-def _graph() -> None:
-    tf.reset_default_graph()
+from tests.support import BACKENDS as _BACKENDS
+from tests.support import central as _central
+from tests.support import session as _session
 
 
 def _lowered(fetches: list[tf.Tensor], feeds: dict[tf.Tensor, np.ndarray]) -> object:
     spec = {t: (t.dtype, np.shape(v)) for t, v in feeds.items()}
     return ir_lower.lower(tf.get_default_graph(), fetches, spec).program
-
-
-def _central(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        d = np.zeros_like(x)
-        d[i] = eps
-        g[i] = (f(x + d) - f(x - d)) / (2 * eps)
-    return g
 
 
 # -- cond ----------------------------------------------------------------------------------
@@ -270,11 +257,6 @@ def test_llvm_runs_a_loop_through_the_numpy_fallback() -> None:
 
 
 # -- random ops inside branches and loops ---------------------------------------------------
-_BACKENDS = ["numpy"] + (["llvm"] if "llvm" in available_backends() else [])
-
-
-def _session(backend: str) -> tf.Session:
-    return tf.Session() if backend == "numpy" else tf.Session(backend=backend)
 
 
 def _uniform_of(op: tf.Operation, counter: int, shape: tuple[int, ...], dtype: type) -> np.ndarray:

@@ -13,18 +13,8 @@ import pytest
 
 import graphc as tf
 from graphc import errors
-from graphc.runtime.backend import available_backends
-
-_BACKENDS = ["numpy"] + (["llvm"] if "llvm" in available_backends() else [])
-
-
-@pytest.fixture(autouse=True)
-def _graph() -> None:
-    tf.reset_default_graph()
-
-
-def _session(backend: str) -> tf.Session:
-    return tf.Session() if backend == "numpy" else tf.Session(backend=backend)
+from tests.support import BACKENDS as _BACKENDS
+from tests.support import session as _session
 
 
 def _control_flow_backends(sess: tf.Session) -> set[str]:
@@ -222,9 +212,7 @@ def test_several_variables_and_a_nested_cond_that_assigns(backend: str) -> None:
 
 # -- ops only control dependencies reach -------------------------------------------------------
 @pytest.mark.parametrize("backend", _BACKENDS)
-def test_prints_reached_only_by_control_dependencies_run_each_iteration(
-    backend: str, capsys: Any
-) -> None:
+def test_prints_reached_only_by_control_dependencies_run_each_iteration(backend: str, capsys: Any) -> None:
     n = tf.placeholder(tf.int32, [])
     p = tf.placeholder(tf.bool, [])
 

@@ -6,8 +6,6 @@ tells, checked in each iteration with an error naming the loop variable and the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pytest
 
@@ -15,22 +13,9 @@ import graphc as tf
 from graphc import errors
 from graphc import symbolic as sym
 from graphc.ops import control_flow_ops as cf
-from graphc.runtime.backend import available_backends
-
-_BACKENDS = ["numpy"] + (["llvm"] if "llvm" in available_backends() else [])
-
-
-@pytest.fixture(autouse=True)
-def _graph() -> None:
-    tf.reset_default_graph()
-
-
-def _session(backend: str) -> tf.Session:
-    return tf.Session() if backend == "numpy" else tf.Session(backend=backend)
-
-
-def _central(f: Callable[[float], float], x: float, eps: float = 1e-6) -> float:
-    return (f(x + eps) - f(x - eps)) / (2 * eps)
+from tests.support import BACKENDS as _BACKENDS
+from tests.support import central as _central
+from tests.support import session as _session
 
 
 # -- facts about dims -----------------------------------------------------------------------

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import graphc as tf
+from tests.support import central as _central
 
 rnn_cell = tf.nn.rnn_cell
 
@@ -344,13 +345,6 @@ def test_inputs_of_unknown_depth_and_missing_dtype_are_errors() -> None:
 
 
 # -- gradients -----------------------------------------------------------------------------------------
-def _central(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:  # type: ignore[no-untyped-def]
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        d = np.zeros_like(x)
-        d[i] = eps
-        g[i] = (f(x + d) - f(x - d)) / (2 * eps)
-    return g
 
 
 def test_dynamic_rnn_gradients_match_central_differences() -> None:

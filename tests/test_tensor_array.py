@@ -8,34 +8,13 @@ errors TF1 gives, and the LLVM backend (control flow in a NumPy segment)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pytest
 
 import graphc as tf
-from graphc.runtime.backend import available_backends
-
-_BACKENDS = ["numpy"] + (["llvm"] if "llvm" in available_backends() else [])
-
-
-@pytest.fixture(autouse=True)
-def _graph() -> None:
-    tf.reset_default_graph()
-
-
-def _session(backend: str = "numpy") -> tf.Session:
-    return tf.Session() if backend == "numpy" else tf.Session(backend=backend)
-
-
-def _central(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        d = np.zeros_like(x)
-        d[i] = eps
-        g[i] = (f(x + d) - f(x - d)) / (2 * eps)
-    return g
-
+from tests.support import BACKENDS as _BACKENDS
+from tests.support import central as _central
+from tests.support import session as _session
 
 _XS = np.random.default_rng(0).normal(size=(4, 3))
 
