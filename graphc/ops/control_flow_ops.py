@@ -992,6 +992,8 @@ def while_loop(
     outs = list(op.outputs)[: len(flat) - n_hidden]
     if counted:
         outs = outs[1:]
+        # The bound, known before the loop runs: the gradient preallocates its history.
+        op._cf_max_iterations = max_t  # type: ignore[attr-defined]
     # The results have the loop variables' structure and the body results' leaves (a
     # TensorArray's element shape as the body left it).
     like = _with_leaves(structure, holder["leaves"])
@@ -1252,7 +1254,10 @@ def _while_grad(
     iteration's loop variables, :class:`_History`), then a backward loop over the saved
     iterations in reverse, each recomputing its iteration's body from the saved values and
     applying that body's gradient. A loop variable's gradient keeps the shape the variable
-    had in that iteration, so it changes shape with it."""
+    had in that iteration, so it changes shape with it. A loop with
+    ``maximum_iterations`` (the bound computed before it runs) saves its fixed-shape
+    variables in rows of buffers allocated once, so every loop variable of both loops keeps
+    its shape."""
     forward = getattr(op, "_cf_gradient_of", None)
     if forward is not None:
         # TF1's message and rule: a gradient loop is not differentiated again.
@@ -1267,8 +1272,9 @@ def _while_grad(
     caps = list(op.inputs[n:])
     dys = _filled(grads, op.outputs)
     invs = [as_shape(s) for s in op.attrs["shapes"]]
+    bound = getattr(op, "_cf_max_iterations", None)
     hists = [
-        _History(v, inv, f"loop variable {k} of while_loop {op.name!r}")
+        _History(v, inv, f"loop variable {k} of while_loop {op.name!r}", bound)
         for k, (v, inv) in enumerate(zip(vars_in, invs))
     ]
     i32 = _dt.int32
@@ -1289,7 +1295,7 @@ def _while_grad(
             b.substitutions[id(a)] = v
         new_saved: list[Tensor] = []
         for h, v in zip(hists, vs):
-            new_saved += h.record(v, saved[: h.width])
+            new_saved += h.record(v, saved[: h.width], i)
             saved = saved[h.width :]
         return [math_ops.add(i, constant(1, dtype=i32)), *body_b.outputs, *new_saved]
 
@@ -1351,6 +1357,14 @@ def _while_grad(
     return result
 
 
+def _static_rows(t: Tensor) -> int | None:
+    """A bound's value where it is a scalar Const (None for any other tensor)."""
+    if t.op.type != "Const":
+        return None
+    value = np.asarray(t.op.get_attr("value"))
+    return int(value.reshape(())) if value.size == 1 else None
+
+
 class _History:
     """How the history loop saves one loop variable's value in each iteration, and how the
     backward loop reads iteration ``j``'s back.
@@ -1365,9 +1379,16 @@ class _History:
     where iteration ``t``'s start and ``shapes[t]`` its shape; iteration ``j`` is read back
     as ``reshape(flat[offsets[j] : offsets[j] + prod(shapes[j])], shapes[j])`` (a slice with
     run-time bounds: its size is defined when it runs, so such loops run as NumPy
-    segments). Total memory is the sum of the iterations' sizes, as a stack's is."""
+    segments). Total memory is the sum of the iterations' sizes, as a stack's is.
 
-    def __init__(self, v: Tensor, invariant: TensorShape, what: str) -> None:
+    Where the loop has a bound ``rows`` (its ``maximum_iterations``, a scalar int tensor
+    the loop's inputs give), a fixed-shape variable's stack is instead zeros
+    ``[rows, *shape]`` made before the loop, iteration ``i`` writing its row with a select
+    on ``range(rows) == i`` (the values copied untouched, inf, NaN and -0.0 included): the
+    stack keeps its shape, so the history loop runs natively too. It costs ``rows`` rows
+    whatever the trip count, and a pass over them per iteration."""
+
+    def __init__(self, v: Tensor, invariant: TensorShape, what: str, rows: Tensor | None = None) -> None:
         declared = v.shape != invariant or getattr(v, "_cf_varying", False)
         self.varying = not invariant.is_fully_defined() and declared
         self.shape = invariant if self.varying else v.shape
@@ -1384,13 +1405,27 @@ class _History:
             self.invariants = [TensorShape([None]), TensorShape([None]), TensorShape([None, rank])]
         else:
             self.width = 1
-            self.initial = [_no_rows(v)]
-            self.invariants = [TensorShape([None, *v.shape.as_list()])]
+            dims = v.shape.as_list()
+            self.rows = rows if rows is not None and (v.dtype.is_numeric or v.dtype == _dt.bool_) else None
+            if self.rows is not None:
+                n = _static_rows(self.rows)
+                ext = [d if d is not None else core_ops.shape(v)[a] for a, d in enumerate(dims)]
+                self.initial = [fill_ops.zeros([self.rows, *ext], dtype=v.dtype)]
+                # Made outside the loop: its length is the bound's value.
+                self.positions = fill_ops.range(self.rows)
+                self.invariants = [TensorShape([n, *dims])]
+            else:
+                self.initial = [_no_rows(v)]
+                self.invariants = [TensorShape([None, *dims])]
 
-    def record(self, v: Tensor, saved: Sequence[Tensor]) -> list[Tensor]:
-        """The saved values after one more iteration whose variable is ``v``."""
+    def record(self, v: Tensor, saved: Sequence[Tensor], i: Tensor) -> list[Tensor]:
+        """The saved values after one more iteration ``i`` whose variable is ``v``."""
         if not self.varying:
-            return [_stack_append(saved[0], v)]
+            if self.rows is None:
+                return [_stack_append(saved[0], v)]
+            hit = compare_ops.equal(self.positions, i)
+            hit = layout_ops.reshape(hit, [-1] + [1] * (self.shape.ndims or 0))
+            return [math_ops.where_v2(hit, layout_ops.expand_dims(v, 0), saved[0])]
         flat, offsets, shapes = saved
         start = layout_ops.reshape(core_ops.size(flat), [1])
         return [

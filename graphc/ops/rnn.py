@@ -334,7 +334,11 @@ def dynamic_rnn(
                 return [t + 1, *new_accs, *flatten(new_state)]
 
             t0 = convert_to_tensor(0, dtype=_dt.int32)
-            result = while_loop(cond, body, [t0, *accs0, *flat_state0], name="while")
+            # TF1 bounds the loop by the time steps too; the bound lets the gradient save
+            # each step's state in buffers allocated before the loop.
+            result = while_loop(
+                cond, body, [t0, *accs0, *flat_state0], name="while", maximum_iterations=steps
+            )
         finally:
             end = getattr(cell, "_end_loop", None)
             if end is not None:
