@@ -385,6 +385,11 @@ def inspect(args: argparse.Namespace, out: TextIO, argv: Sequence[str] | None = 
             env = program.bind_dims(param_shapes)
         except ValueError as exc:
             raise CLIError(f"the feed shapes disagree: {exc}") from None
+    # A symbol bound to a fed integer's value (tf.range(n), maximum_iterations=n) has no
+    # value here: sizes are then shown as formulas.
+    from_values = [s for s in program.symbols() if env is not None and s not in env]
+    if from_values:
+        env = None
 
     nodes_before = len(program.nodes)
     plan_before = MemoryPlan.build(program)
@@ -408,7 +413,10 @@ def inspect(args: argparse.Namespace, out: TextIO, argv: Sequence[str] | None = 
             w(f"feed:    {p.name} {t.dtype.name}{_dims_list(fed) if fed is not None else str(t.shape)}\n")
     if program.symbols():
         dims = ", ".join(f"{s}={env[s]}" if env is not None else s for s in program.symbols())
-        w(f"dims:    {dims}" + ("" if env is not None else "  (no feed shapes given: formulas only)") + "\n")
+        why = (
+            f"{', '.join(from_values)} from fed values" if from_values else "no feed shapes given"
+        )
+        w(f"dims:    {dims}" + ("" if env is not None else f"  ({why}: formulas only)") + "\n")
     w("\n")
 
     if not args.passes_only:

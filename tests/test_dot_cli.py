@@ -202,6 +202,24 @@ def test_inspect_with_command_line_fetches_and_shapes(
     assert "formulas only" in out and re.search(r"peak memory\s+max\(|peak memory\s+\d+\*N", out)
 
 
+def test_inspect_a_size_from_a_fed_value(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # maximum_iterations fed: a dim bound to a fed integer's value, which the feed shapes
+    # cannot give; the report shows formulas instead of failing.
+    path = tmp_path / "loop.py"
+    path.write_text(
+        "import graphc as tf\n"
+        "x0 = tf.placeholder(tf.float64, [3], name='x0')\n"
+        "m = tf.placeholder(tf.int32, [], name='m')\n"
+        "_, xn = tf.while_loop(lambda i, x: tf.reduce_sum(x) < 5.0, lambda i, x: [i + 1, x * 1.5],\n"
+        "                      [tf.constant(0), x0], maximum_iterations=m)\n"
+        "g = tf.gradients(tf.reduce_sum(xn * xn), x0)[0]\n"
+        "FETCHES = [g]\n"
+    )
+    code, out, err = inspect(capsys, str(path), "--passes-only")
+    assert code == 0, err
+    assert re.search(r"dims: .*K\d+ .*from fed values: formulas only", out), out
+
+
 def test_inspect_with_fusion_switched_off(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_example(tmp_path, GD_STEP)
     code, out, err = inspect(capsys, str(path), "--disable", "fuse", "--passes-only")

@@ -212,11 +212,15 @@ class Program:
     # -- run-time dims ---------------------------------------------------------
     def bind_dims(self, shapes: list[tuple[int, ...]]) -> dict[str, int]:
         """Symbol values from the input arrays' shapes; raises ValueError naming both
-        inputs and the op that tied them when two of them disagree."""
+        inputs and the op that tied them when two of them disagree. Bindings to a fed
+        integer's value (``source == "value"``) need the values, not the shapes: their
+        symbols stay unbound here (the entry check, ``ir/entry.py``, binds them)."""
         env: dict[str, int] = {}
         first: dict[str, DimBinding] = {}
         pending: list[DimBinding] = []
         for b in self.bindings:
+            if b.source != "shape":
+                continue
             actual = shapes[b.param][b.axis]
             name = sym.as_symbol(b.dim)
             if name is None:
