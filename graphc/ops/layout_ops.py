@@ -4,7 +4,6 @@ MirrorPadGrad), ReverseV2, and their TF1 API."""
 from __future__ import annotations
 
 import builtins
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,7 +53,10 @@ def _reshape_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
     if v is None:
         if s is None or not isinstance(s[0], int):
             return [None]
-        return [tuple(ctx.fresh() for _ in _pyrange(s[0]))]
+        if not isinstance(ctx.env, reg.FrontendDims):
+            return [tuple(ctx.fresh() for _ in _pyrange(s[0]))]
+        # No element is known: each is an unknown dim (TF1 still infers a lone one).
+        v = np.array([ctx.fresh() for _ in _pyrange(s[0])], dtype=object)
     target: list[Dim] = list(v.reshape(-1))
     for d in target:
         if isinstance(d, int) and d < -1:
@@ -62,6 +64,10 @@ def _reshape_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
     holes = [i for i, d in enumerate(target) if isinstance(d, int) and d == -1]
     if len(holes) > 1:
         raise reg.ShapeError(f"can only infer one dimension (-1) of shape {_fmt(target)}")
+    if holes and any(isinstance(d, int) and d == 0 for d in target):
+        raise reg.ShapeError(
+            f"cannot infer the -1 in shape {_fmt(target)}: the other dimensions multiply to 0"
+        )
     if x is None:
         return [tuple(ctx.fresh() if i in holes else d for i, d in enumerate(target))]
     total = symbolic.product(x)
@@ -73,6 +79,17 @@ def _reshape_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
                 f"{_fmt(target)} ({n} elements)"
             )
         ctx.equal(total, n, "the numbers of elements before and after the reshape")
+        unknown = [i for i, d in enumerate(target) if not isinstance(d, int)]
+        if isinstance(ctx.env, reg.FrontendDims) and len(unknown) == 1 and isinstance(total, int):
+            # TF1: one unknown dim beside known ones is what the known element count leaves.
+            known = symbolic.product(d for i, d in enumerate(target) if i != unknown[0])
+            if isinstance(known, int) and known > 0:
+                if total % known:
+                    raise reg.ShapeError(
+                        f"cannot reshape a tensor of shape {_fmt(x)} ({total} elements) to shape "
+                        f"{_fmt(target)}: {total} is not divisible by {known}"
+                    )
+                target[unknown[0]] = total // known
         return [tuple(target)]
     k = holes[0]
     rest = [d for i, d in enumerate(target) if i != k]
@@ -83,11 +100,16 @@ def _reshape_shape(ctx: reg.InferenceContext) -> list[reg.Shape]:
 def _infer_hole(
     ctx: reg.InferenceContext, x: Sequence[Dim], total: Dim, known: Dim, rest: list[Dim], target: list[Dim]
 ) -> Dim:
-    """The -1 of a reshape: total // known, exact when the symbolic division is."""
-    if isinstance(known, int) and known == 0:
-        raise reg.ShapeError(
-            f"cannot infer the -1 in shape {_fmt(target)}: the other dimensions multiply to 0"
-        )
+    """The -1 of a reshape: total // known, exact when the symbolic division is.
+
+    When the graph is built each unknown dim (of ``x``, or an element of the shape tensor
+    that is not a constant) is a symbol of its own, so the -1 comes out known only where
+    TF1's rule knows it: the element count and the other dims all known, or the
+    division exact whatever the unknowns are (``[-1, 784]`` of an ``(?, 28, 28)`` x is
+    ``(?, 784)``). In a lowered program the division must be exact and the other dims'
+    product positive (TF1 refuses a -1 beside a 0, even for an empty tensor): both are
+    assertions checked at the program's entry, the product first, so the division is
+    never evaluated by zero."""
     if isinstance(total, int) and isinstance(known, int):
         if total % known:
             raise reg.ShapeError(
@@ -95,22 +117,16 @@ def _infer_hole(
                 f"{total} is not divisible by {known}"
             )
         return total // known
+    frontend = isinstance(ctx.env, reg.FrontendDims)
+    if not isinstance(known, int) and not frontend:
+        ctx.equal(
+            symbolic.minimum(known, 1), 1, "the product of the other dimensions and 1 (it must be positive)"
+        )
     q = symbolic.floordiv(total, known)
-    if q * known == total:
+    if q * known == total or frontend:
         return q
-    if not isinstance(ctx.env, reg.FrontendDims):
-        # The elements must divide evenly: an assumption checked at the program's entry.
-        ctx.equal(q * known, total, "the number of elements and a multiple of the other dimensions")
-        return q
-    # When the graph is built each unknown dim is its own symbol, so N*784 // M is opaque.
-    # Like TF's shape inference, take one unknown dim on each side to be the same one:
-    # reshape(x, [tf.shape(x)[0], -1]) of an (N, 28, 28) x is (N, 784).
-    in_sym = [d for d in x if not isinstance(d, int)]
-    out_sym = [d for d in rest if not isinstance(d, int)]
-    in_static = math.prod(d for d in x if isinstance(d, int))
-    out_static = math.prod(d for d in rest if isinstance(d, int))
-    if len(in_sym) == 1 and len(out_sym) == 1 and out_static and in_static % out_static == 0:
-        return in_static // out_static
+    # The elements must divide evenly: an assumption checked at the program's entry.
+    ctx.equal(q * known, total, "the number of elements and a multiple of the other dimensions")
     return q
 
 

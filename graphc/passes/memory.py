@@ -138,7 +138,9 @@ def provably_ge(a: Dim, b: Dim) -> bool:
       ``c / k * x`` from above and ``c / k * (x - k + 1)`` from below.
 
     The steps are tried a bounded number of times (:data:`_PROOF_DEPTH`). A pair that is
-    false at some probe (every symbol 0, 1, 7, 64 or 65536) is refused without a proof."""
+    false at some probe (every symbol 0, 1, 7, 64 or 65536) is refused without a proof; a
+    probe where either side is undefined (a floordiv by a dim that is 0 there, which no run
+    has: the entry check refuses it) tells nothing and is skipped."""
     if isinstance(a, int) and isinstance(b, int):
         return a >= b
     return _provably_ge(a, b)
@@ -163,13 +165,21 @@ _REFERENCE_PROBE, _LARGE_PROBE = 3, 4
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _probe(d: Dim) -> tuple[int, ...]:
-    return tuple(sym.evaluate(d, e) for e in _PROBES)
+def _probe(d: Dim) -> tuple[int | None, ...]:
+    """``d`` at each probe; None where it is undefined (it divides by something 0 there)."""
+    return tuple(_evaluate_or_none(d, e) for e in _PROBES)
+
+
+def _evaluate_or_none(d: Dim, env: Mapping[str, int]) -> int | None:
+    try:
+        return sym.evaluate(d, env)
+    except ZeroDivisionError:
+        return None
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def _provably_ge(a: Dim, b: Dim) -> bool:
-    if any(x < y for x, y in zip(_probe(a), _probe(b), strict=True)):
+    if any(x is not None and y is not None and x < y for x, y in zip(_probe(a), _probe(b), strict=True)):
         return False
     return _nonnegative(a - b, _PROOF_DEPTH)  # type: ignore[operator]
 
@@ -745,10 +755,14 @@ def _max_of(dims: list[Dim]) -> Dim:
     return out
 
 
+_UNDEFINED_KEY = 1 << 62  # a formula undefined at a probe orders after every defined one
+
+
 def _key(d: Dim) -> tuple[int, int]:
     """How large ``d`` is at the reference dims, then for large dims."""
     values = _probe(d)
-    return values[_REFERENCE_PROBE], values[_LARGE_PROBE]
+    ref, large = values[_REFERENCE_PROBE], values[_LARGE_PROBE]
+    return (_UNDEFINED_KEY if ref is None else ref), (_UNDEFINED_KEY if large is None else large)
 
 
 def _layout(arena: list[Buffer]) -> None:
@@ -802,24 +816,33 @@ def _place(arena: list[Buffer], near: list[list[int]], order: list[int]) -> list
         candidates.sort(key=_key)  # stable: equal keys keep their order
         # A candidate must be clear of the placed buffers at each probe (cheap: the placed
         # buffers' intervals sorted by start, with the running maximum of their ends) before
-        # it is proved clear for every value of the dims.
+        # it is proved clear for every value of the dims. A probe where a formula is
+        # undefined checks nothing about it (the proof alone decides).
         probes = []
         for j in range(len(_PROBES)):
-            spans = sorted((_probe(offsets[h])[j], _probe(ends[h])[j]) for h in placed)  # type: ignore[arg-type]
+            spans = sorted(
+                (lo, hi)
+                for h in placed
+                if (lo := _probe(offsets[h])[j]) is not None  # type: ignore[arg-type]
+                and (hi := _probe(ends[h])[j]) is not None
+            )
             probes.append(([lo for lo, _ in spans], list(itertools.accumulate((hi for _, hi in spans), max))))
         size = _probe(b.reserved)
         # Below the first free place at the reference dims every candidate overlaps there.
         starts, running = probes[_REFERENCE_PROBE]
         lowest, need = 0, size[_REFERENCE_PROBE]
         for lo, hi in zip(starts, running, strict=True):
-            if lo >= lowest + need:
+            if need is None or lo >= lowest + need:
                 break
             lowest = max(lowest, hi)
         first = bisect.bisect_left([_key(c)[0] for c in candidates], lowest)
         for c in candidates[first:]:
             at = _probe(c)
             if any(
-                (i := bisect.bisect_left(starts, at[j] + size[j])) and running[i - 1] > at[j]
+                at[j] is not None
+                and size[j] is not None
+                and (i := bisect.bisect_left(starts, at[j] + size[j]))  # type: ignore[operator]
+                and running[i - 1] > at[j]
                 for j, (starts, running) in enumerate(probes)
             ):
                 continue
@@ -840,7 +863,8 @@ def _place(arena: list[Buffer], near: list[list[int]], order: list[int]) -> list
 def sample_envs(program: Program) -> list[dict[str, int]]:
     """Dim values to check a plan at: every symbol of the program's shapes at 1, 2, 7, 64
     and 1000, all of them different, and the signed ones (fed integers used as sizes)
-    negative too; left out where some dim would be negative (no run has such dims)."""
+    negative too; left out where some dim would be negative or undefined (a floordiv by 0):
+    no run has such dims."""
     names: set[str] = set()
     dims: set[Dim] = set()
     for v in program.values():
@@ -856,7 +880,7 @@ def sample_envs(program: Program) -> list[dict[str, int]]:
     if signed:
         for n in (-1, -3):
             envs.extend({**dict.fromkeys(order, m), **dict.fromkeys(signed, n)} for m in (0, 1, 7))
-    return [e for e in envs if all(sym.evaluate(d, e) >= 0 for d in dims)]
+    return [e for e in envs if all((n := _evaluate_or_none(d, e)) is not None and n >= 0 for d in dims)]
 
 
 def check_plan(program: Program, plan: MemoryPlan, env: Mapping[str, int] | None = None) -> None:
