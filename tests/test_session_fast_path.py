@@ -279,3 +279,67 @@ def test_results_kept_by_the_caller_are_never_overwritten(n: int) -> None:
             for i, a in enumerate(kept):
                 np.testing.assert_array_equal(a, np.full(n, 2.0 * i, np.float32))
             np.testing.assert_array_equal(view, np.full(n - 1, 2.0, np.float32))
+
+
+def test_repeated_runs_check_every_value_and_follow_the_fetch_objects() -> None:
+    """Session.run keeps what it resolved for a (fetch objects, feed keys) pair: later runs
+    with those still check each fed value and see a list changed in between."""
+    for backend in ("llvm", "numpy"):
+        g = tf.Graph()
+        with g.as_default():
+            x = tf.placeholder(tf.float32, [2], name="x")
+            a, b = x * 2.0, x - 1.0
+            with tf.Session(backend=backend) as sess:
+                rng = np.random.default_rng(0)
+                fetches = [a, "sub:0"]
+                for _ in range(3):
+                    v = rng.standard_normal(2).astype(np.float32)
+                    got = sess.run(fetches, {x: v})
+                    np.testing.assert_array_equal(got[0], v * np.float32(2))
+                    np.testing.assert_array_equal(got[1], v - np.float32(1))
+                    np.testing.assert_array_equal(sess.run(b, {"x:0": v}), v - np.float32(1))
+                fetches[0] = b  # the same list, another tensor in it
+                np.testing.assert_array_equal(sess.run(fetches, {x: v})[0], v - np.float32(1))
+                # After runs that took the same keys, a wrong value is still refused.
+                with pytest.raises(ValueError, match=r"Cannot feed value of shape \(3,\)"):
+                    sess.run(fetches, {x: np.zeros(3, np.float32)})
+                with pytest.raises(TypeError, match="Cannot feed a value of type"):
+                    sess.run(fetches, {x: np.array(["a", "b"])})
+                # A float64 array and a tensor fed twice (the name's value, given last, wins).
+                np.testing.assert_array_equal(sess.run(a, {x: [1.0, 2.0]}), [2.0, 4.0])
+                for _ in range(2):
+                    got = sess.run(a, {x: np.ones(2, np.float32), "x:0": np.full(2, 3.0, np.float32)})
+                    np.testing.assert_array_equal(got, [6.0, 6.0])
+
+
+def test_a_feed_provider_added_later_is_asked() -> None:
+    """A provider registered after runs that needed none (no new op: the graph's version is
+    unchanged) is asked on the next run."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [], name="x")
+        y = x + 1.0
+        with tf.Session(backend="llvm") as sess:
+            for _ in range(2):
+                assert sess.run(y, {x: np.float32(1.0)}) == np.float32(2.0)
+            with pytest.raises(errors.InvalidArgumentError):
+                sess.run(y)
+            g.add_to_collection(
+                tf.data.FEED_PROVIDERS,
+                lambda session, targets, feeds: {} if x in feeds else {x: np.float32(41.0)},
+            )
+            for _ in range(2):
+                assert sess.run(y) == np.float32(42.0)
+                assert sess.run(y, {x: np.float32(1.0)}) == np.float32(2.0)
+
+
+def test_names_made_for_each_run_keep_few_resolutions() -> None:
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [], name="x")
+        tf.identity(x * 3.0, name="y")
+        with tf.Session(backend="llvm") as sess:
+            for i in range(300):
+                name = "".join(["y", ":0"])  # a new string object each run
+                assert sess.run(name, {"".join(["x", ":0"]): np.float32(i)}) == np.float32(3 * i)
+            assert len(sess._run_memo) <= 256

@@ -23,6 +23,7 @@ import sys
 import sysconfig
 import threading
 from collections.abc import Mapping, Sequence
+from itertools import starmap
 from typing import Any
 
 import numpy as np
@@ -129,32 +130,31 @@ class LLVMExecutable:
             sizes = s.current
         else:
             sizes = s.static
-        param_shapes, result_shapes, arena_bytes, too_big, fresh = sizes  # type: ignore[misc]
+        param_shapes, results_made, arena_bytes, too_big, fresh = sizes  # type: ignore[misc]
         if too_big:
             self._resource_exhausted(dims)
         # Every input is checked before any native code runs: the kernels trust each
         # buffer to be C-ordered, of its param's dtype and exactly of the shape the dims give.
         arrays = inputs
-        dtypes = self._param_dtypes
-        for i, a in enumerate(inputs):
-            dt = dtypes[i]
-            if type(a) is not np.ndarray or (a.dtype is not dt and a.dtype != dt) or not a.flags.c_contiguous:
+        i = 0
+        for a, dt, shape in zip(inputs, self._param_dtypes, param_shapes):
+            if type(a) is not np.ndarray or a.dtype is not dt or not a.flags.c_contiguous:
                 a = a if type(a) is np.ndarray else np.asarray(a)
                 if a.dtype != dt or not a.flags.c_contiguous:
                     a = np.array(a, dtype=dt, order="C")
                 if arrays is inputs:
                     arrays = list(inputs)  # the caller's sequence is never changed
                 arrays[i] = a  # type: ignore[index]
-            if a.shape != param_shapes[i]:
+            if a.shape != shape:
                 raise ValueError(
                     f"input {i} ({self.program.params[i].name}) has shape {a.shape}, "
-                    f"the program needs {param_shapes[i]}"
+                    f"the program needs {shape}"
                 )
+            i += 1
         if fresh:  # every result small: new buffers (reuse spares page faults of large ones only)
-            rdt = self._result_dtypes
-            results = [np.empty(shape, rdt[j]) for j, shape in enumerate(result_shapes)]
+            results = list(starmap(np.empty, results_made))
         else:
-            results = s.result_buffers(result_shapes, self._result_dtypes)
+            results = s.result_buffers([shape for shape, _ in results_made], self._result_dtypes)
         if arena_bytes > s.arena_bytes:
             s.grow_arena(arena_bytes)
         ctx = s.ctx
@@ -256,8 +256,9 @@ def thread_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-# Param shapes, result shapes, arena bytes, too big to allocate, every result small.
-_Sizes = tuple[list[tuple[int, ...]], list[tuple[int, ...]], int, bool, bool]
+# Param shapes, (shape, dtype) of each result, arena bytes, too big to allocate, every
+# result small.
+_Sizes = tuple[list[tuple[int, ...]], list[tuple[tuple[int, ...], np.dtype]], int, bool, bool]
 # Result buffers smaller than this are made new each run: the allocator hands them out of
 # memory already mapped (NumPy's small-block cache, malloc's heap below its mmap
 # threshold), so reusing them would save no page fault and cost a reference-count scan.
@@ -347,13 +348,14 @@ class _Scratch:
         return out
 
     def shapes(self) -> _Sizes:
-        """Param shapes, result shapes, arena bytes, whether the run cannot be allocated (a
+        """Param shapes, each result's shape and dtype, arena bytes, whether the run cannot be allocated (a
         size overflowed 64 bits, or a buffer is larger than the machine's memory), and
         whether every result buffer is small enough to be made new each run."""
         sizes = self.sizes.tolist()
         lay = self.lay
         params = [tuple(sizes[p["at"] : p["at"] + p["rank"]]) for p in lay.param_shapes]
         results = [tuple(sizes[r["at"] : r["at"] + r["rank"]]) for r in lay.results]
+        made = list(zip(results, self.result_dtypes))
         arena = sizes[lay.arena_at]
         too_big = bool(sizes[lay.overflow_at]) or arena > MACHINE_MEMORY_BYTES
         largest = 0
@@ -366,7 +368,7 @@ class _Scratch:
                     too_big = True
                     break
                 largest = max(largest, n)
-        return params, results, arena, too_big, largest < _RECYCLE_BYTES
+        return params, made, arena, too_big, largest < _RECYCLE_BYTES
 
     def grow_arena(self, nbytes: int) -> None:
         """Make the arena at least ``nbytes`` of 64-byte-aligned memory and put its address

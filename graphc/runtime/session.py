@@ -208,6 +208,53 @@ class _Compiled:
         return peak
 
 
+# What a run's fetches and feed_dict keys may be for its resolution to be kept: objects
+# whose meaning in the graph never changes once they resolve.
+_PLAIN_KEYS = (Tensor, Operation, str)
+_RUN_MEMO_SIZE = 256
+
+
+class _RunPlan:
+    """What run() resolved for one (fetch objects, feed_dict keys) pair, valid while the
+    graph's version is the one it was made at: the targets, the fed tensor of each key
+    (in the dict's order) with its dtype and static dims, the compiled program when the
+    keys alone decide it (no feed of unknown rank), and for the short path the key
+    position feeding each param. It holds the fetch and key objects, so their ids, which
+    key the memo, stay theirs."""
+
+    def __init__(
+        self, session: Session, fetches: Any, feed_dict: Any, targets: list[Any], kind: Any, compiled: _Compiled
+    ) -> None:
+        self.version = session.graph.version
+        self.leaves = list(fetches) if kind is list or kind is tuple else [fetches]
+        self.keys = list(feed_dict or ())
+        self.targets = targets
+        self.kind = kind
+        self.feed_tensors = [session._feed_tensor(k) for k in self.keys]
+        self.feed_specs = [_feed_spec(t) for t in self.feed_tensors]
+        fixed = all(t.shape.ndims is not None for t in self.feed_tensors)
+        self.compiled = compiled if fixed else None
+        self.order: list[int] | None = None
+        if fixed and compiled.fast:
+            position = {t: i for i, t in enumerate(self.feed_tensors)}  # the last key wins
+            self.order = [position[t] for t in compiled.feed_params]
+            if self.order == list(range(len(self.keys))):
+                self.order = _IN_ORDER  # the keys are the params, in order
+
+
+def _restructure(kind: Any, fetches: Any, fetch_index: list[int | None], values: list[Any]) -> Any:
+    """run()'s result: the fetched values in the structure of ``fetches`` (``kind``: list
+    or tuple for a flat one, None for any other structure, else a single fetch)."""
+    results = [None if idx is None else values[idx] for idx in fetch_index]
+    if kind is list:
+        return results
+    if kind is tuple:
+        return tuple(results)
+    if kind is None:
+        return nest.pack_sequence_as(fetches, results)
+    return results[0]
+
+
 class Session:
     """tf.Session(graph=None, backend=None, config=None)."""
 
@@ -230,6 +277,8 @@ class Session:
         self._variables: dict[int, Any] = {}  # VariableV2 op id -> device array
         self._rng_counters: dict[int, int] = {}
         self._cache: dict[Any, _Compiled] = {}
+        # run()'s resolutions, by the identities of its fetches and feed keys (_RunPlan).
+        self._run_memo: dict[Any, _RunPlan] = {}
         self._executables: dict[str, Executable] = {}
         # Runs that update variables are serialised and exclude every other run (they may
         # overwrite variable buffers in place); read-only runs go on together, each on the
@@ -285,6 +334,7 @@ class Session:
         self._closed = True
         self._variables.clear()
         self._cache.clear()
+        self._run_memo.clear()
         self._executables.clear()
 
     def list_devices(self) -> list[str]:
@@ -302,6 +352,40 @@ class Session:
         namedtuples and dicts; an op fetches None)."""
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
+        # A run like an earlier one (the same fetch objects, the same feed keys, the graph
+        # unchanged since, no feed providers) reuses that run's resolution (_RunPlan):
+        # every fed value is still checked; only the lookups are skipped.
+        kind = type(fetches)
+        fkey = (kind, *map(id, fetches)) if kind is list or kind is tuple else id(fetches)
+        key = (fkey, tuple(map(id, feed_dict))) if feed_dict else fkey
+        plan = self._run_memo.get(key)
+        graph = self._graph
+        if plan is None or plan.version != graph.version or graph.get_collection(FEED_PROVIDERS):
+            return self._run_resolving(fetches, feed_dict, key)
+        specs = plan.feed_specs
+        if specs:
+            checked = [
+                v if type(v) is np.ndarray and v.dtype is spec[1] and v.shape == spec[2] else _check_spec(spec, v)
+                for spec, v in zip(specs, feed_dict.values())  # type: ignore[union-attr]
+            ]
+        else:
+            checked = []
+        compiled = plan.compiled
+        if compiled is None:
+            compiled = self._compile(plan.targets, dict(zip(plan.feed_tensors, checked)))
+        order = plan.order
+        if order is not None and compiled is plan.compiled:  # the short path, params known
+            values = self._run_fast(compiled, checked if order is _IN_ORDER else [checked[i] for i in order])
+        elif compiled.fast:
+            feeds = dict(zip(plan.feed_tensors, checked))
+            values = self._run_fast(compiled, [feeds[t] for t in compiled.feed_params])
+        else:
+            values = self._execute(compiled, dict(zip(plan.feed_tensors, checked)))
+        return _restructure(plan.kind, fetches, compiled.fetch_index, values)
+
+    def _run_resolving(self, fetches: Any, feed_dict: Any, key: Any) -> Any:
+        """run() resolving its fetches and feeds; the resolution is kept for the next run
+        with the same key when it depends only on the key's objects."""
         if fetches is None:
             raise TypeError("Fetch argument None has invalid type <class 'NoneType'>")
         # A single fetch and a flat list or tuple (the common structures) skip nest.
@@ -320,22 +404,32 @@ class Session:
         feeds = self._prepare_feeds(feed_dict) if feed_dict else {}
         # Host-side inputs the graph produces per run (tf.data iterators' get_next()):
         # each provider in the collection returns values for tensors this run needs.
-        for provide in self._graph.get_collection(FEED_PROVIDERS):
+        providers = self._graph.get_collection(FEED_PROVIDERS)
+        for provide in providers:
             for t, value in provide(self, targets, feeds).items():
                 feeds[t] = _check_feed(t, value)
         compiled = self._compile(targets, feeds)
+        # The plan is kept only when the key's objects fix what it resolved: flat fetches
+        # and feed keys that are tensors, operations or names (each held by the plan, so
+        # no other object takes its id while the plan lives).
+        if (
+            kind is not None
+            and not providers
+            and all(type(x) in _PLAIN_KEYS for x in leaves)
+            and all(type(k) in _PLAIN_KEYS for k in (feed_dict or ()))
+        ):
+            self._remember(key, _RunPlan(self, fetches, feed_dict, targets, kind, compiled))
         if compiled.fast:
             values = self._run_fast(compiled, [feeds[t] for t in compiled.feed_params])
         else:
             values = self._execute(compiled, feeds)
-        results = [None if idx is None else values[idx] for idx in compiled.fetch_index]
-        if kind is list:
-            return results
-        if kind is tuple:
-            return tuple(results)
-        if kind is None:
-            return nest.pack_sequence_as(fetches, results)
-        return results[0]
+        return _restructure(kind, fetches, compiled.fetch_index, values)
+
+    def _remember(self, key: Any, plan: _RunPlan) -> None:
+        memo = self._run_memo
+        if len(memo) >= _RUN_MEMO_SIZE:
+            memo.clear()  # keys made anew for each run (names built per call) never pile up
+        memo[key] = plan
 
     def make_callable(self, fetches: Any, feed_list: Any = None, accept_options: bool = False) -> Any:
         """tf.Session.make_callable: a function that runs ``fetches`` with its positional
@@ -368,6 +462,8 @@ class Session:
         fixed = not providers and all(t.shape.ndims is not None for t in feed_tensors)
         # The last position feeding each tensor (a dict keeps the last value for a key).
         position = {t: i for i, t in enumerate(feed_tensors)}
+        # Each feed's dtype and static dims: an array of exactly these is taken as it is.
+        specs = [_feed_spec(t) for t in feed_tensors]
         # [compiled, the argument position of each feed param (short path) or None], once known.
         known: list[Any] = []
 
@@ -379,7 +475,10 @@ class Session:
             if self._closed:
                 known.clear()  # the closed session's program is not kept alive by its callables
                 raise RuntimeError("Attempted to use a closed Session.")
-            checked = [_check_feed(t, v) for t, v in zip(feed_tensors, args)]
+            checked = [
+                v if type(v) is np.ndarray and v.dtype is spec[1] and v.shape == spec[2] else _check_spec(spec, v)
+                for spec, v in zip(specs, args)
+            ]
             if known:
                 compiled, order = known
                 if order is not None:
@@ -433,16 +532,24 @@ class Session:
         for key, value in feed_dict.items():
             if type(key) is Tensor and key.graph is graph:
                 feeds[key] = _check_feed(key, value)
-                continue
-            try:
-                el = graph.as_graph_element(key, allow_tensor=True, allow_operation=False)
-            except (KeyError, ValueError) as exc:
-                raise TypeError(f"Cannot interpret feed_dict key as Tensor: {exc.args[0]}") from None
-            except TypeError:
-                raise TypeError(f"Cannot interpret feed_dict key {key!r} as a Tensor.") from None
-            assert isinstance(el, Tensor)
-            feeds[el] = _check_feed(el, value)
+            else:
+                el = self._feed_tensor(key)
+                feeds[el] = _check_feed(el, value)
         return feeds
+
+    def _feed_tensor(self, key: Any) -> Tensor:
+        """The tensor a feed_dict key names."""
+        graph = self._graph
+        if type(key) is Tensor and key.graph is graph:
+            return key
+        try:
+            el = graph.as_graph_element(key, allow_tensor=True, allow_operation=False)
+        except (KeyError, ValueError) as exc:
+            raise TypeError(f"Cannot interpret feed_dict key as Tensor: {exc.args[0]}") from None
+        except TypeError:
+            raise TypeError(f"Cannot interpret feed_dict key {key!r} as a Tensor.") from None
+        assert isinstance(el, Tensor)
+        return el
 
     def _compile(self, targets: list[Tensor | Operation], feeds: dict[Tensor, np.ndarray]) -> _Compiled:
         unknown_ranks = tuple([v.ndim for t, v in feeds.items() if t.shape.ndims is None])
@@ -488,7 +595,8 @@ class Session:
         feeds (``host``, checked, in param order), with no random op and no update, on a
         ``host_io`` executable. It takes no lock: it reads and writes no session state (no
         variable, no counter), so no other run can change what it computes."""
-        env = compiled.bind(host)  # the entry check, before any native code
+        # The entry check, before any native code.
+        env = {} if compiled.bind_mode == _BIND_NONE else compiled.bind(host)
         outputs = compiled.executable.run(host, env, _NO_DONATION)
         stats = self.stats
         stats["runs"] += 1
@@ -658,6 +766,27 @@ _NUMPY_SCALARS = frozenset(
 
 def _is_int(x: Any) -> bool:
     return isinstance(x, int | np.integer) and not isinstance(x, bool)
+
+
+# A fed tensor, its NumPy dtype, its static dims (None: unknown rank) and, for a scalar of a
+# numeric dtype, that dtype's scalar type.
+_FeedSpec = tuple[Tensor, np.dtype, tuple[int | None, ...] | None, Any]
+
+
+def _feed_spec(t: Tensor) -> _FeedSpec:
+    """What a run checks a value fed to ``t`` against, worked out once (run plans,
+    make_callable): an array of exactly the dtype and dims is taken as it is."""
+    dt = t.dtype.np
+    dims = t.shape.as_tuple()
+    return t, dt, dims, dt.type if dims == () and dt.type in _NUMPY_SCALARS else None
+
+
+def _check_spec(spec: _FeedSpec, value: Any) -> np.ndarray:
+    """_check_feed for a value that is not an array of exactly the spec's dtype and dims: a
+    NumPy scalar of a scalar tensor's own dtype becomes a 0-d array directly."""
+    if type(value) is spec[3]:
+        return np.array(value, spec[1])
+    return _check_feed(spec[0], value)
 
 
 def _check_feed(t: Tensor, value: Any) -> np.ndarray:
