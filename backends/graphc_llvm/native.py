@@ -136,21 +136,10 @@ class LLVMExecutable:
         # Every input is checked before any native code runs: the kernels trust each
         # buffer to be C-ordered, of its param's dtype and exactly of the shape the dims give.
         arrays = inputs
-        i = 0
         for a, dt, shape in zip(inputs, self._param_dtypes, param_shapes):
-            if type(a) is not np.ndarray or a.dtype is not dt or not a.flags.c_contiguous:
-                a = a if type(a) is np.ndarray else np.asarray(a)
-                if a.dtype != dt or not a.flags.c_contiguous:
-                    a = np.array(a, dtype=dt, order="C")
-                if arrays is inputs:
-                    arrays = list(inputs)  # the caller's sequence is never changed
-                arrays[i] = a  # type: ignore[index]
-            if a.shape != shape:
-                raise ValueError(
-                    f"input {i} ({self.program.params[i].name}) has shape {a.shape}, "
-                    f"the program needs {shape}"
-                )
-            i += 1
+            if type(a) is not np.ndarray or a.dtype is not dt or a.shape != shape or not a.flags.c_contiguous:
+                arrays = self._conformed(inputs, param_shapes)
+                break
         if fresh:  # every result small: new buffers (reuse spares page faults of large ones only)
             results = list(starmap(np.empty, results_made))
         else:
@@ -185,6 +174,23 @@ class LLVMExecutable:
             else:
                 outs.append(self._consts[where].copy())
         return outs
+
+    def _conformed(self, inputs: Sequence[Any], param_shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+        """The inputs as the kernels need them (a new list; the caller's is never changed):
+        each a C-ordered array of its param's dtype (converted when it is not), and exactly
+        of its param's shape (else ValueError)."""
+        arrays = []
+        for i, (a, dt, shape) in enumerate(zip(inputs, self._param_dtypes, param_shapes)):
+            a = a if type(a) is np.ndarray else np.asarray(a)
+            if a.dtype != dt or not a.flags.c_contiguous:
+                a = np.array(a, dtype=dt, order="C")
+            if a.shape != shape:
+                raise ValueError(
+                    f"input {i} ({self.program.params[i].name}) has shape {a.shape}, "
+                    f"the program needs {shape}"
+                )
+            arrays.append(a)
+        return arrays
 
     def _resource_exhausted(self, dims: Mapping[str, int]) -> None:
         """A run whose buffers cannot be allocated fails before any native code runs,

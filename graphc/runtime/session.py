@@ -381,7 +381,12 @@ class Session:
             values = self._run_fast(compiled, [feeds[t] for t in compiled.feed_params])
         else:
             values = self._execute(compiled, dict(zip(plan.feed_tensors, checked)))
-        return _restructure(plan.kind, fetches, compiled.fetch_index, values)
+        kind = plan.kind
+        if kind is list or kind is tuple:
+            results = [None if i is None else values[i] for i in compiled.fetch_index]
+            return results if kind is list else tuple(results)
+        i = compiled.fetch_index[0]  # a single fetch
+        return None if i is None else values[i]
 
     def _run_resolving(self, fetches: Any, feed_dict: Any, key: Any) -> Any:
         """run() resolving its fetches and feeds; the resolution is kept for the next run
