@@ -9,6 +9,11 @@ program (``_Compiled``): where each param comes from, how the dims bind, the pea
 a static plan. A program whose params are all feeds, with no random ops and no updates, on
 an executable that takes host arrays as they are (``host_io``), runs on a short path: no
 locks (it reads no session state), no copies, the entry check specialised to its bindings.
+
+What a run resolves from its fetches and feed_dict keys (targets, fed tensors, their
+checks, the compiled program) is kept per (fetch objects, feed keys) while the graph's
+version stays the same and no feed provider is registered (``_RunPlan``): a repeated run
+checks its fed values and goes to the program without looking anything up.
 """
 
 from __future__ import annotations
