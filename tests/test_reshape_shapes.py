@@ -198,3 +198,16 @@ def test_proofs_over_an_undefined_probe_stay_sound() -> None:
     assert not provably_ge(n, q + 1)
     assert provably_ge(q * q + n, n)  # a square is never negative
     assert provably_ge(sym.maximum(q, 0) + n, n)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_count_the_data_defines_is_checked_when_known(backend: str) -> None:
+    x = tf.placeholder(tf.float32, [None, 3])
+    m = tf.placeholder(tf.bool, [None])
+    k = tf.shape(tf.boolean_mask(m, m))[0]
+    y = tf.reshape(x, tf.stack([-1, k]), name="by_data") * 2.0
+    xv = np.arange(12, dtype=np.float32).reshape(4, 3)
+    with tf.Session(backend=backend) as s:
+        np.testing.assert_array_equal(s.run(y, {x: xv, m: [True, False, True]}), np.reshape(xv, (-1, 2)) * 2)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="by_data"):
+            s.run(y, {x: xv, m: [False, False]})
