@@ -14,7 +14,8 @@ import pytest
 os.environ.setdefault("GRAPHC_VERIFY", "1")
 
 # One compile cache for the whole run (programs that recur across tests load their code),
-# removed at the end; a test about the cache uses its own folder.
+# removed at the end; a test about the cache uses its own folder. Under pytest-xdist the
+# controller sets it before the workers start, so they share it.
 if "GRAPHC_CACHE_DIR" not in os.environ:
     _cache_dir = tempfile.mkdtemp(prefix="graphc-test-cache-")
     os.environ["GRAPHC_CACHE_DIR"] = _cache_dir
