@@ -35,7 +35,7 @@ from graphc import symbolic as sym
 from graphc_llvm import scalars
 from graphc_llvm import types as T
 from graphc_llvm.codegen import Arg, Kernel, Unsupported
-from graphc_llvm.lowerings import _GEMM, CBLAS_NO_TRANS, CBLAS_ROW_MAJOR, CBLAS_TRANS, lowering
+from graphc_llvm.lowerings import _GEMM, _gemm_call, lowering
 
 # The largest im2col chunk, in elements: big enough that each gemm call has hundreds of
 # rows, small enough that the chunk stays in the L2 cache between im2col and the gemm.
@@ -197,25 +197,7 @@ def _gemm(
     i32 = T.I32
     pty = fty.as_pointer()
     fn = k.extern(name, T.VOID, [i32, i32, i32, i32, i32, i32, fty, pty, i32, pty, i32, fty, pty, i32])
-    b.call(
-        fn,
-        [
-            i32(CBLAS_ROW_MAJOR),
-            i32(CBLAS_TRANS if ta else CBLAS_NO_TRANS),
-            i32(CBLAS_TRANS if tb else CBLAS_NO_TRANS),
-            b.trunc(m, i32),
-            b.trunc(n, i32),
-            b.trunc(kk, i32),
-            ir.Constant(fty, 1.0),
-            a,
-            b.trunc(lda, i32),
-            bm,
-            b.trunc(ldb, i32),
-            ir.Constant(fty, beta),
-            c,
-            b.trunc(ldc, i32),
-        ],
-    )
+    _gemm_call(k, fn, a, bm, c, m, n, kk, b.trunc(lda, i32), b.trunc(ldb, i32), ta, tb, fty, ldc, beta)
 
 
 # ---------------------------------------------------------------------------

@@ -717,8 +717,11 @@ def _gemm_call(
     ta: bool,
     tb: bool,
     fty: ir.Type,
+    ldc: ir.Value | None = None,
+    beta: float = 0.0,
 ) -> None:
-    """``cblas_?gemm`` (row-major): ``c[M, N] = op(a) @ op(b)``."""
+    """``cblas_?gemm`` (row-major): ``c[M, N] = op(a) @ op(b) + beta * c``; ``lda``/``ldb``
+    are i32, ``ldc`` (i64) defaults to ``N``."""
     b = k.b
     i32 = T.I32
     b.call(
@@ -735,9 +738,9 @@ def _gemm_call(
             lda,
             pb,
             ldb,
-            ir.Constant(fty, 0.0),
+            ir.Constant(fty, beta),
             pc,
-            b.trunc(N, i32),
+            b.trunc(N if ldc is None else ldc, i32),
         ],
     )
 
