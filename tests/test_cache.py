@@ -547,3 +547,31 @@ def test_info_entries_and_clear(tmp_path: Path) -> None:
     assert cache.clear() == 2
     assert cache.entries() == [] and cache.info()["total_bytes"] == 0
     assert C.CompileCache(tmp_path / "never-made").clear() == 0
+
+
+def test_eviction_lists_the_folder_only_when_it_may_be_over_the_limit(monkeypatch: Any, tmp_path: Path) -> None:
+    backend = ExportingBackend()
+    listings = []
+    real_iterdir = Path.iterdir
+
+    def counting_iterdir(self: Path):  # type: ignore[no-untyped-def]
+        if self == tmp_path:
+            listings.append(self)
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", counting_iterdir)
+    cache = C.CompileCache(tmp_path)
+    programs = [make_program(scale=float(s)) for s in range(2, 8)]
+    for p in programs:
+        assert cache.compile(backend, p, OPTIONS)[1] == "miss"
+    assert len(listings) == 1  # the first store; the others fit in what it knows
+    sizes = sorted(p.stat().st_size for p in entry_files(tmp_path))
+    # Another process fills the folder past this object's limit: this object sees it at
+    # its next listing, which the rescan interval brings.
+    other = C.CompileCache(tmp_path)
+    other.compile(backend, make_program(scale=11.0), OPTIONS)
+    cache.max_bytes = sum(sizes) + 10  # room for the six entries, not seven
+    monkeypatch.setattr(C, "RESCAN_SECONDS", 0.0)
+    cache.compile(backend, make_program(scale=12.0), OPTIONS)
+    assert sum(p.stat().st_size for p in entry_files(tmp_path)) <= cache.max_bytes
+    assert cache.stats.evicted >= 2

@@ -61,9 +61,10 @@ class _Known:
         return self._facts
 
 
-def verify(program: Program) -> None:
-    """Raise VerificationError describing the first problem found."""
-    _verify(program, round_trip=True)
+def verify(program: Program, round_trip: bool = True) -> None:
+    """Raise VerificationError describing the first problem found; ``round_trip``: also
+    check that the program survives its bytes (graphc.ir.serialize)."""
+    _verify(program, round_trip=round_trip)
 
 
 def _verify(program: Program, round_trip: bool, outer: sym.Facts | None = None) -> None:

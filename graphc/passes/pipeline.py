@@ -4,8 +4,8 @@ Each pass is a function ``Program -> Program`` whose docstring states what it
 guarantees. Any pass can be switched off by name: ``Session(config={"disable_passes":
 ["fuse"]})`` or ``GRAPHC_DISABLE_PASSES=fuse,cse``. The pipeline records each pass's
 time and what it changed; ``GRAPHC_DUMP_IR=<dir>`` writes the program after every pass;
-with ``GRAPHC_VERIFY=1`` (set by the test suite) the verifier checks the program after
-every pass.
+with ``GRAPHC_VERIFY=1`` (set by the test suite) the verifier checks the program's
+structure after every pass, and its round trip through its bytes after the last.
 """
 
 from __future__ import annotations
@@ -163,11 +163,15 @@ def optimize_with_report(
             PassRecord(name, dt, n_before, len(program.nodes), dict(before - after), dict(after - before))
         )
         if verify_each:
-            verify(program)
+            # The structure after each pass; the round trip through the program's bytes
+            # (the costlier half) once, after the last.
+            verify(program, round_trip=False)
         if keep_snapshots:
             report.snapshots.append((name, str(program)))
         if dump_dir:
             _dump(dump_dir, dump_prefix, program, i, name)
+    if verify_each:
+        verify(program)
     program.meta["pass_report"] = report
     return program, report
 

@@ -40,8 +40,12 @@ again: it is moved to ``quarantine/`` (deleted if that fails), a :class:`CacheWa
 names it and why, and the program is compiled and stored afresh.
 
 The size limit is kept least-recently-used: a hit refreshes the entry's modification time,
-and after each store the oldest entries are removed until the total fits (never the entry
-just written).
+and after a store the oldest entries are removed until the total fits (never the entry
+just written). The folder is listed for that only when it may be over the limit: on a
+cache object's first store, when the total its last listing found plus what it stored since
+exceeds the limit, and at least every :data:`RESCAN_SECONDS` (other processes store into
+the folder too). Listing it after every store made a run that compiles many programs spend
+time quadratic in their number.
 
 Optimised programs. The session also keeps the pass pipeline's result here
 (:func:`optimize_cached`), so a later process that lowers the same program runs no pass:
@@ -257,6 +261,10 @@ def default_max_bytes() -> int:
 
 
 # -- the cache -------------------------------------------------------------------------------------
+# The longest a cache object goes without listing its folder after a store (seconds).
+RESCAN_SECONDS = 30.0
+
+
 class CompileCache:
     """Compiled code on disk, in one folder (module docstring).
 
@@ -277,6 +285,10 @@ class CompileCache:
         self.log: list[str] = []
         self._lock = threading.Lock()
         self._store_warned = False
+        # What the folder held at this object's last listing (bytes; None before the first)
+        # plus what it has stored since, and when it listed it (time.monotonic()).
+        self._estimate: int | None = None
+        self._listed_at = 0.0
 
     @property
     def enabled(self) -> bool:
@@ -447,7 +459,17 @@ class CompileCache:
         return True
 
     def _evict(self, keep: Path) -> None:
-        """Remove the least recently used entries until the total fits (never ``keep``)."""
+        """After ``keep`` was stored: remove the least recently used entries until the total
+        fits (never ``keep``), once the folder may be over the limit (module docstring)."""
+        try:
+            stored = keep.stat().st_size
+        except OSError:
+            stored = 0
+        with self._lock:
+            if self._estimate is not None:
+                self._estimate += stored
+                if self._estimate <= self.max_bytes and time.monotonic() - self._listed_at < RESCAN_SECONDS:
+                    return
         now = time.time()
         listed: list[tuple[float, str, int, Path]] = []
         try:
@@ -482,6 +504,9 @@ class CompileCache:
             else:
                 self._count("evicted")
             total -= size
+        with self._lock:
+            self._estimate = total
+            self._listed_at = time.monotonic()
 
     # -- looking at it ------------------------------------------------------------------------------
     def _entry_files(self) -> list[Path]:
