@@ -40,23 +40,35 @@ def library() -> str:
 _SKYLAKEX_FEATURES = ("+avx512f", "+avx512bw", "+avx512dq", "+avx512vl", "+avx512cd")
 
 
+# How long an idle OpenBLAS thread spins before it sleeps, as log2 of CPU cycles (its
+# OPENBLAS_THREAD_TIMEOUT; its own default is 28, about a tenth of a second). Between two
+# gemm calls the generated code runs its own kernels on the same cores, so a BLAS thread
+# spinning that long takes a core from them: the MLP step on two threads took 8.1 ms with
+# the default and 2.5 ms with 12 or 18 (matmuls alone 1.9 ms). 2^16 cycles is tens of
+# microseconds: long enough for back-to-back gemm calls.
+THREAD_TIMEOUT = "16"
+
+
 @contextlib.contextmanager
 def _kernel_choice() -> Iterator[None]:
-    """While the BLAS loads: ``OPENBLAS_CORETYPE=SKYLAKEX`` for a Zen CPU with AVX-512,
-    unless the user chose a core type. The variable is read when the library loads, and
-    put back as it was afterwards."""
+    """While the BLAS loads (it reads these variables then; they are put back as they were
+    afterwards), unless the user set them: ``OPENBLAS_CORETYPE=SKYLAKEX`` for a Zen CPU with
+    AVX-512, and ``OPENBLAS_THREAD_TIMEOUT`` (:data:`THREAD_TIMEOUT`)."""
     features = set(jit.host_features().split(","))
     import llvmlite.binding as llvm  # the host's CPU name, as LLVM sees it
 
     zen = llvm.get_host_cpu_name().startswith("znver")
-    if "OPENBLAS_CORETYPE" in os.environ or not zen or not all(f in features for f in _SKYLAKEX_FEATURES):
-        yield
-        return
-    os.environ["OPENBLAS_CORETYPE"] = "SKYLAKEX"
+    settings = {"OPENBLAS_THREAD_TIMEOUT": THREAD_TIMEOUT}
+    if zen and all(f in features for f in _SKYLAKEX_FEATURES):
+        settings["OPENBLAS_CORETYPE"] = "SKYLAKEX"
+    added = [name for name in settings if name not in os.environ]
+    for name in added:
+        os.environ[name] = settings[name]
     try:
         yield
     finally:
-        del os.environ["OPENBLAS_CORETYPE"]
+        for name in added:
+            os.environ.pop(name, None)
 
 
 threads_set = 0  # the thread count last given to the BLAS (0: its own default)
