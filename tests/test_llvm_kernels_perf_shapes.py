@@ -226,20 +226,61 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch: pytest.MonkeyPat
     z = RNG.standard_normal((512, 1000)).astype(np.float32)
     lab = np.eye(1000, dtype=np.float32)[RNG.integers(0, 1000, 512)]
 
-    def build(p: Any, zp: Any, lp: Any) -> Any:
+    ids = np.argmax(lab, 1).astype(np.int32)
+
+    def build(p: Any, zp: Any, lp: Any, ip: Any) -> Any:
+        dense = tf.nn.softmax_cross_entropy_with_logits_v2(labels=lp, logits=zp)
+        sparse = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=ip, logits=zp)
         return [
             tf.reduce_sum(p, 1),
             tf.reduce_max(p, 1),
-            tf.nn.softmax_cross_entropy_with_logits_v2(labels=lp, logits=zp),
+            dense,
             tf.nn.softmax(zp),
+            sparse,
+            tf.gradients(tf.reduce_sum(dense), zp)[0],
+            tf.gradients(tf.reduce_sum(sparse), zp)[0],
+            tf.nn.log_softmax(zp),
+            tf.reduce_logsumexp(zp, axis=1),
         ]
 
     results = []
     for threads in ("1", "3"):
         monkeypatch.setenv("GRAPHC_NUM_THREADS", threads)
-        results.append(_run(build, x, z, lab))
+        results.append(_run(build, x, z, lab, ids))
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+    # And they are right: the rows' softmax, cross entropies and their gradients.
+    m = z.max(1, keepdims=True).astype(np.float64)
+    logp = z - m - np.log(np.exp(z - m).sum(1, keepdims=True))
+    want = [
+        -logp[np.arange(512), ids],
+        np.exp(logp),
+        np.exp(logp) - lab,
+        logp,
+        (np.log(np.exp(z - m).sum(1, keepdims=True)) + m)[:, 0],
+    ]
+    got = results[1]
+    for g, w in zip([got[4], got[3], got[6], got[7], got[8]], want):
+        np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(got[2], got[4], rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(got[5], got[6], rtol=2e-5, atol=2e-6)
+
+
+def test_a_label_out_of_range_fails_the_split_cross_entropy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every label is checked before the rows are split over threads: one out of range far
+    into the batch fails the run with TF1's message, whatever the thread count."""
+    z = RNG.standard_normal((512, 1000)).astype(np.float32)
+    ids = RNG.integers(0, 1000, 512).astype(np.int32)
+    ids[400] = 1000
+    for threads in ("1", "3"):
+        monkeypatch.setenv("GRAPHC_NUM_THREADS", threads)
+        tf.reset_default_graph()
+        zp = tf.placeholder(tf.float32, [None, 1000])
+        ip = tf.placeholder(tf.int32, [None])
+        loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=ip, logits=zp)
+        with tf.Session(backend="llvm") as sess:
+            with pytest.raises(tf.errors.InvalidArgumentError, match="label value of 1000"):
+                sess.run(loss, {zp: z, ip: ids})
 
 
 @pytest.mark.parametrize(

@@ -147,9 +147,12 @@ class _Rows:
             off = b.add(off, term, flags=["nsw"])
         return off
 
-    def each_row(self, body: Callable[[ir.Value, ir.Value], None]) -> None:
+    def each_row(self, body: Callable[[ir.Value, ir.Value], None], split: bool = False) -> None:
         """``body(base, out)`` per row: the offset of the row's first element in the input,
-        and the row's index in the output."""
+        and the row's index in the output. ``split``: the rows are independent and this is
+        the kernel's last loop, so one run of kept axes (the rows of a [rows, classes]
+        softmax or cross entropy) is split over threads when the work is large
+        (Kernel.split_loop): each row's work, and so its result, is the same either way."""
         k = self.k
 
         def row(idx: list[ir.Value]) -> None:
@@ -157,6 +160,11 @@ class _Rows:
             out = self._offset(T.I64(0), idx, self.out_strides)
             body(base, out)
 
+        if split and len(self.kept) == 1:
+            n = k.dim(self.kept[0][0])
+            cost = k.b.mul(n, k.dim(self.row_length))
+            k.split_loop(n, cost, lambda i: row([i]))
+            return
         k.loop_nest([k.dim(e) for e, _ in self.kept], row)
 
     def each(self, base: ir.Value, body: Callable[[ir.Value], None]) -> None:
@@ -395,7 +403,7 @@ def _softmax(k: Kernel) -> None:
         s = _row_sum_exp(k, rows, x, base, m, dt, scratch=out)
         rows.each(base, lambda o: k.store(out, o, b.fdiv(k.load(out, o), s)))
 
-    rows.each_row(row)
+    rows.each_row(row, split=True)
 
 
 @lowering("LogSoftmax")
@@ -411,7 +419,7 @@ def _log_softmax(k: Kernel) -> None:
         lse = _math(b, "log", dt, _row_sum_exp(k, rows, x, base, m, dt, scratch=out))
         rows.each(base, lambda o: k.store(out, o, b.fsub(b.fsub(k.load(x, o), m), lse)))
 
-    rows.each_row(row)
+    rows.each_row(row, split=True)
 
 
 @lowering("LogSumExp")
@@ -432,7 +440,7 @@ def _log_sum_exp(k: Kernel) -> None:
         s = _row_sum_exp(k, rows, x, base, shift, dt)
         k.store(out, o, b.fadd(_math(b, "log", dt, s), shift))
 
-    rows.each_row(row)
+    rows.each_row(row, split=True)
 
 
 # ---------------------------------------------------------------------------
@@ -476,7 +484,7 @@ def _xent(k: Kernel) -> None:
                 ),
             )
 
-    rows.each_row(row)
+    rows.each_row(row, split=True)
 
 
 @lowering("SparseSoftmaxCrossEntropyWithLogits")
@@ -499,7 +507,9 @@ def _sparse_xent(k: Kernel) -> None:
         bad = b.or_(b.icmp_signed("<", lab, T.I64(0)), b.icmp_signed(">=", lab, c))
         k.fail_if(bad, _LABEL_OUT_OF_RANGE, lab, c)
 
-    k.loop(n, check, name="check")
+    # On the whole range only: a chunk of the split row loop (below) runs after it.
+    with b.if_then(b.icmp_signed("==", k.end, T.I64(-1))):
+        k.loop(n, check, name="check")
     rows = _Rows(k, logits.shape, [1])
     one = T.constant(dt, 1.0)
     keep = _is_read(k, 1)
@@ -521,7 +531,7 @@ def _sparse_xent(k: Kernel) -> None:
 
         rows.each(base, elem)
 
-    rows.each_row(row)
+    rows.each_row(row, split=True)
 
 
 @lowering("L2Loss")
