@@ -15,6 +15,7 @@ import pytest
 
 import graphc as tf
 from graphc.runtime.backend import available_backends
+from tests.support import central as _central
 
 pytestmark = pytest.mark.skipif(
     "llvm" not in available_backends(), reason="the LLVM backend is not available"
@@ -39,16 +40,6 @@ def _native(sess: Any) -> bool:
         return type(exe).__name__ == "LLVMExecutable"
 
     return all(one(e) for e in exes)
-
-
-def _central(f: Any, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    g = np.zeros_like(x)
-    for k in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[k] += eps
-        xm[k] -= eps
-        g[k] = (f(xp) - f(xm)) / (2 * eps)
-    return g
 
 
 def test_lstm_training_step_is_native_and_matches_numpy() -> None:

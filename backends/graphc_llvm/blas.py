@@ -43,9 +43,9 @@ _SKYLAKEX_FEATURES = ("+avx512f", "+avx512bw", "+avx512dq", "+avx512vl", "+avx51
 # How long an idle OpenBLAS thread spins before it sleeps, as log2 of CPU cycles (its
 # OPENBLAS_THREAD_TIMEOUT; its own default is 28, about a tenth of a second). Between two
 # gemm calls the generated code runs its own kernels on the same cores, so a BLAS thread
-# spinning that long takes a core from them: the MLP step on two threads took 8.1 ms with
-# the default and 2.5 ms with 12 or 18 (matmuls alone 1.9 ms). 2^16 cycles is tens of
-# microseconds: long enough for back-to-back gemm calls.
+# spinning that long takes a core from them: the MLP training step on two threads took
+# 2.93 ms with the default and 2.54 ms with 16 (one thread: 4.17 ms either way). 2^16
+# cycles is tens of microseconds: long enough for back-to-back gemm calls.
 THREAD_TIMEOUT = "16"
 
 

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 from graphc.ir.program import Program
-from graphc.ir.verify import verify
+from graphc.ir.verify import verify, verify_round_trip
 from graphc.passes.cse import cse
 from graphc.passes.dce import dce
 from graphc.passes.fold import fold
@@ -171,7 +171,7 @@ def optimize_with_report(
         if dump_dir:
             _dump(dump_dir, dump_prefix, program, i, name)
     if verify_each:
-        verify(program)
+        verify_round_trip(program)
     program.meta["pass_report"] = report
     return program, report
 
