@@ -309,3 +309,26 @@ def test_transposes(shape: tuple[int, ...], perm: tuple[int, ...] | None, dtype:
     want = np.transpose(x, perm)
     assert got.shape == want.shape and got.dtype == want.dtype
     assert got.tobytes() == want.tobytes()
+
+
+def test_split_rows_on_odd_sizes_fed_to_one_program(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One program, fed row counts and widths of several sizes (none, one, primes, wider
+    than two threads' work): the rows split over 3 threads give NumPy's softmax and sparse
+    cross entropy and its gradient."""
+    monkeypatch.setenv("GRAPHC_NUM_THREADS", "3")
+    zp = tf.placeholder(tf.float32, [None, None])
+    ip = tf.placeholder(tf.int32, [None])
+    loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=ip, logits=zp)
+    fetches = [tf.nn.softmax(zp), loss, tf.gradients(tf.reduce_sum(loss), zp)[0]]
+    with tf.Session(backend="llvm") as sess:
+        for n, c in ((131, 1031), (1, 140001), (0, 1000), (257, 509), (3, 7)):
+            z = RNG.standard_normal((n, c)).astype(np.float32)
+            ids = RNG.integers(0, c, n).astype(np.int32)
+            soft, got_loss, grad = sess.run(fetches, {zp: z, ip: ids})
+            m = z.max(1, keepdims=True).astype(np.float64)
+            logp = z - m - np.log(np.exp(z - m).sum(1, keepdims=True))
+            onehot = np.zeros((n, c))
+            onehot[np.arange(n), ids] = 1.0
+            np.testing.assert_allclose(soft, np.exp(logp), rtol=2e-5, atol=1e-7)
+            np.testing.assert_allclose(got_loss, -logp[np.arange(n), ids], rtol=2e-5, atol=2e-5)
+            np.testing.assert_allclose(grad, np.exp(logp) - onehot, rtol=2e-5, atol=1e-6)
